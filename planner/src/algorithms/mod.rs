@@ -1,0 +1,138 @@
+//! Layering algorithms: one file each, one signature, one name table.
+//!
+//! An algorithm gets a [`Context`] (the graph, the budget and the optional
+//! inputs) and returns layers of node ids, bottom (most shared, most stable)
+//! to top. It must return at most `budget` non-empty layers that together
+//! hold every node of the graph exactly once, and the same layers for the
+//! same graph and inputs, whatever order the input listed the paths in.
+//! User controls (pins, excludes, base plans) are applied around it by
+//! [`crate::plan_closure`], not inside.
+
+pub mod auto;
+pub mod nixery;
+pub mod pipeline;
+pub mod popularity;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::PlanError;
+use crate::graph::{Graph, NodeId};
+
+/// Layers as node ids, bottom to top.
+pub type Layers = Vec<Vec<NodeId>>;
+
+/// Nixery-style popularity: `{"name-version": count}` (store hash stripped),
+/// how many packages of the whole package set depend on each path.
+pub type Popularity = BTreeMap<String, u64>;
+
+/// What an algorithm may use besides the graph.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The closure.
+    pub graph: &'a Graph,
+    /// Most layers the algorithm may return (at least 1).
+    pub budget: usize,
+    /// Popularity of paths across the package set, if known.
+    pub popularity: Option<&'a Popularity>,
+    /// A nixpkgs `layeringPipeline` (JSON), for the `pipeline` algorithm.
+    pub pipeline: Option<&'a serde_json::Value>,
+    /// This image's layers at its previous revision (paths may be missing
+    /// from this graph), for algorithms that keep layers stable.
+    pub previous: Option<&'a [Vec<String>]>,
+}
+
+/// The signature every algorithm has.
+pub type AlgorithmFn = fn(&Context<'_>) -> Result<Layers, PlanError>;
+
+/// The algorithms Strata knows, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// nixpkgs `referencesByPopularity` + streamLayeredImage's split.
+    Popularity,
+    /// Nixery's dominator-tree grouping.
+    Nixery,
+    /// nixpkgs' size-first `auto-layer` (dockerTools' current default).
+    Auto,
+    /// nixpkgs' `layeringPipeline` JSON language.
+    Pipeline,
+}
+
+impl Algorithm {
+    /// Every algorithm, in the order shown to users.
+    pub const ALL: [Algorithm; 4] = [
+        Algorithm::Auto,
+        Algorithm::Popularity,
+        Algorithm::Nixery,
+        Algorithm::Pipeline,
+    ];
+
+    /// The name used on the command line and in plans.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Popularity => "popularity",
+            Algorithm::Nixery => "nixery",
+            Algorithm::Auto => "auto",
+            Algorithm::Pipeline => "pipeline",
+        }
+    }
+
+    /// The function implementing it.
+    pub fn function(self) -> AlgorithmFn {
+        match self {
+            Algorithm::Popularity => popularity::plan,
+            Algorithm::Nixery => nixery::plan,
+            Algorithm::Auto => auto::plan,
+            Algorithm::Pipeline => pipeline::plan,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+                format!("unknown algorithm `{s}` (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// Reads a Nixery popularity file: a JSON object of `"name-version": count`.
+pub fn parse_popularity(text: &str) -> Result<Popularity, PlanError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| PlanError::Popularity {
+            problem: format!(
+                "malformed JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        })?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(PlanError::Popularity {
+            problem: "expected an object of \"name-version\": count".to_string(),
+        });
+    };
+    map.into_iter()
+        .map(|(name, count)| match count.as_u64() {
+            Some(n) => Ok((name, n)),
+            None => Err(PlanError::Popularity {
+                problem: format!("count of {name:?} must be a non-negative integer, found {count}"),
+            }),
+        })
+        .collect()
+}

@@ -1,0 +1,239 @@
+//! `popularity`: nixpkgs' `referencesByPopularity` and streamLayeredImage's
+//! split into layers.
+//!
+//! Reproduces `pkgs/build-support/references-by-popularity/closure-graph.py`:
+//! the roots are the paths no other path references; the reference graph is
+//! unfolded into a tree below a virtual root whose children are the roots,
+//! and the recursive contest gives every path `y` the popularity
+//!
+//! `pop(y) = sum over every node c whose closure holds y of routes(c)`
+//!
+//! where `routes(c)` is the number of distinct routes from the virtual root
+//! down to `c` (a derivation of this from the script's recursion is in
+//! [`popularity_scores`]). Paths are listed by popularity, highest first,
+//! ties by "package name": the path with its leading `/nix/store/<hash>` part
+//! moved to the end (`hello-2.12-/nix/store/<hash>`), ascending.
+//!
+//! Then, as dockerTools' `popularity_contest` + `limit_layers` pipeline
+//! (`pkgs/build-support/docker/popularity-contest-layering-pipeline.nix`)
+//! does, the first `budget - 1` paths get a layer each and the rest share the
+//! last one.
+//!
+//! Route counts grow exponentially with depth in the worst case (Python uses
+//! big integers), so the sums run in `u128` and fall back to big integers on
+//! overflow; real package sets stay far below (Debian's whole universe peaks
+//! near 2^49).
+
+use num_bigint::BigUint;
+
+use super::{Context, Layers};
+use crate::error::PlanError;
+use crate::graph::{Graph, NodeId};
+
+/// Plans with the popularity order and streamLayeredImage's split.
+pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
+    Ok(split(popularity_order(ctx.graph), ctx.budget))
+}
+
+/// One layer for each of the first `budget - 1` paths, the rest in one.
+pub fn split(order: Vec<NodeId>, budget: usize) -> Layers {
+    let budget = budget.max(1);
+    if order.len() <= budget {
+        return order.into_iter().map(|id| vec![id]).collect();
+    }
+    let mut layers: Layers = order[..budget - 1].iter().map(|&id| vec![id]).collect();
+    layers.push(order[budget - 1..].to_vec());
+    layers
+}
+
+/// closure-graph.py's popularity of every node.
+///
+/// The script's `graph_popularity_contest(children of x)` gives, for each
+/// `y` below `x`, `Q(x)[y] = sum over children c of x of ([y in closure(c)]
+/// + Q(c)[y])`; unrolled, `Q(x)[y] = sum over c of routes(x, c) * [y in
+/// closure(c)]`, and the popularity is `Q` of the virtual root.
+pub fn popularity_scores(graph: &Graph) -> Vec<BigUint> {
+    match scores::<u128>(graph) {
+        Some(small) => small.into_iter().map(BigUint::from).collect(),
+        None => scores::<BigUint>(graph).expect("big integers do not overflow"),
+    }
+}
+
+/// Numbers the contest can run in: `add` fails on overflow.
+trait Count: Clone + Ord {
+    fn zero() -> Self;
+    fn one() -> Self;
+    fn add(&mut self, other: &Self) -> Option<()>;
+}
+
+impl Count for u128 {
+    fn zero() -> Self {
+        0
+    }
+    fn one() -> Self {
+        1
+    }
+    fn add(&mut self, other: &Self) -> Option<()> {
+        *self = self.checked_add(*other)?;
+        Some(())
+    }
+}
+
+impl Count for BigUint {
+    fn zero() -> Self {
+        BigUint::ZERO
+    }
+    fn one() -> Self {
+        BigUint::from(1u8)
+    }
+    fn add(&mut self, other: &Self) -> Option<()> {
+        *self += other;
+        Some(())
+    }
+}
+
+fn scores<N: Count>(graph: &Graph) -> Option<Vec<N>> {
+    let n = graph.len();
+    let mut routes = vec![N::zero(); n];
+    for (id, count) in routes.iter_mut().enumerate() {
+        if graph.referrers(id).is_empty() {
+            *count = N::one();
+        }
+    }
+    for id in graph.topological_order() {
+        let r = routes[id].clone();
+        for &child in &graph.node(id).references {
+            routes[child].add(&r)?;
+        }
+    }
+    let mut popularity = vec![N::zero(); n];
+    let mut stamp = vec![usize::MAX; n];
+    let mut todo = Vec::new();
+    for (c, r) in routes.iter().enumerate() {
+        todo.push(c);
+        while let Some(y) = todo.pop() {
+            if stamp[y] != c {
+                stamp[y] = c;
+                popularity[y].add(r)?;
+                todo.extend(&graph.node(y).references);
+            }
+        }
+    }
+    Some(popularity)
+}
+
+/// Every path, most popular first (closure-graph.py's output order).
+pub fn popularity_order(graph: &Graph) -> Vec<NodeId> {
+    let keys: Vec<String> = (0..graph.len())
+        .map(|id| package_name(graph.path(id)))
+        .collect();
+    let mut order: Vec<NodeId> = (0..graph.len()).collect();
+    match scores::<u128>(graph) {
+        Some(s) => order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| keys[a].cmp(&keys[b]))),
+        None => {
+            let s = popularity_scores(graph);
+            order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| keys[a].cmp(&keys[b])));
+        }
+    }
+    order
+}
+
+/// closure-graph.py's `package_name`: split on `-`, move the first part
+/// (store directory and hash) to the end, join again.
+fn package_name(path: &str) -> String {
+    match path.split_once('-') {
+        Some((first, rest)) => format!("{rest}-{first}"),
+        None => path.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{PathEntry, HASH_LEN};
+
+    fn p(name: &str) -> String {
+        format!("/nix/store/{}-{name}", "1".repeat(HASH_LEN))
+    }
+
+    fn graph(edges: &[(&str, &[&str])]) -> Graph {
+        let entries = edges
+            .iter()
+            .map(|(from, to)| PathEntry {
+                path: p(from),
+                nar_size: 1,
+                nar_hash: None,
+                closure_size: None,
+                references: to.iter().map(|t| p(t)).collect(),
+            })
+            .collect();
+        Graph::new(entries, None, "/nix/store").unwrap()
+    }
+
+    /// The tree drawn in closure-graph.py's header comment:
+    /// A -> B, G; B -> C, E; C -> D, E; D -> F; E -> F.
+    /// Upstream's result: A 1, B 2, C 3, D 4, E 5, F 9, G 2, ordered
+    /// F E D C B G A.
+    #[test]
+    fn closure_graph_py_header_example() {
+        let g = graph(&[
+            ("A", &["B", "G"]),
+            ("B", &["C", "E"]),
+            ("C", &["D", "E"]),
+            ("D", &["F"]),
+            ("E", &["F"]),
+            ("F", &[]),
+            ("G", &[]),
+        ]);
+        let scores: Vec<u32> = popularity_scores(&g)
+            .iter()
+            .map(|s| s.to_u32_digits().first().copied().unwrap_or(0))
+            .collect();
+        // Node ids follow path order: A B C D E F G.
+        assert_eq!(scores, vec![1, 2, 3, 4, 5, 9, 2]);
+        let names: Vec<&str> = popularity_order(&g).iter().map(|&id| g.name(id)).collect();
+        assert_eq!(names, ["F", "E", "D", "C", "B", "G", "A"]);
+    }
+
+    /// closure-graph.py's TestGraphPopularityContest: foo -> bar, baz;
+    /// bar -> baz; baz -> tux. Expected foo 1, bar 2, baz 4, tux 6.
+    #[test]
+    fn closure_graph_py_contest_test() {
+        let g = graph(&[
+            ("foo", &["bar", "baz"]),
+            ("bar", &["baz"]),
+            ("baz", &["tux"]),
+            ("tux", &[]),
+        ]);
+        let by_name = |n: &str| {
+            let id = g.find(&p(n)).unwrap();
+            popularity_scores(&g)[id].to_u32_digits()[0]
+        };
+        assert_eq!(
+            [
+                by_name("foo"),
+                by_name("bar"),
+                by_name("baz"),
+                by_name("tux")
+            ],
+            [1, 2, 4, 6]
+        );
+    }
+
+    /// closure-graph.py's TestOrderByPopularity: foo 1, bar 1, baz 2, tux 2
+    /// gives baz tux bar foo (ties by name, ascending).
+    #[test]
+    fn closure_graph_py_order_test() {
+        let g = graph(&[("foo", &[]), ("bar", &["baz"]), ("baz", &[]), ("tux", &[])]);
+        // bar 1, baz 2, foo 1, tux 1: baz first, then bar foo tux by name.
+        let names: Vec<&str> = popularity_order(&g).iter().map(|&id| g.name(id)).collect();
+        assert_eq!(names, ["baz", "bar", "foo", "tux"]);
+    }
+
+    #[test]
+    fn split_gives_budget_minus_one_single_layers() {
+        assert_eq!(split(vec![3, 1, 2, 0], 2), vec![vec![3], vec![1, 2, 0]]);
+        assert_eq!(split(vec![3, 1], 5), vec![vec![3], vec![1]]);
+        assert_eq!(split(vec![3, 1, 2], 1), vec![vec![3, 1, 2]]);
+    }
+}

@@ -1,0 +1,464 @@
+//! The validated closure graph every algorithm works on.
+//!
+//! Nodes are store paths sorted by their bytes, so a node's index does not
+//! depend on the order of the input (the order Nix's exportReferencesGraph
+//! writes, too). References exclude self-references (a path referencing
+//! itself is common and is not a cycle); the graph is checked to be acyclic.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::InputError;
+
+/// The default Nix store directory.
+pub const DEFAULT_STORE_DIR: &str = "/nix/store";
+
+/// Length of the nix-base32 hash part of a store path name.
+pub const HASH_LEN: usize = 32;
+
+/// Longest store path name (hash, dash and name) Nix accepts.
+pub const MAX_NAME_LEN: usize = 211;
+
+/// Nix's base-32 alphabet (no e, o, u, t).
+pub const NIX_BASE32: &str = "0123456789abcdfghijklmnpqrsvwxyz";
+
+/// Index of a node in a [`Graph`] (position in path order).
+pub type NodeId = usize;
+
+/// One store path of the closure as the input described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PathEntry {
+    /// Absolute store path.
+    pub path: String,
+    /// Size of the path's NAR serialisation in bytes.
+    pub nar_size: u64,
+    /// `sha256:<nix-base32>` or SRI `sha256-<base64>`, as the input had it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nar_hash: Option<String>,
+    /// Closure size as the input reported it (not needed by the planner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closure_size: Option<u64>,
+    /// Referenced store paths (may include the path itself).
+    pub references: Vec<String>,
+}
+
+/// A validated store path: `<store_dir>/<hash>-<name>`.
+///
+/// Returns the name part (after the hash and dash) on success.
+pub fn validate_store_path<'a>(path: &'a str, store_dir: &str) -> Result<&'a str, InputError> {
+    let base = path
+        .strip_prefix(store_dir)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|base| !base.is_empty() && !base.contains('/'))
+        .ok_or_else(|| InputError::NotInStore {
+            path: path.to_string(),
+            store_dir: store_dir.to_string(),
+        })?;
+    let invalid = |reason: &str| InputError::InvalidStorePath {
+        path: path.to_string(),
+        reason: reason.to_string(),
+    };
+    if base.len() > MAX_NAME_LEN {
+        return Err(invalid("name longer than 211 bytes"));
+    }
+    let (hash, name) = match base.split_at_checked(HASH_LEN) {
+        Some((hash, rest)) if rest.starts_with('-') => (hash, &rest[1..]),
+        _ => return Err(invalid("expected a 32-character hash and a dash")),
+    };
+    if !hash.bytes().all(|b| NIX_BASE32.as_bytes().contains(&b)) {
+        return Err(invalid("hash has characters outside nix-base32"));
+    }
+    if name.is_empty() {
+        return Err(invalid("empty name"));
+    }
+    if name.starts_with('.') {
+        return Err(invalid("name starts with a period"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "+-._?=".contains(*c)))
+    {
+        return Err(invalid(&format!("character {bad:?} not allowed in a name")));
+    }
+    Ok(name)
+}
+
+/// One node: a store path with its size and references as node ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Absolute store path.
+    pub path: String,
+    /// NAR size in bytes.
+    pub nar_size: u64,
+    /// NAR hash as given, if any.
+    pub nar_hash: Option<String>,
+    /// Referenced nodes, sorted, without the node itself.
+    pub references: Vec<NodeId>,
+    /// Whether the input listed the path among its own references.
+    pub self_reference: bool,
+}
+
+/// A validated, acyclic closure graph.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    store_dir: String,
+    nodes: Vec<Node>,
+    referrers: Vec<Vec<NodeId>>,
+    roots: Vec<NodeId>,
+    index: HashMap<String, NodeId>,
+}
+
+impl Graph {
+    /// Validates entries into a graph. `roots` are the exported roots when
+    /// the input named them; otherwise the paths nothing else references.
+    pub fn new(
+        entries: Vec<PathEntry>,
+        roots: Option<Vec<String>>,
+        store_dir: &str,
+    ) -> Result<Graph, InputError> {
+        if !store_dir.starts_with('/') || (store_dir.len() > 1 && store_dir.ends_with('/')) {
+            return Err(InputError::StoreDir {
+                store_dir: store_dir.to_string(),
+            });
+        }
+        let mut entries = entries;
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut unique: Vec<PathEntry> = Vec::with_capacity(entries.len());
+        for mut entry in entries {
+            entry.references.sort();
+            entry.references.dedup();
+            if let Some(last) = unique.last() {
+                if last.path == entry.path {
+                    if !same_data(last, &entry) {
+                        return Err(InputError::DuplicatePath { path: entry.path });
+                    }
+                    continue;
+                }
+            }
+            validate_store_path(&entry.path, store_dir)?;
+            unique.push(entry);
+        }
+        let index: HashMap<String, NodeId> = unique
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.path.clone(), i))
+            .collect();
+        let mut nodes = Vec::with_capacity(unique.len());
+        for (id, entry) in unique.into_iter().enumerate() {
+            let mut references = Vec::with_capacity(entry.references.len());
+            let mut self_reference = false;
+            for reference in &entry.references {
+                match index.get(reference) {
+                    Some(&r) if r == id => self_reference = true,
+                    Some(&r) => references.push(r),
+                    None => {
+                        validate_store_path(reference, store_dir)?;
+                        return Err(InputError::MissingReference {
+                            from: entry.path.clone(),
+                            to: reference.clone(),
+                        });
+                    }
+                }
+            }
+            references.sort_unstable();
+            nodes.push(Node {
+                path: entry.path,
+                nar_size: entry.nar_size,
+                nar_hash: entry.nar_hash,
+                references,
+                self_reference,
+            });
+        }
+        let mut referrers = vec![Vec::new(); nodes.len()];
+        for (id, node) in nodes.iter().enumerate() {
+            for &r in &node.references {
+                referrers[r].push(id);
+            }
+        }
+        let roots = match roots {
+            Some(given) => {
+                let mut ids = Vec::with_capacity(given.len());
+                for root in given {
+                    validate_store_path(&root, store_dir)?;
+                    let id = *index
+                        .get(&root)
+                        .ok_or(InputError::MissingRoot { path: root })?;
+                    ids.push(id);
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            }
+            None => (0..nodes.len())
+                .filter(|&i| referrers[i].is_empty())
+                .collect(),
+        };
+        let graph = Graph {
+            store_dir: store_dir.to_string(),
+            nodes,
+            referrers,
+            roots,
+            index,
+        };
+        graph.check_acyclic()?;
+        Ok(graph)
+    }
+
+    /// The store directory the paths live in.
+    pub fn store_dir(&self) -> &str {
+        &self.store_dir
+    }
+
+    /// Number of store paths.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the closure is empty.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// All nodes, in path order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// One node.
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id]
+    }
+
+    /// The node's store path.
+    pub fn path(&self, id: NodeId) -> &str {
+        &self.nodes[id].path
+    }
+
+    /// The node's name without store directory and hash (`hello-2.12.1`).
+    pub fn name(&self, id: NodeId) -> &str {
+        let path = &self.nodes[id].path;
+        &path[self.store_dir.len() + 1 + HASH_LEN + 1..]
+    }
+
+    /// The nodes that reference `id` (sorted).
+    pub fn referrers(&self, id: NodeId) -> &[NodeId] {
+        &self.referrers[id]
+    }
+
+    /// The roots: the exported paths, or the paths nothing references.
+    pub fn roots(&self) -> &[NodeId] {
+        &self.roots
+    }
+
+    /// The node of a path, if the path is in the graph.
+    pub fn find(&self, path: &str) -> Option<NodeId> {
+        self.index.get(path).copied()
+    }
+
+    /// Total NAR size of all paths.
+    pub fn total_size(&self) -> u64 {
+        self.nodes.iter().map(|n| n.nar_size).sum()
+    }
+
+    /// Nodes ordered so every node comes after all nodes referencing it
+    /// (referrers first, dependencies last). Ties by node id.
+    pub fn topological_order(&self) -> Vec<NodeId> {
+        let mut pending: Vec<usize> = self.referrers.iter().map(Vec::len).collect();
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<NodeId>> = (0..self.len())
+            .filter(|&i| pending[i] == 0)
+            .map(std::cmp::Reverse)
+            .collect();
+        let mut order = Vec::with_capacity(self.len());
+        while let Some(std::cmp::Reverse(id)) = ready.pop() {
+            order.push(id);
+            for &r in &self.nodes[id].references {
+                pending[r] -= 1;
+                if pending[r] == 0 {
+                    ready.push(std::cmp::Reverse(r));
+                }
+            }
+        }
+        order
+    }
+
+    /// The closure of `starts` (the nodes themselves included), as a mask.
+    pub fn closure_mask(&self, starts: &[NodeId]) -> Vec<bool> {
+        let mut seen = vec![false; self.len()];
+        let mut todo: Vec<NodeId> = starts.to_vec();
+        while let Some(id) = todo.pop() {
+            if !std::mem::replace(&mut seen[id], true) {
+                todo.extend(&self.nodes[id].references);
+            }
+        }
+        seen
+    }
+
+    /// Closure size (own NAR size plus all dependencies') of every node.
+    pub fn closure_sizes(&self) -> Vec<u64> {
+        // Reachability sets are needed (sums over a DAG double count), so
+        // walk each node's closure; memory stays linear.
+        let mut seen = vec![usize::MAX; self.len()];
+        let mut todo = Vec::new();
+        (0..self.len())
+            .map(|start| {
+                let mut total = 0;
+                todo.push(start);
+                while let Some(id) = todo.pop() {
+                    if seen[id] != start {
+                        seen[id] = start;
+                        total += self.nodes[id].nar_size;
+                        todo.extend(&self.nodes[id].references);
+                    }
+                }
+                total
+            })
+            .collect()
+    }
+
+    fn check_acyclic(&self) -> Result<(), InputError> {
+        if self.topological_order().len() == self.len() {
+            return Ok(());
+        }
+        // Find one cycle with an iterative DFS (0 new, 1 on stack, 2 done).
+        let mut state = vec![0u8; self.len()];
+        for start in 0..self.len() {
+            if state[start] != 0 {
+                continue;
+            }
+            let mut stack: Vec<(NodeId, usize)> = vec![(start, 0)];
+            state[start] = 1;
+            while let Some(&mut (id, ref mut next)) = stack.last_mut() {
+                if let Some(&r) = self.nodes[id].references.get(*next) {
+                    *next += 1;
+                    match state[r] {
+                        0 => {
+                            state[r] = 1;
+                            stack.push((r, 0));
+                        }
+                        1 => {
+                            let from = stack.iter().position(|&(n, _)| n == r).unwrap_or(0);
+                            let mut cycle: Vec<String> = stack[from..]
+                                .iter()
+                                .map(|&(n, _)| self.nodes[n].path.clone())
+                                .collect();
+                            cycle.push(self.nodes[r].path.clone());
+                            return Err(InputError::Cycle { cycle });
+                        }
+                        _ => {}
+                    }
+                } else {
+                    state[id] = 2;
+                    stack.pop();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn same_data(a: &PathEntry, b: &PathEntry) -> bool {
+    a.nar_size == b.nar_size
+        && a.references == b.references
+        && (a.nar_hash.is_none() || b.nar_hash.is_none() || a.nar_hash == b.nar_hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn p(name: &str) -> String {
+        format!("/nix/store/{}-{name}", "0".repeat(HASH_LEN))
+    }
+
+    fn entry(path: &str, size: u64, refs: &[&str]) -> PathEntry {
+        PathEntry {
+            path: path.to_string(),
+            nar_size: size,
+            nar_hash: None,
+            closure_size: None,
+            references: refs.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn store_path_rules() {
+        let ok = p("hello-2.12.1");
+        assert_eq!(
+            validate_store_path(&ok, "/nix/store").unwrap(),
+            "hello-2.12.1"
+        );
+        let cases = [
+            ("/nix/store/abc-short", "hash"),
+            (
+                "/opt/store/00000000000000000000000000000000-x",
+                "not in the store",
+            ),
+            (
+                "/nix/store/0000000000000000000000000000000e-x",
+                "nix-base32",
+            ),
+            ("/nix/store/00000000000000000000000000000000-.x", "period"),
+            (
+                "/nix/store/00000000000000000000000000000000-a b",
+                "not allowed",
+            ),
+            (
+                "/nix/store/00000000000000000000000000000000-x/bin",
+                "not in the store",
+            ),
+        ];
+        for (path, needle) in cases {
+            let err = validate_store_path(path, "/nix/store")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle) && err.contains(path), "{path}: {err}");
+        }
+    }
+
+    #[test]
+    fn self_reference_is_not_a_cycle_but_a_loop_is() {
+        let (a, b) = (p("a"), p("b"));
+        let g = Graph::new(
+            vec![entry(&a, 1, &[&a, &b]), entry(&b, 2, &[&b])],
+            None,
+            "/nix/store",
+        )
+        .unwrap();
+        assert_eq!(g.roots(), &[0]);
+        assert!(g.node(0).self_reference);
+        assert_eq!(g.node(0).references, vec![1]);
+        let err = Graph::new(
+            vec![entry(&a, 1, &[&b]), entry(&b, 2, &[&a])],
+            None,
+            "/nix/store",
+        )
+        .unwrap_err();
+        match err {
+            InputError::Cycle { cycle } => {
+                assert_eq!(cycle.first(), cycle.last());
+                assert!(cycle.contains(&a) && cycle.contains(&b));
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn closure_sizes_do_not_double_count_diamonds() {
+        let (a, b, c, d) = (p("a"), p("b"), p("c"), p("d"));
+        let g = Graph::new(
+            vec![
+                entry(&a, 1, &[&b, &c]),
+                entry(&b, 2, &[&d]),
+                entry(&c, 4, &[&d]),
+                entry(&d, 8, &[]),
+            ],
+            None,
+            "/nix/store",
+        )
+        .unwrap();
+        assert_eq!(g.closure_sizes(), vec![15, 10, 12, 8]);
+        assert_eq!(g.topological_order(), vec![0, 1, 2, 3]);
+    }
+}

@@ -1,0 +1,124 @@
+//! Closure inputs: which JSON shape a text is, and turning it into a [`Graph`].
+//!
+//! Three shapes are read, detected from the JSON itself:
+//!
+//! 1. Nix's `exportReferencesGraph` `.attrs.json` (structured attrs):
+//!    `{"exportReferencesGraph": {"NAME": [ROOTS]}, "NAME": [ENTRY...]}`,
+//!    roots given ([`attrs`]).
+//! 2. A bare list of ENTRY, or `{"graph": [ENTRY...]}`: the roots are the
+//!    paths nothing else references ([`attrs`] too, as the entries are alike).
+//! 3. `nix path-info --json --recursive`: a list of ENTRY with SRI hashes
+//!    (Nix <= 2.18, same as 2), or an object keyed by path (Nix >= 2.19,
+//!    [`path_info`]), where `null` marks an invalid path.
+
+pub mod attrs;
+pub mod path_info;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::InputError;
+use crate::graph::{Graph, PathEntry};
+
+/// Which input shape a closure came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputFormat {
+    /// exportReferencesGraph `.attrs.json`, roots given.
+    Attrs,
+    /// A list of entries or `{"graph": [...]}` (also Nix <= 2.18 path-info).
+    EntryList,
+    /// `nix path-info --json` of Nix >= 2.19: an object keyed by path.
+    PathInfoObject,
+}
+
+/// A closure as read, before validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawClosure {
+    /// The shape it came in.
+    pub format: InputFormat,
+    /// All entries, in input order.
+    pub entries: Vec<PathEntry>,
+    /// The exported roots, when the input names them.
+    pub roots: Option<Vec<String>>,
+}
+
+/// Reads a closure in any supported shape and validates it into a graph.
+pub fn parse_closure(text: &str, store_dir: &str) -> Result<Graph, InputError> {
+    let raw = read_closure(text, store_dir)?;
+    Graph::new(raw.entries, raw.roots, store_dir)
+}
+
+/// Detects the shape and reads the entries, without graph validation.
+pub fn read_closure(text: &str, store_dir: &str) -> Result<RawClosure, InputError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| InputError::Json {
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(&e.to_string()),
+    })?;
+    match value {
+        Value::Array(items) => Ok(RawClosure {
+            format: InputFormat::EntryList,
+            entries: attrs::entries(items, "")?,
+            roots: None,
+        }),
+        Value::Object(map) => read_object(map, store_dir),
+        other => Err(InputError::UnknownShape {
+            found: describe(&other).to_string(),
+        }),
+    }
+}
+
+fn read_object(mut map: Map<String, Value>, store_dir: &str) -> Result<RawClosure, InputError> {
+    if map.contains_key("exportReferencesGraph") {
+        return attrs::read_attrs(map);
+    }
+    if let Some(graph) = map.remove("graph") {
+        return match graph {
+            Value::Array(items) => Ok(RawClosure {
+                format: InputFormat::EntryList,
+                entries: attrs::entries(items, "graph")?,
+                roots: None,
+            }),
+            other => Err(InputError::UnknownShape {
+                found: format!("\"graph\" is {}, not a list", describe(&other)),
+            }),
+        };
+    }
+    if !map.is_empty()
+        && map
+            .keys()
+            .all(|k| k.starts_with('/') || path_info::looks_like_base_name(k))
+    {
+        return path_info::read_object(map, store_dir);
+    }
+    let mut keys: Vec<&str> = map.keys().map(String::as_str).take(3).collect();
+    keys.sort_unstable();
+    Err(InputError::UnknownShape {
+        found: if map.is_empty() {
+            "an empty object".to_string()
+        } else {
+            format!("an object with keys {}", keys.join(", "))
+        },
+    })
+}
+
+/// A short name for a JSON value's type, for error messages.
+pub(crate) fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// serde_json appends " at line L column C"; the error carries those apart.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}

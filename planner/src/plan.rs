@@ -1,0 +1,284 @@
+//! The plan format (version 1): what every part of Strata exchanges.
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "algorithm": {"name": "auto", "budget": 99},
+//!   "roots": ["/nix/store/...-hello-2.12.1"],
+//!   "layers": [
+//!     {"paths": ["/nix/store/...-glibc-2.39-52"], "size": 30720000,
+//!      "narSizes": [30720000], "narHashes": ["sha256:..."]}
+//!   ],
+//!   "size": 30946560
+//! }
+//! ```
+//!
+//! Layers go bottom (most shared, most stable) to top; the paths of a layer
+//! are sorted by their bytes; `narSizes` (and `narHashes`, when the input had
+//! a hash for every path of the layer) run parallel to `paths`, so a plan
+//! alone is enough to build, check and simulate. Every closure path is in
+//! exactly one layer, except paths the options excluded; a layer taken whole
+//! from a base image (`"base": true`) may hold paths outside the closure.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::algorithms::Algorithm;
+use crate::error::CheckError;
+use crate::graph::Graph;
+
+/// The plan format version this planner writes and reads.
+pub const PLAN_VERSION: u32 = 1;
+
+/// A layering plan for one closure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Plan {
+    /// Always [`PLAN_VERSION`].
+    pub version: u32,
+    /// How the plan was made.
+    pub algorithm: AlgorithmInfo,
+    /// The closure's roots.
+    pub roots: Vec<String>,
+    /// Layers, bottom to top.
+    pub layers: Vec<Layer>,
+    /// Total NAR size of all layers.
+    pub size: u64,
+}
+
+/// The algorithm and options that made a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlgorithmInfo {
+    /// The algorithm.
+    pub name: Algorithm,
+    /// Most layers allowed for store paths.
+    pub budget: usize,
+    /// Paths pinned to a layer of their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pins: Vec<String>,
+    /// Paths left out of the image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
+    /// Whether a previous plan of the image was given.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub previous: bool,
+}
+
+/// One layer: a set of store paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Layer {
+    /// Store paths, sorted.
+    pub paths: Vec<String>,
+    /// Sum of the paths' NAR sizes.
+    #[serde(default)]
+    pub size: u64,
+    /// NAR size of each path, parallel to `paths`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nar_sizes: Vec<u64>,
+    /// NAR hash of each path, parallel to `paths`, when all are known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nar_hashes: Vec<String>,
+    /// Taken whole from a base plan (`--base`), as dockerTools' `fromImage`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub base: bool,
+}
+
+impl Plan {
+    /// Reads a plan, checking the version before anything else so a newer
+    /// plan gets a clear error.
+    pub fn from_json(text: &str) -> Result<Plan, CheckError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| CheckError::Malformed {
+                message: e.to_string(),
+            })?;
+        match value.get("version").map(|v| v.as_u64()) {
+            Some(Some(v)) if v == u64::from(PLAN_VERSION) => {}
+            Some(Some(v)) => {
+                return Err(CheckError::Version {
+                    found: v,
+                    supported: PLAN_VERSION,
+                })
+            }
+            Some(None) => {
+                return Err(CheckError::Malformed {
+                    message: "`version` must be an integer".to_string(),
+                })
+            }
+            None => {
+                return Err(CheckError::Malformed {
+                    message: "missing field `version`".to_string(),
+                })
+            }
+        }
+        serde_json::from_value(value).map_err(|e| CheckError::Malformed {
+            message: e.to_string(),
+        })
+    }
+
+    /// The plan as pretty JSON with a final newline (the canonical bytes).
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a plan always serialises");
+        text.push('\n');
+        text
+    }
+
+    /// Number of layers.
+    pub fn layer_count(&self) -> usize {
+        self.layers.len()
+    }
+}
+
+/// Reads the layers of a plan given as `--base` or `--previous`: a full
+/// plan, `{"layers": [{"paths": [...]}, ...]}` (what pullsim.py passes), or a
+/// list of lists of paths.
+pub fn read_layers(text: &str) -> Result<Vec<Layer>, CheckError> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Shape {
+        Object { layers: Vec<Layer> },
+        Lists(Vec<Vec<String>>),
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| CheckError::Malformed {
+            message: e.to_string(),
+        })?;
+    if let Some(v) = value.get("version").and_then(|v| v.as_u64()) {
+        if v != u64::from(PLAN_VERSION) {
+            return Err(CheckError::Version {
+                found: v,
+                supported: PLAN_VERSION,
+            });
+        }
+    }
+    match serde_json::from_value::<Shape>(value) {
+        Ok(Shape::Object { layers }) => Ok(layers),
+        Ok(Shape::Lists(lists)) => Ok(lists
+            .into_iter()
+            .map(|paths| Layer {
+                paths,
+                ..Layer::default()
+            })
+            .collect()),
+        Err(_) => Err(CheckError::Malformed {
+            message:
+                "expected a plan, {\"layers\": [{\"paths\": [...]}]} or a list of lists of paths"
+                    .to_string(),
+        }),
+    }
+}
+
+/// Checks a plan against the closure it claims to lay out: version, every
+/// closure path (except the plan's excludes) in exactly one layer, no path
+/// from outside (except in base layers), budget, sizes and hashes, roots.
+pub fn check_plan(plan: &Plan, graph: &Graph) -> Result<(), CheckError> {
+    if plan.version != PLAN_VERSION {
+        return Err(CheckError::Version {
+            found: u64::from(plan.version),
+            supported: PLAN_VERSION,
+        });
+    }
+    if plan.layers.len() > plan.algorithm.budget {
+        return Err(CheckError::OverBudget {
+            layers: plan.layers.len(),
+            budget: plan.algorithm.budget,
+        });
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, layer) in plan.layers.iter().enumerate() {
+        if layer.paths.is_empty() {
+            return Err(CheckError::EmptyLayer { layer: i });
+        }
+        for (field, len) in [
+            ("narSizes", layer.nar_sizes.len()),
+            ("narHashes", layer.nar_hashes.len()),
+        ] {
+            if len != 0 && len != layer.paths.len() {
+                return Err(CheckError::Shape {
+                    layer: i,
+                    field: field.to_string(),
+                    found: len,
+                    expected: layer.paths.len(),
+                });
+            }
+        }
+        let mut sum = 0u64;
+        for (j, path) in layer.paths.iter().enumerate() {
+            if let Some(first) = seen.insert(path, i) {
+                return Err(CheckError::Duplicated {
+                    path: path.clone(),
+                    first,
+                    second: i,
+                });
+            }
+            let Some(id) = graph.find(path) else {
+                if layer.base {
+                    sum += layer.nar_sizes.get(j).copied().unwrap_or(0);
+                    continue;
+                }
+                return Err(CheckError::Foreign {
+                    layer: i,
+                    path: path.clone(),
+                });
+            };
+            let node = graph.node(id);
+            sum += node.nar_size;
+            if let Some(&size) = layer.nar_sizes.get(j) {
+                if size != node.nar_size {
+                    return Err(mismatch(
+                        i,
+                        path,
+                        "narSize",
+                        size.to_string(),
+                        node.nar_size.to_string(),
+                    ));
+                }
+            }
+            if let (Some(found), Some(expected)) = (layer.nar_hashes.get(j), &node.nar_hash) {
+                if found != expected {
+                    return Err(mismatch(
+                        i,
+                        path,
+                        "narHash",
+                        found.clone(),
+                        expected.clone(),
+                    ));
+                }
+            }
+        }
+        if !(layer.base && layer.nar_sizes.is_empty()) && layer.size != sum {
+            return Err(CheckError::LayerSize {
+                layer: i,
+                found: layer.size,
+                expected: sum,
+            });
+        }
+    }
+    for node in graph.nodes() {
+        if !seen.contains_key(node.path.as_str()) && !plan.algorithm.excludes.contains(&node.path) {
+            return Err(CheckError::Uncovered {
+                path: node.path.clone(),
+            });
+        }
+    }
+    for &root in graph.roots() {
+        if !plan.roots.iter().any(|r| r == graph.path(root)) {
+            return Err(CheckError::Root {
+                path: graph.path(root).to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn mismatch(layer: usize, path: &str, field: &str, found: String, expected: String) -> CheckError {
+    CheckError::Mismatch {
+        layer,
+        path: path.to_string(),
+        field: field.to_string(),
+        found,
+        expected,
+    }
+}

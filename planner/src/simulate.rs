@@ -1,0 +1,1 @@
+//! Pull simulation (being written).
