@@ -42,3 +42,4 @@ pub use error::{CheckError, InputError, PlanError};
 pub use graph::{Graph, PathEntry, DEFAULT_STORE_DIR};
 pub use input::{parse_closure, InputFormat};
 pub use plan::{check_plan, read_layers, AlgorithmInfo, Layer, Plan, PLAN_VERSION};
+pub use simulate::{simulate, Figure, Figures, ImagePlan, Revision, SimulateError};

@@ -1,0 +1,316 @@
+//! The command line: clap arguments → typed options → planner calls.
+//!
+//! Exit codes: 0 success, 2 bad input (a closure, plan, option or file the
+//! user gave is unusable), 1 anything else (e.g. an output cannot be
+//! written). Errors print as one line, then the chain of causes.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use strata_planner::{
+    check_plan, parse_closure, parse_popularity, plan_closure, read_layers, Algorithm, Graph, Plan,
+    PlanOptions, DEFAULT_STORE_DIR,
+};
+
+use crate::files::{read_input, write_atomic};
+use crate::simulate_cmd;
+
+/// The example closure planned when `strata plan` gets no closure.
+pub const EXAMPLE_CLOSURE: &str = include_str!("../../examples/nginx-light.closure.json");
+
+const EXAMPLES: &str = "\
+Examples:
+  strata plan                                  plan the bundled example closure
+  nix path-info --json --recursive ./result | strata plan - --budget 20
+  strata plan closure.json --algorithm nixery --popularity popularity.json -o plan.json
+  strata plan closure.json --pipeline '[[\"popularity_contest\"],[\"limit_layers\",20]]' -a pipeline
+  strata plan closure.json --pin /nix/store/...-glibc-2.39 --previous last-plan.json
+  strata check plan.json closure.json
+  strata simulate rev0/ rev1/ rev2/            plans of a fleet at three revisions";
+
+/// Plans how a Nix closure is split into container image layers.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Plan the layers of a closure; the plan goes to stdout unless -o.
+    #[command(after_help = EXAMPLES)]
+    Plan(PlanArgs),
+    /// Check that a plan lays out a closure (partition, budget, version, sizes).
+    Check(CheckArgs),
+    /// Simulate pulls of a fleet's plans over revisions; figures as ratios
+    /// to the one-layer-per-path bound.
+    #[command(after_help = simulate_cmd::HELP)]
+    Simulate(simulate_cmd::SimulateArgs),
+}
+
+/// How a closure is planned: shared by `plan` (and later `build`).
+#[derive(Debug, Args, Clone)]
+pub struct PlanningArgs {
+    /// Layering algorithm: auto, popularity, nixery, pipeline.
+    #[arg(short, long, default_value = "auto", value_parser = parse_algorithm)]
+    pub algorithm: Algorithm,
+    /// Most layers for store paths (dockerTools' maxLayers less the image's own layer).
+    #[arg(short, long, default_value_t = 99)]
+    pub budget: usize,
+    /// Nixery-style popularity file: {"name-version": count}.
+    #[arg(long, value_name = "FILE")]
+    pub popularity: Option<PathBuf>,
+    /// nixpkgs layeringPipeline: a JSON file, or the JSON itself.
+    #[arg(long, value_name = "FILE|JSON")]
+    pub pipeline: Option<String>,
+    /// Give this store path a layer of its own (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub pin: Vec<String>,
+    /// Leave this store path out of the image (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub exclude: Vec<String>,
+    /// Reuse the layers of this plan first, as dockerTools' fromImage.
+    #[arg(long, value_name = "PLAN")]
+    pub base: Option<PathBuf>,
+    /// This image's plan at its previous revision, for stable layers.
+    #[arg(long, value_name = "PLAN")]
+    pub previous: Option<PathBuf>,
+    /// The Nix store directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STORE_DIR)]
+    pub store_dir: String,
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    /// Closure JSON (.attrs.json of exportReferencesGraph, nix path-info
+    /// --json, or a list of entries); `-` for stdin; none: the bundled example.
+    closure: Option<PathBuf>,
+    /// Write the plan here (atomically) instead of stdout.
+    #[arg(short, long, value_name = "PLAN")]
+    output: Option<PathBuf>,
+    /// Output format: the plan as JSON, or a table for people.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Json)]
+    format: PlanFormat,
+    #[command(flatten)]
+    planning: PlanningArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PlanFormat {
+    Json,
+    Table,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The plan.
+    plan: PathBuf,
+    /// The closure it should lay out (`-` for stdin).
+    closure: PathBuf,
+    /// The Nix store directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STORE_DIR)]
+    store_dir: String,
+}
+
+fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    s.parse()
+}
+
+/// The user's input is at fault (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the command line and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err);
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Plan(args) => plan(args),
+        Command::Check(args) => check(args),
+        Command::Simulate(args) => simulate_cmd::run(args),
+    }
+}
+
+/// Prints the error and its causes on one line (`error: a: b: c`).
+fn report(err: &anyhow::Error) {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    let _ = writeln!(io::stderr().lock(), "error: {line}");
+}
+
+/// 2 when the chain holds an error about the user's input, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let bad_input = err.chain().any(|e| {
+        e.is::<strata_planner::InputError>()
+            || e.is::<strata_planner::PlanError>()
+            || e.is::<strata_planner::CheckError>()
+            || e.is::<strata_planner::SimulateError>()
+            || e.is::<crate::files::ReadError>()
+            || e.is::<UsageError>()
+    });
+    if bad_input {
+        2
+    } else {
+        1
+    }
+}
+
+/// Reads and validates a closure file.
+pub fn load_closure(path: &Path, store_dir: &str) -> Result<Graph> {
+    let text = read_input(path)?;
+    parse_closure(&text, store_dir).with_context(|| format!("closure {}", path.display()))
+}
+
+/// Turns the planning arguments into planner options (reading the files).
+pub fn plan_options(args: &PlanningArgs) -> Result<PlanOptions> {
+    let mut options = PlanOptions::new(args.algorithm, args.budget);
+    if let Some(path) = &args.popularity {
+        let text = read_input(path)?;
+        options.popularity =
+            Some(parse_popularity(&text).with_context(|| format!("--popularity {}", path.display()))?);
+    }
+    if let Some(pipeline) = &args.pipeline {
+        let text = if pipeline.trim_start().starts_with('[') {
+            pipeline.clone()
+        } else {
+            read_input(Path::new(pipeline))?
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            UsageError(format!("--pipeline: malformed JSON at line {}, column {}: {e}", e.line(), e.column()))
+        })?;
+        options.pipeline = Some(value);
+    } else if args.algorithm == Algorithm::Pipeline {
+        bail!(UsageError("--algorithm pipeline needs --pipeline FILE|JSON".to_string()));
+    }
+    options.pins = args.pin.clone();
+    options.excludes = args.exclude.clone();
+    for (option, path, slot) in [
+        ("--base", &args.base, &mut options.base),
+        ("--previous", &args.previous, &mut options.previous),
+    ] {
+        if let Some(path) = path {
+            let text = read_input(path)?;
+            *slot = Some(read_layers(&text).with_context(|| format!("{option} {}", path.display()))?);
+        }
+    }
+    Ok(options)
+}
+
+fn plan(args: PlanArgs) -> Result<()> {
+    let store_dir = &args.planning.store_dir;
+    let graph = match &args.closure {
+        Some(path) => load_closure(path, store_dir)?,
+        None => {
+            eprintln!("strata: no closure given, planning the bundled example (nginx-light); pass a file, or - for stdin");
+            parse_closure(EXAMPLE_CLOSURE, store_dir).context("bundled example closure")?
+        }
+    };
+    let options = plan_options(&args.planning)?;
+    let plan = plan_closure(&graph, &options)?;
+    let text = match args.format {
+        PlanFormat::Json => plan.to_json(),
+        PlanFormat::Table => table(&plan, store_dir),
+    };
+    match &args.output {
+        Some(path) => write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout")?,
+    }
+    if args.output.is_some() && io::stderr().is_terminal() {
+        eprintln!("{}", summary_line(&plan));
+    }
+    Ok(())
+}
+
+fn check(args: CheckArgs) -> Result<()> {
+    let text = read_input(&args.plan)?;
+    let plan = Plan::from_json(&text).with_context(|| format!("plan {}", args.plan.display()))?;
+    let graph = load_closure(&args.closure, &args.store_dir)?;
+    check_plan(&plan, &graph)
+        .with_context(|| format!("plan {} does not fit closure {}", args.plan.display(), args.closure.display()))?;
+    println!("ok: {}", summary_line(&plan));
+    Ok(())
+}
+
+fn summary_line(plan: &Plan) -> String {
+    let paths: usize = plan.layers.iter().map(|l| l.paths.len()).sum();
+    format!(
+        "{} layers (budget {}), {} paths, {} by {}",
+        plan.layers.len(),
+        plan.algorithm.budget,
+        paths,
+        human_bytes(plan.size),
+        plan.algorithm.name
+    )
+}
+
+/// A people-readable table of a plan: one line per layer with its size,
+/// path count and biggest path.
+fn table(plan: &Plan, store_dir: &str) -> String {
+    let mut out = format!("{:>5} {:>6} {:>10} {:>6}  {}\n", "layer", "paths", "size", "share", "largest path");
+    for (i, layer) in plan.layers.iter().enumerate() {
+        let largest = layer
+            .paths
+            .iter()
+            .zip(layer.nar_sizes.iter().chain(std::iter::repeat(&0)))
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(p, _)| short_name(p, store_dir))
+            .unwrap_or_default();
+        let share = if plan.size > 0 { layer.size as f64 * 100.0 / plan.size as f64 } else { 0.0 };
+        out.push_str(&format!(
+            "{:>5} {:>6} {:>10} {:>5.1}%  {}{}\n",
+            i,
+            layer.paths.len(),
+            human_bytes(layer.size),
+            share,
+            largest,
+            if layer.base { " (base)" } else { "" }
+        ));
+    }
+    out.push_str(&format!("total: {}\n", summary_line(plan)));
+    out
+}
+
+/// `hello-2.12` from `/nix/store/<hash>-hello-2.12`.
+fn short_name<'a>(path: &'a str, store_dir: &str) -> &'a str {
+    path.strip_prefix(store_dir)
+        .and_then(|p| p.strip_prefix('/'))
+        .and_then(|p| p.get(33..))
+        .unwrap_or(path)
+}
+
+/// Bytes in binary units, one decimal.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
