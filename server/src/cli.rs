@@ -186,8 +186,9 @@ pub fn plan_options(args: &PlanningArgs) -> Result<PlanOptions> {
     let mut options = PlanOptions::new(args.algorithm, args.budget);
     if let Some(path) = &args.popularity {
         let text = read_input(path)?;
-        options.popularity =
-            Some(parse_popularity(&text).with_context(|| format!("--popularity {}", path.display()))?);
+        options.popularity = Some(
+            parse_popularity(&text).with_context(|| format!("--popularity {}", path.display()))?,
+        );
     }
     if let Some(pipeline) = &args.pipeline {
         let text = if pipeline.trim_start().starts_with('[') {
@@ -196,11 +197,17 @@ pub fn plan_options(args: &PlanningArgs) -> Result<PlanOptions> {
             read_input(Path::new(pipeline))?
         };
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            UsageError(format!("--pipeline: malformed JSON at line {}, column {}: {e}", e.line(), e.column()))
+            UsageError(format!(
+                "--pipeline: malformed JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ))
         })?;
         options.pipeline = Some(value);
     } else if args.algorithm == Algorithm::Pipeline {
-        bail!(UsageError("--algorithm pipeline needs --pipeline FILE|JSON".to_string()));
+        bail!(UsageError(
+            "--algorithm pipeline needs --pipeline FILE|JSON".to_string()
+        ));
     }
     options.pins = args.pin.clone();
     options.excludes = args.exclude.clone();
@@ -210,7 +217,8 @@ pub fn plan_options(args: &PlanningArgs) -> Result<PlanOptions> {
     ] {
         if let Some(path) = path {
             let text = read_input(path)?;
-            *slot = Some(read_layers(&text).with_context(|| format!("{option} {}", path.display()))?);
+            *slot =
+                Some(read_layers(&text).with_context(|| format!("{option} {}", path.display()))?);
         }
     }
     Ok(options)
@@ -234,7 +242,10 @@ fn plan(args: PlanArgs) -> Result<()> {
     match &args.output {
         Some(path) => write_atomic(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?,
-        None => io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout")?,
+        None => io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .context("writing to stdout")?,
     }
     if args.output.is_some() && io::stderr().is_terminal() {
         eprintln!("{}", summary_line(&plan));
@@ -246,8 +257,13 @@ fn check(args: CheckArgs) -> Result<()> {
     let text = read_input(&args.plan)?;
     let plan = Plan::from_json(&text).with_context(|| format!("plan {}", args.plan.display()))?;
     let graph = load_closure(&args.closure, &args.store_dir)?;
-    check_plan(&plan, &graph)
-        .with_context(|| format!("plan {} does not fit closure {}", args.plan.display(), args.closure.display()))?;
+    check_plan(&plan, &graph).with_context(|| {
+        format!(
+            "plan {} does not fit closure {}",
+            args.plan.display(),
+            args.closure.display()
+        )
+    })?;
     println!("ok: {}", summary_line(&plan));
     Ok(())
 }
@@ -267,7 +283,10 @@ fn summary_line(plan: &Plan) -> String {
 /// A people-readable table of a plan: one line per layer with its size,
 /// path count and biggest path.
 fn table(plan: &Plan, store_dir: &str) -> String {
-    let mut out = format!("{:>5} {:>6} {:>10} {:>6}  {}\n", "layer", "paths", "size", "share", "largest path");
+    let mut out = format!(
+        "{:>5} {:>6} {:>10} {:>6}  {}\n",
+        "layer", "paths", "size", "share", "largest path"
+    );
     for (i, layer) in plan.layers.iter().enumerate() {
         let largest = layer
             .paths
@@ -276,7 +295,11 @@ fn table(plan: &Plan, store_dir: &str) -> String {
             .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
             .map(|(p, _)| short_name(p, store_dir))
             .unwrap_or_default();
-        let share = if plan.size > 0 { layer.size as f64 * 100.0 / plan.size as f64 } else { 0.0 };
+        let share = if plan.size > 0 {
+            layer.size as f64 * 100.0 / plan.size as f64
+        } else {
+            0.0
+        };
         out.push_str(&format!(
             "{:>5} {:>6} {:>10} {:>5.1}%  {}{}\n",
             i,

@@ -57,12 +57,18 @@ pub fn run(args: SimulateArgs) -> Result<()> {
 
 /// Reads every plan of a revision directory, sorted by image name.
 pub fn load_revision(dir: &Path) -> Result<Revision> {
-    let entries = fs::read_dir(dir)
-        .map_err(|source| crate::files::ReadError { path: dir.display().to_string(), source })?;
+    let entries = fs::read_dir(dir).map_err(|source| crate::files::ReadError {
+        path: dir.display().to_string(),
+        source,
+    })?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     for entry in entries {
-        let path = entry.with_context(|| format!("listing {}", dir.display()))?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        let path = entry
+            .with_context(|| format!("listing {}", dir.display()))?
+            .path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
         if let Some(stem) = name.strip_suffix(".json") {
             let image = stem.strip_suffix(".plan").unwrap_or(stem).to_string();
             files.push((image, path));
@@ -87,7 +93,11 @@ pub fn load_revision(dir: &Path) -> Result<Revision> {
 pub fn table(f: &Figures) -> String {
     let row = |name: &str, fig: &Figure| {
         let ratio = fig.ratio.map_or("-".to_string(), |r| format!("{r:.3}"));
-        format!("{name:<8}{ratio:>8}{:>12}{:>12}\n", human_bytes(fig.bytes), human_bytes(fig.bound))
+        format!(
+            "{name:<8}{ratio:>8}{:>12}{:>12}\n",
+            human_bytes(fig.bytes),
+            human_bytes(fig.bound)
+        )
     };
     let mut out = format!(
         "{} revisions, {} images, at most {} layers\n{:<8}{:>8}{:>12}{:>12}\n",

@@ -1,0 +1,134 @@
+//! Invariants every algorithm keeps, on random closures (DAGs with
+//! self-references): the plan is a partition of the closure within budget,
+//! passes `check_plan`, names the roots, and is byte-identical when made
+//! twice or from the input listed in another order.
+
+use proptest::prelude::*;
+use strata_planner::{
+    check_plan, parse_closure, plan_closure, Algorithm, Graph, PathEntry, PlanOptions,
+};
+
+const NIX32: &[u8] = b"0123456789abcdfghijklmnpqrsvwxyz";
+
+fn store_path(i: usize) -> String {
+    let hash: String = (0..32)
+        .map(|k| NIX32[(i * 7 + k * 13 + i / 32) % 32] as char)
+        .collect();
+    format!("/nix/store/{hash}-pkg{i}-1.0")
+}
+
+/// A random DAG: node i may reference only nodes j > i; sizes vary widely.
+fn arb_closure() -> impl Strategy<Value = Vec<PathEntry>> {
+    (1usize..40).prop_flat_map(|n| {
+        let edges =
+            prop::collection::vec(prop::collection::vec(any::<prop::sample::Index>(), 0..4), n);
+        let sizes = prop::collection::vec(prop_oneof![1u64..1000, 1000u64..200_000_000], n);
+        let selfs = prop::collection::vec(any::<bool>(), n);
+        (edges, sizes, selfs).prop_map(move |(edges, sizes, selfs)| {
+            (0..n)
+                .map(|i| {
+                    let mut references: Vec<String> = edges[i]
+                        .iter()
+                        .filter(|_| i + 1 < n)
+                        .map(|ix| store_path(i + 1 + ix.index(n - i - 1)))
+                        .collect();
+                    if selfs[i] {
+                        references.push(store_path(i));
+                    }
+                    PathEntry {
+                        path: store_path(i),
+                        nar_size: sizes[i],
+                        nar_hash: None,
+                        closure_size: None,
+                        references,
+                    }
+                })
+                .collect()
+        })
+    })
+}
+
+fn options(algorithm: Algorithm, budget: usize, graph: &Graph) -> PlanOptions {
+    let mut options = PlanOptions::new(algorithm, budget);
+    if algorithm == Algorithm::Pipeline {
+        options.pipeline = Some(serde_json::json!([
+            ["popularity_contest"],
+            ["limit_layers", budget]
+        ]));
+    }
+    if algorithm == Algorithm::Nixery {
+        // Every other path is popular, to exercise the popularity roots.
+        options.popularity = Some(
+            (0..graph.len())
+                .step_by(2)
+                .map(|i| (graph.name(i).to_string(), 150))
+                .collect(),
+        );
+    }
+    options
+}
+
+fn to_json(entries: &[PathEntry]) -> String {
+    serde_json::to_string(entries).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(120))]
+
+    #[test]
+    fn every_algorithm_partitions_within_budget_deterministically(
+        entries in arb_closure(),
+        budget in 1usize..12,
+        seed in any::<u64>(),
+    ) {
+        let graph = parse_closure(&to_json(&entries), "/nix/store").unwrap();
+        let mut shuffled = entries.clone();
+        // A deterministic shuffle from the seed.
+        let mut state = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+            shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let graph_shuffled = parse_closure(&to_json(&shuffled), "/nix/store").unwrap();
+        for algorithm in Algorithm::ALL {
+            let plan = plan_closure(&graph, &options(algorithm, budget, &graph)).unwrap();
+            prop_assert!(plan.layers.len() <= budget, "{algorithm}: {} layers", plan.layers.len());
+            let mut all: Vec<&String> = plan.layers.iter().flat_map(|l| &l.paths).collect();
+            all.sort();
+            let mut expected: Vec<&String> = graph.nodes().iter().map(|n| &n.path).collect();
+            expected.sort();
+            prop_assert_eq!(all, expected, "{} is not a partition", algorithm);
+            check_plan(&plan, &graph).map_err(|e| TestCaseError::fail(format!("{algorithm}: {e}")))?;
+            for &root in graph.roots() {
+                prop_assert!(plan.roots.iter().any(|r| r == graph.path(root)));
+            }
+            let again = plan_closure(&graph, &options(algorithm, budget, &graph)).unwrap();
+            prop_assert_eq!(plan.to_json(), again.to_json());
+            let other = plan_closure(&graph_shuffled, &options(algorithm, budget, &graph_shuffled)).unwrap();
+            prop_assert_eq!(plan.to_json(), other.to_json(), "{} depends on input order", algorithm);
+        }
+    }
+
+    #[test]
+    fn pins_and_excludes_hold_for_every_algorithm(
+        entries in arb_closure(),
+        budget in 3usize..12,
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let graph = parse_closure(&to_json(&entries), "/nix/store").unwrap();
+        let non_roots: Vec<usize> = (0..graph.len()).filter(|i| !graph.roots().contains(i)).collect();
+        prop_assume!(non_roots.len() >= 2);
+        let pin = graph.path(non_roots[pick.index(non_roots.len())]).to_string();
+        let exclude = non_roots.iter().map(|&i| graph.path(i)).find(|p| *p != pin).unwrap().to_string();
+        for algorithm in Algorithm::ALL {
+            let mut o = options(algorithm, budget, &graph);
+            o.pins = vec![pin.clone()];
+            o.excludes = vec![exclude.clone()];
+            let plan = plan_closure(&graph, &o).unwrap();
+            prop_assert!(plan.layers.len() <= budget);
+            prop_assert!(plan.layers.iter().any(|l| l.paths == [pin.clone()]), "{algorithm}: pin not alone");
+            prop_assert!(!plan.layers.iter().any(|l| l.paths.contains(&exclude)), "{algorithm}: excluded path planned");
+            check_plan(&plan, &graph).map_err(|e| TestCaseError::fail(format!("{algorithm}: {e}")))?;
+        }
+    }
+}
