@@ -51,7 +51,11 @@ pub struct Figure {
 impl Figure {
     fn new(bytes: u64, bound: u64) -> Figure {
         let ratio = (bound > 0).then(|| bytes as f64 / bound as f64);
-        Figure { bytes, bound, ratio }
+        Figure {
+            bytes,
+            bound,
+            ratio,
+        }
     }
 }
 
@@ -128,7 +132,10 @@ pub fn simulate(revisions: &[Revision]) -> Result<Figures, SimulateError> {
     let mut names: BTreeSet<&str> = BTreeSet::new();
     for (r, revision) in revisions.iter().enumerate() {
         let mut rev_sizes: HashMap<u32, u64> = HashMap::new();
-        let mut rev = Interned { plans: BTreeMap::new(), paths: BTreeMap::new() };
+        let mut rev = Interned {
+            plans: BTreeMap::new(),
+            paths: BTreeMap::new(),
+        };
         for image in &revision.images {
             names.insert(&image.image);
             max_layers = max_layers.max(image.layers.len());
@@ -166,7 +173,10 @@ pub fn simulate(revisions: &[Revision]) -> Result<Figures, SimulateError> {
                 layers.insert(key);
             }
             if rev.plans.insert(image.image.clone(), layers).is_some() {
-                return Err(SimulateError::DuplicateImage { revision: r, image: image.image.clone() });
+                return Err(SimulateError::DuplicateImage {
+                    revision: r,
+                    image: image.image.clone(),
+                });
             }
             rev.paths.insert(image.image.clone(), paths);
         }
@@ -174,7 +184,8 @@ pub fn simulate(revisions: &[Revision]) -> Result<Figures, SimulateError> {
         interned.push(rev);
     }
 
-    let (mut fleet_b, mut fleet_lb, mut upd_b, mut upd_lb, mut img_b, mut img_lb) = (0, 0, 0, 0, 0, 0);
+    let (mut fleet_b, mut fleet_lb, mut upd_b, mut upd_lb, mut img_b, mut img_lb) =
+        (0, 0, 0, 0, 0, 0);
     for (r, rev) in interned.iter().enumerate() {
         let size = |layer: &LayerKey| -> u64 { layer.iter().map(|p| sizes[r][p]).sum() };
         let distinct: HashSet<&LayerKey> = rev.plans.values().flatten().collect();
@@ -187,13 +198,25 @@ pub fn simulate(revisions: &[Revision]) -> Result<Figures, SimulateError> {
         let prev = &interned[r - 1];
         let prev_layers: HashSet<&LayerKey> = prev.plans.values().flatten().collect();
         let prev_paths: HashSet<u32> = prev.paths.values().flatten().copied().collect();
-        upd_b += distinct.iter().filter(|l| !prev_layers.contains(*l)).map(|l| size(l)).sum::<u64>();
-        upd_lb += all_paths.iter().filter(|p| !prev_paths.contains(p)).map(|p| sizes[r][p]).sum::<u64>();
+        upd_b += distinct
+            .iter()
+            .filter(|l| !prev_layers.contains(*l))
+            .map(|l| size(l))
+            .sum::<u64>();
+        upd_lb += all_paths
+            .iter()
+            .filter(|p| !prev_paths.contains(p))
+            .map(|p| sizes[r][p])
+            .sum::<u64>();
         let empty_layers = HashSet::new();
         let empty_paths = HashSet::new();
         for (image, layers) in &rev.plans {
             let old = prev.plans.get(image).unwrap_or(&empty_layers);
-            img_b += layers.iter().filter(|l| !old.contains(*l)).map(size).sum::<u64>();
+            img_b += layers
+                .iter()
+                .filter(|l| !old.contains(*l))
+                .map(size)
+                .sum::<u64>();
             let old_paths = prev.paths.get(image).unwrap_or(&empty_paths);
             img_lb += rev.paths[image]
                 .iter()
@@ -226,7 +249,10 @@ mod tests {
     }
 
     fn image(name: &str, layers: Vec<Layer>) -> ImagePlan {
-        ImagePlan { image: name.to_string(), layers }
+        ImagePlan {
+            image: name.to_string(),
+            layers,
+        }
     }
 
     #[test]
@@ -265,7 +291,10 @@ mod tests {
     fn missing_sizes_name_the_image() {
         let mut l = layer(&[("x", 1)]);
         l.nar_sizes.clear();
-        let err = simulate(&[Revision { images: vec![image("web", vec![l])] }]).unwrap_err();
+        let err = simulate(&[Revision {
+            images: vec![image("web", vec![l])],
+        }])
+        .unwrap_err();
         assert!(err.to_string().contains("image web, layer 0"), "{err}");
     }
 }
