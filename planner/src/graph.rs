@@ -67,7 +67,9 @@ pub fn validate_store_path<'a>(path: &'a str, store_dir: &str) -> Result<&'a str
         Some((hash, rest)) if rest.starts_with('-') => (hash, &rest[1..]),
         _ => return Err(invalid("expected a 32-character hash and a dash")),
     };
-    if !hash.bytes().all(|b| NIX_BASE32.as_bytes().contains(&b)) {
+    let base32 =
+        |b: u8| matches!(b, b'0'..=b'9' | b'a'..=b'z') && !matches!(b, b'e' | b'o' | b'u' | b't');
+    if !hash.bytes().all(base32) {
         return Err(invalid("hash has characters outside nix-base32"));
     }
     if name.is_empty() {
@@ -76,10 +78,9 @@ pub fn validate_store_path<'a>(path: &'a str, store_dir: &str) -> Result<&'a str
     if name.starts_with('.') {
         return Err(invalid("name starts with a period"));
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "+-._?=".contains(*c)))
-    {
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '_' | '?' | '=');
+    if let Some(bad) = name.chars().find(|&c| !allowed(c)) {
         return Err(invalid(&format!("character {bad:?} not allowed in a name")));
     }
     Ok(name)
@@ -107,7 +108,6 @@ pub struct Graph {
     nodes: Vec<Node>,
     referrers: Vec<Vec<NodeId>>,
     roots: Vec<NodeId>,
-    index: HashMap<String, NodeId>,
 }
 
 impl Graph {
@@ -140,19 +140,20 @@ impl Graph {
             validate_store_path(&entry.path, store_dir)?;
             unique.push(entry);
         }
-        let index: HashMap<String, NodeId> = unique
+        let index: HashMap<&str, NodeId> = unique
             .iter()
             .enumerate()
-            .map(|(i, e)| (e.path.clone(), i))
+            .map(|(i, e)| (e.path.as_str(), i))
             .collect();
-        let mut nodes = Vec::with_capacity(unique.len());
-        for (id, entry) in unique.into_iter().enumerate() {
+        let find = |path: &str| index.get(path).copied();
+        let mut resolved = Vec::with_capacity(unique.len());
+        for (id, entry) in unique.iter().enumerate() {
             let mut references = Vec::with_capacity(entry.references.len());
             let mut self_reference = false;
             for reference in &entry.references {
-                match index.get(reference) {
-                    Some(&r) if r == id => self_reference = true,
-                    Some(&r) => references.push(r),
+                match find(reference) {
+                    Some(r) if r == id => self_reference = true,
+                    Some(r) => references.push(r),
                     None => {
                         validate_store_path(reference, store_dir)?;
                         return Err(InputError::MissingReference {
@@ -163,14 +164,26 @@ impl Graph {
                 }
             }
             references.sort_unstable();
-            nodes.push(Node {
+            resolved.push((references, self_reference));
+        }
+        let mut roots_given = Vec::new();
+        for root in roots.iter().flatten() {
+            validate_store_path(root, store_dir)?;
+            roots_given
+                .push(find(root).ok_or_else(|| InputError::MissingRoot { path: root.clone() })?);
+        }
+        drop(index);
+        let nodes: Vec<Node> = unique
+            .into_iter()
+            .zip(resolved)
+            .map(|(entry, (references, self_reference))| Node {
                 path: entry.path,
                 nar_size: entry.nar_size,
                 nar_hash: entry.nar_hash,
                 references,
                 self_reference,
-            });
-        }
+            })
+            .collect();
         let mut referrers = vec![Vec::new(); nodes.len()];
         for (id, node) in nodes.iter().enumerate() {
             for &r in &node.references {
@@ -178,18 +191,10 @@ impl Graph {
             }
         }
         let roots = match roots {
-            Some(given) => {
-                let mut ids = Vec::with_capacity(given.len());
-                for root in given {
-                    validate_store_path(&root, store_dir)?;
-                    let id = *index
-                        .get(&root)
-                        .ok_or(InputError::MissingRoot { path: root })?;
-                    ids.push(id);
-                }
-                ids.sort_unstable();
-                ids.dedup();
-                ids
+            Some(_) => {
+                roots_given.sort_unstable();
+                roots_given.dedup();
+                roots_given
             }
             None => (0..nodes.len())
                 .filter(|&i| referrers[i].is_empty())
@@ -200,7 +205,6 @@ impl Graph {
             nodes,
             referrers,
             roots,
-            index,
         };
         graph.check_acyclic()?;
         Ok(graph)
@@ -254,7 +258,9 @@ impl Graph {
 
     /// The node of a path, if the path is in the graph.
     pub fn find(&self, path: &str) -> Option<NodeId> {
-        self.index.get(path).copied()
+        self.nodes
+            .binary_search_by(|n| n.path.as_str().cmp(path))
+            .ok()
     }
 
     /// Total NAR size of all paths.

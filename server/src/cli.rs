@@ -7,6 +7,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -95,6 +96,9 @@ struct PlanArgs {
     /// Output format: the plan as JSON, or a table for people.
     #[arg(long, value_enum, default_value_t = PlanFormat::Json)]
     format: PlanFormat,
+    /// Print read, parse and plan times and peak memory to stderr (for benchmarks).
+    #[arg(long)]
+    timings: bool,
     #[command(flatten)]
     planning: PlanningArgs,
 }
@@ -226,15 +230,36 @@ pub fn plan_options(args: &PlanningArgs) -> Result<PlanOptions> {
 
 fn plan(args: PlanArgs) -> Result<()> {
     let store_dir = &args.planning.store_dir;
-    let graph = match &args.closure {
-        Some(path) => load_closure(path, store_dir)?,
+    let start = Instant::now();
+    let text = match &args.closure {
+        Some(path) => read_input(path)?,
         None => {
             eprintln!("strata: no closure given, planning the bundled example (nginx-light); pass a file, or - for stdin");
-            parse_closure(EXAMPLE_CLOSURE, store_dir).context("bundled example closure")?
+            EXAMPLE_CLOSURE.to_string()
         }
     };
+    let read = start.elapsed();
+    let name = args
+        .closure
+        .as_ref()
+        .map_or("bundled example".into(), |p| p.display().to_string());
+    let graph = parse_closure(&text, store_dir).with_context(|| format!("closure {name}"))?;
+    drop(text);
+    let parsed = start.elapsed();
     let options = plan_options(&args.planning)?;
     let plan = plan_closure(&graph, &options)?;
+    let planned = start.elapsed();
+    if args.timings {
+        eprintln!(
+            "timings: paths {} read {:.3}s parse {:.3}s plan {:.3}s total {:.3}s peak {}",
+            graph.len(),
+            read.as_secs_f64(),
+            (parsed - read).as_secs_f64(),
+            (planned - parsed).as_secs_f64(),
+            planned.as_secs_f64(),
+            peak_memory().map_or("unknown".to_string(), human_bytes),
+        );
+    }
     let text = match args.format {
         PlanFormat::Json => plan.to_json(),
         PlanFormat::Table => table(&plan, store_dir),
@@ -336,4 +361,12 @@ pub fn human_bytes(bytes: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), if known.
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

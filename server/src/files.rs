@@ -34,8 +34,18 @@ pub fn read_input(path: &Path) -> Result<String, ReadError> {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, synced, then renamed over the target.
+/// directory, synced, then renamed over the target. A target that exists
+/// and is not a regular file (`/dev/null`, a pipe) is written in place:
+/// renaming over it would replace the device.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Ok(meta) = fs::metadata(path) {
+        if !meta.is_file() && !meta.is_dir() {
+            return fs::OpenOptions::new()
+                .write(true)
+                .open(path)?
+                .write_all(bytes);
+        }
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -80,6 +90,9 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+        // Devices are written, never replaced.
+        write_atomic(Path::new("/dev/null"), b"x").unwrap();
+        assert!(!fs::metadata("/dev/null").unwrap().is_file());
         // A directory that does not exist fails and creates nothing.
         assert!(write_atomic(&dir.join("missing/plan.json"), b"x").is_err());
         fs::remove_dir_all(&dir).unwrap();

@@ -142,7 +142,13 @@ pub fn popularity_order(graph: &Graph) -> Vec<NodeId> {
 /// (store directory and hash) to the end, join again.
 fn package_name(path: &str) -> String {
     match path.split_once('-') {
-        Some((first, rest)) => format!("{rest}-{first}"),
+        Some((first, rest)) => {
+            let mut name = String::with_capacity(path.len());
+            name.push_str(rest);
+            name.push('-');
+            name.push_str(first);
+            name
+        }
         None => path.to_string(),
     }
 }

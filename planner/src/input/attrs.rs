@@ -1,28 +1,50 @@
 //! Entry lists: Nix's exportReferencesGraph `.attrs.json`, bare lists of
 //! entries, `{"graph": [...]}`, and `nix path-info --json` of Nix <= 2.18
 //! (a list of entries with SRI hashes). An entry is
-//! `{"path", "narSize", "narHash"?, "closureSize"?, "references", "valid"?}`.
+//! `{"path", "narSize", "narHash"?, "closureSize"?, "references", "valid"?}`;
+//! other fields (`deriver`, `signatures`, ...) are ignored.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
-use super::{describe, InputFormat, RawClosure};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::{as_list, describe, describe_raw, InputFormat, RawClosure};
 use crate::error::InputError;
 use crate::graph::PathEntry;
 
+/// One entry's fields, typed loosely so that a wrong type becomes an error
+/// naming the entry rather than a serde message.
+#[derive(Deserialize)]
+pub(super) struct RawEntry {
+    path: Option<Value>,
+    #[serde(rename = "narSize")]
+    nar_size: Option<Value>,
+    #[serde(rename = "narHash")]
+    nar_hash: Option<Value>,
+    #[serde(rename = "closureSize")]
+    closure_size: Option<Value>,
+    references: Option<Value>,
+    valid: Option<Value>,
+}
+
 /// Reads `{"exportReferencesGraph": {"NAME": [ROOTS]}, "NAME": [ENTRY...]}`.
 /// Several names are merged (their entries and roots).
-pub(super) fn read_attrs(mut map: Map<String, Value>) -> Result<RawClosure, InputError> {
-    let exports = match map.remove("exportReferencesGraph") {
-        Some(Value::Object(exports)) => exports,
-        Some(other) => {
+pub(super) fn read_attrs(mut map: BTreeMap<String, &RawValue>) -> Result<RawClosure, InputError> {
+    let exports_raw = map
+        .remove("exportReferencesGraph")
+        .expect("caller checked the key");
+    let exports: BTreeMap<String, Value> = match serde_json::from_str(exports_raw.get()) {
+        Ok(exports) => exports,
+        Err(_) => {
             return Err(InputError::UnknownShape {
                 found: format!(
                     "\"exportReferencesGraph\" is {}, not an object of name -> roots (use __structuredAttrs = true)",
-                    describe(&other)
+                    describe_raw(exports_raw)
                 ),
             })
         }
-        None => unreachable!("caller checked the key"),
     };
     if exports.is_empty() {
         return Err(InputError::UnknownShape {
@@ -60,21 +82,18 @@ pub(super) fn read_attrs(mut map: Map<String, Value>) -> Result<RawClosure, Inpu
                 })
             }
         }
-        match map.remove(&name) {
-            Some(Value::Array(items)) => entries.extend(self::entries(items, &name)?),
-            Some(other) => {
-                return Err(InputError::UnknownShape {
-                    found: format!("graph \"{name}\" is {}, not a list", describe(&other)),
-                })
-            }
-            None => {
-                return Err(InputError::UnknownShape {
-                    found: format!(
-                        "exportReferencesGraph names \"{name}\" but there is no such key"
-                    ),
-                })
-            }
-        }
+        let Some(graph) = map.remove(&name) else {
+            return Err(InputError::UnknownShape {
+                found: format!("exportReferencesGraph names \"{name}\" but there is no such key"),
+            });
+        };
+        let list = entry_list(graph, &name).map_err(|e| match e {
+            Err(found) => InputError::UnknownShape {
+                found: format!("graph \"{name}\" is {found}, not a list"),
+            },
+            Ok(e) => e,
+        })?;
+        entries.extend(list);
     }
     Ok(RawClosure {
         format: InputFormat::Attrs,
@@ -83,10 +102,45 @@ pub(super) fn read_attrs(mut map: Map<String, Value>) -> Result<RawClosure, Inpu
     })
 }
 
-/// Reads a list of entries; `list` names the list in error messages.
-pub(super) fn entries(items: Vec<Value>, list: &str) -> Result<Vec<PathEntry>, InputError> {
-    items
+/// Reads a raw JSON list of entries: one typed pass, and on failure the
+/// slower pass that names the offending entry. `Err(Err(what))` when the
+/// value is not a list at all.
+pub(super) fn entry_list(
+    raw: &RawValue,
+    list: &str,
+) -> Result<Vec<PathEntry>, Result<InputError, &'static str>> {
+    if let Ok(fields) = serde_json::from_str::<Vec<RawEntry>>(raw.get()) {
+        if let Ok(entries) = convert(fields, list) {
+            return Ok(entries);
+        }
+    }
+    let items = as_list(raw).map_err(Err)?;
+    entries(&items, list).map_err(Ok)
+}
+
+/// Converts typed entries; labels errors as `list[i]`.
+pub(super) fn convert(fields: Vec<RawEntry>, list: &str) -> Result<Vec<PathEntry>, InputError> {
+    fields
         .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            entry(
+                f,
+                if list.is_empty() {
+                    format!("#{i}")
+                } else {
+                    format!("{list}[{i}]")
+                },
+                None,
+            )
+        })
+        .collect()
+}
+
+/// Reads a list of entries; `list` names the list in error messages.
+pub(super) fn entries(items: &[&RawValue], list: &str) -> Result<Vec<PathEntry>, InputError> {
+    items
+        .iter()
         .enumerate()
         .map(|(i, item)| {
             let label = if list.is_empty() {
@@ -94,44 +148,45 @@ pub(super) fn entries(items: Vec<Value>, list: &str) -> Result<Vec<PathEntry>, I
             } else {
                 format!("{list}[{i}]")
             };
-            match item {
-                Value::Object(fields) => entry(fields, label, None),
-                other => Err(InputError::Field {
+            match serde_json::from_str::<RawEntry>(item.get()) {
+                Ok(fields) => entry(fields, label, None),
+                Err(_) => Err(InputError::Field {
                     entry: label,
                     field: "path".to_string(),
-                    problem: format!("missing: the entry is {}, not an object", describe(&other)),
+                    problem: format!(
+                        "missing: the entry is {}, not an object",
+                        describe_raw(item)
+                    ),
                 }),
             }
         })
         .collect()
 }
 
-/// Reads one entry object. `path` is given when the entry is keyed by it
+/// Reads one entry. `path` is given when the entry is keyed by it
 /// (Nix >= 2.19); otherwise it is the entry's `path` field.
 pub(super) fn entry(
-    mut fields: Map<String, Value>,
+    fields: RawEntry,
     label: String,
     path: Option<String>,
 ) -> Result<PathEntry, InputError> {
-    let path = match path {
-        Some(path) => path,
-        None => match fields.remove("path") {
-            Some(Value::String(path)) => path,
-            Some(other) => {
-                return Err(field_error(
-                    label,
-                    "path",
-                    &format!("must be a string, found {}", describe(&other)),
-                ))
-            }
-            None => return Err(field_error(label, "path", "is missing")),
-        },
+    let path = match (path, fields.path) {
+        (Some(path), _) => path,
+        (None, Some(Value::String(path))) => path,
+        (None, Some(other)) => {
+            return Err(field_error(
+                label,
+                "path",
+                &format!("must be a string, found {}", describe(&other)),
+            ))
+        }
+        (None, None) => return Err(field_error(label, "path", "is missing")),
     };
-    if fields.get("valid") == Some(&Value::Bool(false)) {
+    if fields.valid == Some(Value::Bool(false)) {
         return Err(InputError::InvalidPath { path });
     }
-    let nar_size = match fields.get("narSize") {
-        Some(value) => size(value).ok_or_else(|| {
+    let nar_size = match &fields.nar_size {
+        Some(value) => value.as_u64().ok_or_else(|| {
             field_error(
                 path.clone(),
                 "narSize",
@@ -140,9 +195,9 @@ pub(super) fn entry(
         })?,
         None => return Err(field_error(path, "narSize", "is missing")),
     };
-    let closure_size = match fields.get("closureSize") {
+    let closure_size = match &fields.closure_size {
         None | Some(Value::Null) => None,
-        Some(value) => Some(size(value).ok_or_else(|| {
+        Some(value) => Some(value.as_u64().ok_or_else(|| {
             field_error(
                 path.clone(),
                 "closureSize",
@@ -150,7 +205,7 @@ pub(super) fn entry(
             )
         })?),
     };
-    let nar_hash = match fields.remove("narHash") {
+    let nar_hash = match fields.nar_hash {
         None | Some(Value::Null) => None,
         Some(Value::String(hash)) if !hash.is_empty() => Some(hash),
         Some(other) => {
@@ -161,7 +216,7 @@ pub(super) fn entry(
             ))
         }
     };
-    let references = match fields.remove("references") {
+    let references = match fields.references {
         Some(Value::Array(items)) => {
             let mut refs = Vec::with_capacity(items.len());
             for item in items {
@@ -194,10 +249,6 @@ pub(super) fn entry(
         closure_size,
         references,
     })
-}
-
-fn size(value: &Value) -> Option<u64> {
-    value.as_u64()
 }
 
 fn field_error(entry: String, field: &str, problem: &str) -> InputError {

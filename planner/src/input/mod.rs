@@ -14,8 +14,11 @@
 pub mod attrs;
 pub mod path_info;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::error::InputError;
 use crate::graph::{Graph, PathEntry};
@@ -51,39 +54,59 @@ pub fn parse_closure(text: &str, store_dir: &str) -> Result<Graph, InputError> {
 
 /// Detects the shape and reads the entries, without graph validation.
 pub fn read_closure(text: &str, store_dir: &str) -> Result<RawClosure, InputError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| InputError::Json {
-        line: e.line(),
-        column: e.column(),
-        message: strip_position(&e.to_string()),
-    })?;
-    match value {
-        Value::Array(items) => Ok(RawClosure {
-            format: InputFormat::EntryList,
-            entries: attrs::entries(items, "")?,
-            roots: None,
-        }),
-        Value::Object(map) => read_object(map, store_dir),
-        other => Err(InputError::UnknownShape {
-            found: describe(&other).to_string(),
-        }),
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => {
+            // Fast path: one typed pass; on any error, the slower pass that
+            // names the offending entry.
+            if let Ok(fields) = serde_json::from_str::<Vec<attrs::RawEntry>>(text) {
+                if let Ok(entries) = attrs::convert(fields, "") {
+                    return Ok(RawClosure {
+                        format: InputFormat::EntryList,
+                        entries,
+                        roots: None,
+                    });
+                }
+            }
+            let items: Vec<&RawValue> = serde_json::from_str(text).map_err(json_error)?;
+            Ok(RawClosure {
+                format: InputFormat::EntryList,
+                entries: attrs::entries(&items, "")?,
+                roots: None,
+            })
+        }
+        Some(b'{') => {
+            let map: BTreeMap<String, &RawValue> =
+                serde_json::from_str(text).map_err(json_error)?;
+            read_object(map, store_dir)
+        }
+        _ => {
+            let value: Value = serde_json::from_str(text).map_err(json_error)?;
+            Err(InputError::UnknownShape {
+                found: describe(&value).to_string(),
+            })
+        }
     }
 }
 
-fn read_object(mut map: Map<String, Value>, store_dir: &str) -> Result<RawClosure, InputError> {
+fn read_object(
+    mut map: BTreeMap<String, &RawValue>,
+    store_dir: &str,
+) -> Result<RawClosure, InputError> {
     if map.contains_key("exportReferencesGraph") {
         return attrs::read_attrs(map);
     }
     if let Some(graph) = map.remove("graph") {
-        return match graph {
-            Value::Array(items) => Ok(RawClosure {
-                format: InputFormat::EntryList,
-                entries: attrs::entries(items, "graph")?,
-                roots: None,
-            }),
-            other => Err(InputError::UnknownShape {
-                found: format!("\"graph\" is {}, not a list", describe(&other)),
-            }),
-        };
+        let entries = attrs::entry_list(graph, "graph").map_err(|e| match e {
+            Err(found) => InputError::UnknownShape {
+                found: format!("\"graph\" is {found}, not a list"),
+            },
+            Ok(e) => e,
+        })?;
+        return Ok(RawClosure {
+            format: InputFormat::EntryList,
+            entries,
+            roots: None,
+        });
     }
     if !map.is_empty()
         && map
@@ -92,8 +115,7 @@ fn read_object(mut map: Map<String, Value>, store_dir: &str) -> Result<RawClosur
     {
         return path_info::read_object(map, store_dir);
     }
-    let mut keys: Vec<&str> = map.keys().map(String::as_str).take(3).collect();
-    keys.sort_unstable();
+    let keys: Vec<&str> = map.keys().map(String::as_str).take(3).collect();
     Err(InputError::UnknownShape {
         found: if map.is_empty() {
             "an empty object".to_string()
@@ -101,6 +123,35 @@ fn read_object(mut map: Map<String, Value>, store_dir: &str) -> Result<RawClosur
             format!("an object with keys {}", keys.join(", "))
         },
     })
+}
+
+/// A raw value as a list of raw values, or a description of what it is.
+pub(crate) fn as_list(raw: &RawValue) -> Result<Vec<&RawValue>, &'static str> {
+    if raw.get().trim_start().starts_with('[') {
+        serde_json::from_str(raw.get()).map_err(|_| "a malformed list")
+    } else {
+        Err(describe_raw(raw))
+    }
+}
+
+/// A short name for a raw JSON value's type.
+pub(crate) fn describe_raw(raw: &RawValue) -> &'static str {
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'"') => "a string",
+        Some(b'[') => "a list",
+        Some(b'{') => "an object",
+        _ => "a number",
+    }
+}
+
+fn json_error(e: serde_json::Error) -> InputError {
+    InputError::Json {
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(&e.to_string()),
+    }
 }
 
 /// A short name for a JSON value's type, for error messages.

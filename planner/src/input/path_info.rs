@@ -4,9 +4,12 @@
 //! [`super::attrs`]. Later Nix versions may key by base name and list
 //! references by base name; both are accepted and made absolute here.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
-use super::{attrs, describe, InputFormat, RawClosure};
+use serde_json::value::RawValue;
+
+use super::attrs::{self, RawEntry};
+use super::{describe_raw, InputFormat, RawClosure};
 use crate::error::InputError;
 use crate::graph::HASH_LEN;
 
@@ -16,7 +19,7 @@ pub(super) fn looks_like_base_name(key: &str) -> bool {
 }
 
 pub(super) fn read_object(
-    map: Map<String, Value>,
+    map: BTreeMap<String, &RawValue>,
     store_dir: &str,
 ) -> Result<RawClosure, InputError> {
     let absolute = |p: String| {
@@ -29,18 +32,23 @@ pub(super) fn read_object(
     let mut entries = Vec::with_capacity(map.len());
     for (key, value) in map {
         let path = absolute(key);
-        match value {
-            Value::Null => return Err(InputError::InvalidPath { path }),
-            Value::Object(fields) => {
+        if value.get().trim() == "null" {
+            return Err(InputError::InvalidPath { path });
+        }
+        match serde_json::from_str::<RawEntry>(value.get()) {
+            Ok(fields) => {
                 let mut entry = attrs::entry(fields, path.clone(), Some(path))?;
                 entry.references = entry.references.into_iter().map(absolute).collect();
                 entries.push(entry);
             }
-            other => {
+            Err(_) => {
                 return Err(InputError::Field {
                     entry: path,
                     field: "narSize".to_string(),
-                    problem: format!("missing: the entry is {}, not an object", describe(&other)),
+                    problem: format!(
+                        "missing: the entry is {}, not an object",
+                        describe_raw(value)
+                    ),
                 })
             }
         }
