@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, then runs every check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+step() { echo; echo "==> $*" >&2; "$@"; }
+step cargo fmt --all -- --check
+step cargo clippy --workspace --all-targets -- -D warnings
+step cargo test --workspace
+step cargo build -p strata-planner --target wasm32-unknown-unknown
+echo; echo "all checks passed" >&2
