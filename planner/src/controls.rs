@@ -126,7 +126,7 @@ pub fn plan_closure(graph: &Graph, options: &PlanOptions) -> Result<Plan, PlanEr
         }
     }
     let remaining = placed.iter().filter(|p| !**p).count();
-    let left = budget.checked_sub(layers.len()).unwrap_or(0);
+    let left = budget.saturating_sub(layers.len());
     if remaining > 0 && left == 0 {
         return Err(PlanError::Budget {
             budget,

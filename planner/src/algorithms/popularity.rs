@@ -49,9 +49,10 @@ pub fn split(order: Vec<NodeId>, budget: usize) -> Layers {
 /// closure-graph.py's popularity of every node.
 ///
 /// The script's `graph_popularity_contest(children of x)` gives, for each
-/// `y` below `x`, `Q(x)[y] = sum over children c of x of ([y in closure(c)]
-/// + Q(c)[y])`; unrolled, `Q(x)[y] = sum over c of routes(x, c) * [y in
-/// closure(c)]`, and the popularity is `Q` of the virtual root.
+/// `y` below `x`, `Q(x)[y]` = the sum over children `c` of `x` of
+/// `[y in closure(c)] + Q(c)[y]`; unrolled, `Q(x)[y]` = the sum over all
+/// `c` of `routes(x, c) * [y in closure(c)]`, and the popularity is `Q` of
+/// the virtual root.
 pub fn popularity_scores(graph: &Graph) -> Vec<BigUint> {
     match scores::<u128>(graph) {
         Some(small) => small.into_iter().map(BigUint::from).collect(),
