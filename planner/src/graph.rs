@@ -323,6 +323,46 @@ impl Graph {
             .collect()
     }
 
+    /// Number of paths in every node's closure (itself included).
+    pub fn closure_counts(&self) -> Vec<usize> {
+        self.reach_counts(true)
+    }
+
+    /// Number of paths that depend on every node, directly or not (itself
+    /// excluded): how much of this closure a change to it would rebuild.
+    pub fn referrer_counts(&self) -> Vec<usize> {
+        self.reach_counts(false)
+            .into_iter()
+            .map(|c| c - 1)
+            .collect()
+    }
+
+    /// Size of the set reachable from each node along references (`down`)
+    /// or referrers, the node included. Linear memory; time is the sum of
+    /// the set sizes.
+    fn reach_counts(&self, down: bool) -> Vec<usize> {
+        let mut seen = vec![usize::MAX; self.len()];
+        let mut todo = Vec::new();
+        (0..self.len())
+            .map(|start| {
+                let mut count = 0;
+                todo.push(start);
+                while let Some(id) = todo.pop() {
+                    if seen[id] != start {
+                        seen[id] = start;
+                        count += 1;
+                        if down {
+                            todo.extend(&self.nodes[id].references);
+                        } else {
+                            todo.extend(&self.referrers[id]);
+                        }
+                    }
+                }
+                count
+            })
+            .collect()
+    }
+
     fn check_acyclic(&self) -> Result<(), InputError> {
         if self.topological_order().len() == self.len() {
             return Ok(());

@@ -56,7 +56,7 @@ enum Command {
 /// How a closure is planned: shared by `plan` (and later `build`).
 #[derive(Debug, Args, Clone)]
 pub struct PlanningArgs {
-    /// Layering algorithm: auto, popularity, nixery, pipeline.
+    /// Layering algorithm: auto, fleet, popularity, nixery, pipeline.
     #[arg(short, long, default_value = "auto", value_parser = parse_algorithm)]
     pub algorithm: Algorithm,
     /// Most layers for store paths (dockerTools' maxLayers less the image's own layer).

@@ -9,6 +9,7 @@
 //! [`crate::plan_closure`], not inside.
 
 pub mod auto;
+pub mod fleet;
 pub mod nixery;
 pub mod pipeline;
 pub mod popularity;
@@ -60,11 +61,14 @@ pub enum Algorithm {
     Auto,
     /// nixpkgs' `layeringPipeline` JSON language.
     Pipeline,
+    /// Strata's own: fewest bytes pulled across a fleet and its updates.
+    Fleet,
 }
 
 impl Algorithm {
     /// Every algorithm, in the order shown to users.
-    pub const ALL: [Algorithm; 4] = [
+    pub const ALL: [Algorithm; 5] = [
+        Algorithm::Fleet,
         Algorithm::Auto,
         Algorithm::Popularity,
         Algorithm::Nixery,
@@ -78,6 +82,7 @@ impl Algorithm {
             Algorithm::Nixery => "nixery",
             Algorithm::Auto => "auto",
             Algorithm::Pipeline => "pipeline",
+            Algorithm::Fleet => "fleet",
         }
     }
 
@@ -88,6 +93,7 @@ impl Algorithm {
             Algorithm::Nixery => nixery::plan,
             Algorithm::Auto => auto::plan,
             Algorithm::Pipeline => pipeline::plan,
+            Algorithm::Fleet => fleet::plan,
         }
     }
 }

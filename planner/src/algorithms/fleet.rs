@@ -1,0 +1,253 @@
+//! `fleet`: Strata's own layering, chosen for the bytes users pull across a
+//! fleet of images and their updates, not for one image alone.
+//!
+//! A layer is reused by a client only when its exact set of paths was pulled
+//! before, so what matters is that two images, or two revisions of one
+//! image, cut the paths they share into the same sets. The one cut that is
+//! the same in every image is one layer per path (the lower bound of
+//! `strata simulate`); `fleet` keeps as close to it as the budget allows:
+//!
+//! 1. Up to the budget, every path gets a layer of its own.
+//! 2. Beyond it, `budget - 1` paths keep a layer of their own and all others
+//!    share one "rest" layer. The paths kept are those whose bytes it would
+//!    cost most to re-pull, scored by [`score`]: their NAR size times (how
+//!    likely other images hold the same path, plus how likely the rest
+//!    layer changes without them).
+//!
+//! Why this shape: a path alone in its layer is shared by every image and
+//! revision that has it, whatever else they hold, and is re-pulled only
+//! when it changes itself. Only the rest layer costs anything: the image's
+//! top paths live there (they change with every update anyway, as a Nix
+//! rebuild changes a path and everything depending on it), together with
+//! the small paths that were not worth a layer. Splitting the rest further
+//! (by auto-layer's rule, by change sets, or by greedy merging along
+//! references) was measured to trade fleet sharing for little update gain;
+//! see `server/benches/fleet.rs`.
+//!
+//! The score only looks at a path and the package set, not at the rest of
+//! the image, so images with the same paths keep the same singletons:
+//!
+//! - sharing: with `--popularity` (Nixery's `{"name-version": count}` of the
+//!   whole package set), `ln(count) / ln(SHARE_SATURATION_POPULARITY)` capped
+//!   at 1; without it, the same on the number of paths in this closure that
+//!   depend on the path (`SHARE_SATURATION_REFERRERS`);
+//! - stability: `1 - closure paths / image paths`, the share of the image a
+//!   change could come from without touching this path.
+//!
+//! With `--previous`, paths that had a layer of their own in the previous
+//! plan get their score raised by [`PREVIOUS_BONUS`], so that close scores
+//! do not swap singletons back and forth between revisions.
+//!
+//! Layers go bottom to top by the number of paths in their closure (most
+//! shared, least changing first), ties by path; the rest layer is last.
+
+use std::collections::HashSet;
+
+use super::{Context, Layers};
+use crate::error::PlanError;
+use crate::graph::NodeId;
+
+/// Popularity count at which a path counts as shared by everyone. A round
+/// order of magnitude: library paths in a distribution reach it, leaf
+/// applications do not.
+pub const SHARE_SATURATION_POPULARITY: f64 = 100.0;
+
+/// Without popularity data: number of paths in the closure depending on a
+/// path at which it counts as shared by everyone.
+pub const SHARE_SATURATION_REFERRERS: f64 = 30.0;
+
+/// Weight of stability (update cost) against sharing (fleet cost) in the
+/// score; both are probabilities of re-pulling the bytes, so 1.
+pub const STABILITY_WEIGHT: f64 = 1.0;
+
+/// Score multiplier for paths that were singletons in the previous plan.
+pub const PREVIOUS_BONUS: f64 = 1.25;
+
+/// Plans with the fleet algorithm.
+pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
+    let graph = ctx.graph;
+    let n = graph.len();
+    let budget = ctx.budget.max(1);
+    let closure_counts = graph.closure_counts();
+    let by_level =
+        |a: &NodeId, b: &NodeId| closure_counts[*a].cmp(&closure_counts[*b]).then(a.cmp(b));
+    if n <= budget {
+        let mut ids: Vec<NodeId> = (0..n).collect();
+        ids.sort_by(by_level);
+        return Ok(ids.into_iter().map(|id| vec![id]).collect());
+    }
+    let scores = scores(ctx, &closure_counts);
+    let mut ranked: Vec<NodeId> = (0..n).collect();
+    ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let (kept, rest) = ranked.split_at(budget - 1);
+    let mut kept = kept.to_vec();
+    kept.sort_by(by_level);
+    let mut layers: Layers = kept.into_iter().map(|id| vec![id]).collect();
+    let mut rest = rest.to_vec();
+    rest.sort_unstable();
+    layers.push(rest);
+    Ok(layers)
+}
+
+/// The score of every path: NAR size times (sharing + stability), raised
+/// for paths alone in their layer in the previous plan.
+pub fn scores(ctx: &Context<'_>, closure_counts: &[usize]) -> Vec<f64> {
+    let graph = ctx.graph;
+    let n = graph.len() as f64;
+    let referrers = if ctx.popularity.is_none() {
+        graph.referrer_counts()
+    } else {
+        Vec::new()
+    };
+    let previous_singletons: HashSet<&str> = ctx
+        .previous
+        .into_iter()
+        .flatten()
+        .filter(|layer| layer.len() == 1)
+        .map(|layer| layer[0].as_str())
+        .collect();
+    (0..graph.len())
+        .map(|id| {
+            let share = match ctx.popularity {
+                Some(popularity) => {
+                    let count = popularity.get(graph.name(id)).copied().unwrap_or(1).max(1);
+                    saturating_log(count as f64, SHARE_SATURATION_POPULARITY)
+                }
+                None => saturating_log(1.0 + referrers[id] as f64, SHARE_SATURATION_REFERRERS),
+            };
+            let stability = 1.0 - closure_counts[id] as f64 / n;
+            let mut score = graph.node(id).nar_size as f64 * (share + STABILITY_WEIGHT * stability);
+            if previous_singletons.contains(graph.path(id)) {
+                score *= PREVIOUS_BONUS;
+            }
+            score
+        })
+        .collect()
+}
+
+/// `ln(x) / ln(saturation)`, between 0 and 1.
+fn saturating_log(x: f64, saturation: f64) -> f64 {
+    (x.ln() / saturation.ln()).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Graph, PathEntry};
+    use crate::{plan_closure, Algorithm, PlanOptions};
+
+    fn p(i: usize) -> String {
+        format!("/nix/store/{:0>32}-pkg{i}-1.0", i)
+    }
+
+    /// A chain of libraries 0 <- 1 <- ... <- k-1 and an app k using all of
+    /// them; sizes grow with the index.
+    fn chain(k: usize) -> Graph {
+        let entries = (0..=k)
+            .map(|i| PathEntry {
+                path: p(i),
+                nar_size: 1000 * (i as u64 + 1),
+                nar_hash: None,
+                closure_size: None,
+                references: if i == k {
+                    (0..k).map(p).collect()
+                } else if i > 0 {
+                    vec![p(i - 1)]
+                } else {
+                    vec![]
+                },
+            })
+            .collect();
+        Graph::new(entries, None, "/nix/store").unwrap()
+    }
+
+    #[test]
+    fn within_budget_every_path_is_alone_bottom_first() {
+        let g = chain(4);
+        let plan = plan_closure(&g, &PlanOptions::new(Algorithm::Fleet, 10)).unwrap();
+        let layers: Vec<Vec<String>> = plan.layers.into_iter().map(|l| l.paths).collect();
+        assert_eq!(layers, (0..5).map(|i| vec![p(i)]).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn over_budget_keeps_budget_minus_one_singletons_and_one_rest_layer() {
+        let g = chain(9);
+        let plan = plan_closure(&g, &PlanOptions::new(Algorithm::Fleet, 4)).unwrap();
+        assert_eq!(plan.layers.len(), 4);
+        assert!(plan.layers[..3].iter().all(|l| l.paths.len() == 1));
+        // The app (top of the closure, changes with everything) is in the rest.
+        assert!(plan.layers[3].paths.contains(&p(9)));
+        assert_eq!(plan.layers[3].paths.len(), 7);
+    }
+
+    #[test]
+    fn popularity_decides_which_paths_stay_alone() {
+        let g = chain(5);
+        let mut options = PlanOptions::new(Algorithm::Fleet, 2);
+        let plan = plan_closure(&g, &options).unwrap();
+        let alone = plan.layers[0].paths[0].clone();
+        // Make a small library the most popular path of the package set.
+        options.popularity = Some([("pkg0-1.0".to_string(), 10_000)].into_iter().collect());
+        let g = chain(5);
+        let popular = plan_closure(&g, &options).unwrap();
+        assert_eq!(popular.layers[0].paths, [p(0)]);
+        assert_ne!(alone, p(0));
+    }
+
+    #[test]
+    fn unchanged_closure_with_previous_gives_the_same_plan() {
+        let g = chain(12);
+        let first = plan_closure(&g, &PlanOptions::new(Algorithm::Fleet, 5)).unwrap();
+        let mut options = PlanOptions::new(Algorithm::Fleet, 5);
+        options.previous = Some(first.layers.clone());
+        let second = plan_closure(&g, &options).unwrap();
+        assert_eq!(first.layers, second.layers);
+        // And again from the second plan: stable, not oscillating.
+        options.previous = Some(second.layers.clone());
+        assert_eq!(plan_closure(&g, &options).unwrap().layers, first.layers);
+    }
+
+    #[test]
+    fn previous_singletons_win_close_calls() {
+        // Two libraries of equal size and shape: the one alone before stays alone.
+        let entries = vec![
+            PathEntry {
+                path: p(0),
+                nar_size: 100,
+                nar_hash: None,
+                closure_size: None,
+                references: vec![],
+            },
+            PathEntry {
+                path: p(1),
+                nar_size: 100,
+                nar_hash: None,
+                closure_size: None,
+                references: vec![],
+            },
+            PathEntry {
+                path: p(2),
+                nar_size: 10,
+                nar_hash: None,
+                closure_size: None,
+                references: vec![p(0), p(1)],
+            },
+        ];
+        let g = Graph::new(entries, None, "/nix/store").unwrap();
+        let mut options = PlanOptions::new(Algorithm::Fleet, 2);
+        let without = plan_closure(&g, &options).unwrap();
+        assert_eq!(without.layers[0].paths, [p(0)], "ties go by path");
+        options.previous = Some(vec![
+            crate::plan::Layer {
+                paths: vec![p(1)],
+                ..Default::default()
+            },
+            crate::plan::Layer {
+                paths: vec![p(0), p(2)],
+                ..Default::default()
+            },
+        ]);
+        let with = plan_closure(&g, &options).unwrap();
+        assert_eq!(with.layers[0].paths, [p(1)]);
+    }
+}
