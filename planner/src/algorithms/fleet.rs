@@ -132,7 +132,7 @@ fn saturating_log(x: f64, saturation: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+
     use crate::graph::{Graph, PathEntry};
     use crate::{plan_closure, Algorithm, PlanOptions};
 
