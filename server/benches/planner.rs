@@ -14,7 +14,7 @@ use std::process::Command;
 use strata_planner::{parse_closure, Graph};
 
 const SIZES: [usize; 2] = [1_000, 10_000];
-const ALGORITHMS: [&str; 4] = ["popularity", "nixery", "auto", "pipeline"];
+const ALGORITHMS: [&str; 5] = ["popularity", "nixery", "auto", "pipeline", "fleet"];
 const RUNS: usize = 3;
 
 struct Timing {
