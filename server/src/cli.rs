@@ -17,7 +17,7 @@ use strata_planner::{
 };
 
 use crate::files::{read_input, write_atomic};
-use crate::simulate_cmd;
+use crate::{build_cmd, simulate_cmd};
 
 /// The example closure planned when `strata plan` gets no closure.
 pub const EXAMPLE_CLOSURE: &str = include_str!("../../examples/nginx-light.closure.json");
@@ -51,6 +51,10 @@ enum Command {
     /// to the one-layer-per-path bound.
     #[command(after_help = simulate_cmd::HELP)]
     Simulate(simulate_cmd::SimulateArgs),
+    /// Build the image of a plan (or a closure) from the Nix store:
+    /// docker-archive or OCI layout, layers cached by content.
+    #[command(after_help = build_cmd::HELP)]
+    Build(Box<build_cmd::BuildArgs>),
 }
 
 /// How a closure is planned: shared by `plan` (and later `build`).
@@ -146,6 +150,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Plan(args) => plan(args),
         Command::Check(args) => check(args),
         Command::Simulate(args) => simulate_cmd::run(args),
+        Command::Build(args) => build_cmd::run(*args),
     }
 }
 
@@ -171,6 +176,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || e.is::<strata_planner::SimulateError>()
             || e.is::<crate::files::ReadError>()
             || e.is::<UsageError>()
+            || e.downcast_ref::<crate::image::BuildError>()
+                .is_some_and(crate::image::BuildError::is_bad_input)
+            || e.downcast_ref::<crate::image::layer::LayerError>()
+                .is_some_and(crate::image::layer::LayerError::is_bad_input)
     });
     if bad_input {
         2

@@ -1,0 +1,426 @@
+//! `strata build`: a plan (or a closure, planned first) → an image file.
+//!
+//! Raw flags become [`BuildOptions`] here; the work is [`crate::image`]'s.
+//! Outputs never appear half-written: archives go to a temporary file
+//! beside the target, renamed at the end and removed on error; an OCI
+//! directory gets its `index.json` last (see [`crate::image::archive::oci`]).
+
+use std::fs;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use strata_planner::{parse_closure, plan_closure, Plan};
+
+use crate::cli::{human_bytes, plan_options, PlanningArgs, UsageError};
+use crate::files::read_input;
+use crate::image::archive::{docker, oci};
+use crate::image::compress::Compression;
+use crate::image::config::{parse_config, ConfigOptions};
+use crate::image::custom::Customisation;
+use crate::image::layer::{NixStore, Progress};
+use crate::image::{self, BuildOptions, Image};
+use crate::store::FsStore;
+
+/// Extra help for `strata build`.
+pub const HELP: &str = "\
+Examples:
+  strata build plan.json -o image.tar                    docker-archive, gzip layers
+  nix path-info --json --recursive ./result > closure.json
+  strata build closure.json -b 20 --links --cmd hello -o image.tar
+  strata build plan.json --format oci-dir --compression zstd -o ./layout
+  strata build plan.json -o - | podman load
+
+Layers are cached by content in --cache (default $STRATA_CACHE, else
+$XDG_CACHE_HOME/strata, else ~/.cache/strata): a rebuild of an unchanged
+plan reads no store path and writes only the config and manifest.";
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// docker-archive tarball (`docker load`, `podman load`).
+    Docker,
+    /// OCI image layout as a tar (`skopeo copy oci-archive:`).
+    Oci,
+    /// OCI image layout as a directory (`skopeo copy oci:DIR:TAG`, `umoci`).
+    OciDir,
+}
+
+/// Arguments of `strata build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// A plan from `strata plan`, or a closure (planned first with the
+    /// planning options below); `-` for stdin.
+    input: PathBuf,
+    /// Where the image goes: a file, `-` for stdout, or a directory with
+    /// `--format oci-dir`.
+    #[arg(short, long, value_name = "PATH")]
+    out: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Docker)]
+    format: Format,
+    /// Layer compression: gzip, zstd or none.
+    #[arg(long, default_value = "gzip", value_parser = parse_compression)]
+    compression: Compression,
+    /// Image name (default: the first root's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Image tag (default: from the image's content).
+    #[arg(long)]
+    tag: Option<String>,
+    /// Execution config as JSON with PascalCase keys (Cmd, Env,
+    /// Entrypoint, WorkingDir, User, ExposedPorts, Labels, Volumes).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Cmd: one argument per use, or a JSON array.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    cmd: Vec<String>,
+    /// Entrypoint: one argument per use, or a JSON array.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    entrypoint: Vec<String>,
+    /// An environment variable (repeatable); PATH defaults to the roots' bin.
+    #[arg(long, value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// WorkingDir.
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// User.
+    #[arg(long)]
+    user: Option<String>,
+    /// An exposed port, e.g. 8080/tcp (repeatable).
+    #[arg(long, value_name = "PORT")]
+    port: Vec<String>,
+    /// A label (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    label: Vec<String>,
+    /// Creation time: RFC 3339, or `now` (default 1970-01-01T00:00:01Z).
+    #[arg(long)]
+    created: Option<String>,
+    /// Architecture (GOARCH; default: this machine's).
+    #[arg(long)]
+    arch: Option<String>,
+    /// Add a top layer linking the roots' bin, etc, lib and share into `/`.
+    #[arg(long)]
+    links: bool,
+    /// Add a top layer holding this directory's files at `/`.
+    #[arg(long, value_name = "DIR")]
+    extra: Option<PathBuf>,
+    /// Read store paths under this directory instead of `/`.
+    #[arg(long, value_name = "DIR")]
+    store_root: Option<PathBuf>,
+    /// The layer cache (a blob store directory).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Threads compressing a gzip layer (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// No progress bar (it is off anyway when stderr is not a terminal or
+    /// CI is set).
+    #[arg(long)]
+    quiet: bool,
+    /// Print the time taken and peak memory to stderr.
+    #[arg(long)]
+    timings: bool,
+    #[command(flatten)]
+    planning: PlanningArgs,
+}
+
+fn parse_compression(s: &str) -> Result<Compression, String> {
+    s.parse()
+}
+
+/// Runs `strata build`.
+pub fn run(args: BuildArgs) -> Result<()> {
+    let start = Instant::now();
+    let plan = load_plan(&args)?;
+    let options = build_options(&args)?;
+    let cache = cache_dir(args.cache.as_deref())?;
+    let store = FsStore::open(&cache).with_context(|| format!("cache {}", cache.display()))?;
+    let progress = Bar::new(&plan, args.quiet);
+    let image = image::build(&plan, &options, &store, &progress)?;
+    progress.bar.finish_and_clear();
+    write_output(&args, &image, &store)?;
+    let cached = image.layers.iter().filter(|l| l.cached).count();
+    let size: u64 = image.layers.iter().map(|l| l.blob.size).sum();
+    if !args.quiet {
+        eprintln!(
+            "strata: {}:{}: {} layers ({} from cache), {} {}, manifest {}",
+            image.name,
+            image.tag,
+            image.layers.len(),
+            cached,
+            human_bytes(size),
+            args.compression,
+            image.manifest_digest
+        );
+    }
+    if args.timings {
+        eprintln!(
+            "timings: total {:.3}s peak {}",
+            start.elapsed().as_secs_f64(),
+            peak_memory().map_or("unknown".to_string(), human_bytes)
+        );
+    }
+    Ok(())
+}
+
+/// The input as a plan: read as one, or planned from a closure.
+fn load_plan(args: &BuildArgs) -> Result<Plan> {
+    let text = read_input(&args.input)?;
+    let name = args.input.display();
+    let looks_like_plan = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .is_some_and(|v| v.get("version").is_some() && v.get("layers").is_some());
+    if looks_like_plan {
+        return Plan::from_json(&text).with_context(|| format!("plan {name}"));
+    }
+    let graph = parse_closure(&text, &args.planning.store_dir)
+        .with_context(|| format!("closure {name}"))?;
+    let options = plan_options(&args.planning)?;
+    Ok(plan_closure(&graph, &options)?)
+}
+
+fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
+    let base = match &args.config {
+        Some(path) => {
+            let text = read_input(path)?;
+            Some(
+                parse_config(&text)
+                    .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?,
+            )
+        }
+        None => None,
+    };
+    for entry in args.env.iter().chain(&args.label) {
+        if !entry.contains('=') {
+            bail!(UsageError(format!("{entry:?} is not KEY=VALUE")));
+        }
+    }
+    if let Some(extra) = &args.extra {
+        if !extra.is_dir() {
+            bail!(UsageError(format!(
+                "--extra {}: not a directory",
+                extra.display()
+            )));
+        }
+    }
+    if let Some(name) = &args.name {
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c));
+        if !ok {
+            bail!(UsageError(format!(
+                "--name {name:?}: use lowercase letters, digits, '.', '_', '-', '/'"
+            )));
+        }
+    }
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    Ok(BuildOptions {
+        nix: NixStore {
+            store_dir: args.planning.store_dir.trim_end_matches('/').to_string(),
+            root: args.store_root.clone(),
+        },
+        compression: args.compression,
+        threads,
+        customisation: Customisation {
+            links: args.links,
+            extra: args.extra.clone(),
+        },
+        config: ConfigOptions {
+            architecture: args.arch.clone(),
+            os: None,
+            created: args.created.clone(),
+            base,
+            cmd: arguments("--cmd", &args.cmd)?,
+            entrypoint: arguments("--entrypoint", &args.entrypoint)?,
+            env: args.env.clone(),
+            working_dir: args.workdir.clone(),
+            user: args.user.clone(),
+            exposed_ports: args.port.clone(),
+            labels: args
+                .label
+                .iter()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        },
+        name: args.name.clone(),
+        tag: args.tag.clone(),
+    })
+}
+
+/// `--cmd a --cmd b`, or `--cmd '["a", "b"]'`.
+fn arguments(flag: &str, values: &[String]) -> Result<Option<Vec<String>>> {
+    match values {
+        [] => Ok(None),
+        [one] if one.trim_start().starts_with('[') => {
+            Ok(Some(serde_json::from_str(one).map_err(|e| {
+                UsageError(format!("{flag}: not a JSON array of strings: {e}"))
+            })?))
+        }
+        many => Ok(Some(many.to_vec())),
+    }
+}
+
+fn cache_dir(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir.to_path_buf());
+    }
+    if let Some(dir) = std::env::var_os("STRATA_CACHE") {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Ok(PathBuf::from(dir).join("strata"));
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".cache/strata")),
+        None => bail!(UsageError("no --cache given and no HOME".to_string())),
+    }
+}
+
+fn write_output(args: &BuildArgs, image: &Image, store: &FsStore) -> Result<()> {
+    let out = &args.out;
+    if args.format == Format::OciDir {
+        if out.as_os_str() == "-" {
+            bail!(UsageError(
+                "--format oci-dir needs a directory, not -".to_string()
+            ));
+        }
+        let existed = out.exists();
+        let result = oci::write_dir(image, store, out);
+        if result.is_err() && !existed {
+            let _ = fs::remove_dir_all(out);
+        }
+        return result.with_context(|| format!("writing {}", out.display()));
+    }
+    let write = |w: &mut dyn Write| -> Result<()> {
+        let w = match args.format {
+            Format::Docker => docker::write(image, store, w)?,
+            Format::Oci | Format::OciDir => oci::write_archive(image, store, w)?,
+        };
+        w.flush()?;
+        Ok(())
+    };
+    if out.as_os_str() == "-" {
+        let stdout = io::stdout();
+        let mut lock = BufWriter::with_capacity(1 << 20, stdout.lock());
+        return write(&mut lock).context("writing the image to stdout");
+    }
+    if out.is_dir() {
+        bail!(UsageError(format!(
+            "{} is a directory (use --format oci-dir to write a layout there)",
+            out.display()
+        )));
+    }
+    let temp = TempFile::beside(out)?;
+    let file = fs::File::create(&temp.path)
+        .with_context(|| format!("creating {}", temp.path.display()))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    write(&mut writer).with_context(|| format!("writing {}", out.display()))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("writing {}", out.display()))?;
+    file.sync_all()
+        .with_context(|| format!("writing {}", out.display()))?;
+    temp.persist(out)
+        .with_context(|| format!("renaming to {}", out.display()))
+}
+
+/// A temporary file beside a target, removed unless persisted.
+struct TempFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl TempFile {
+    fn beside(target: &Path) -> Result<Self> {
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .ok_or_else(|| UsageError(format!("{} is not a file name", target.display())))?;
+        Ok(TempFile {
+            path: dir.join(format!(
+                ".{}.tmp-{}",
+                name.to_string_lossy(),
+                std::process::id()
+            )),
+            keep: false,
+        })
+    }
+
+    fn persist(mut self, target: &Path) -> io::Result<()> {
+        fs::rename(&self.path, target)?;
+        self.keep = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The progress bar: bytes tarred and layers done, on a terminal only.
+struct Bar {
+    bar: ProgressBar,
+    done: AtomicUsize,
+    layers: usize,
+}
+
+impl Bar {
+    fn new(plan: &Plan, quiet: bool) -> Self {
+        let on = !quiet && io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let bar = if on {
+            ProgressBar::with_draw_target(Some(plan.size), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+            )
+            .expect("the template is valid"),
+        );
+        let layers = plan.layers.len();
+        bar.set_message(format!("layer 0/{layers}"));
+        Bar {
+            bar,
+            done: AtomicUsize::new(0),
+            layers,
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn bytes(&self, n: u64) {
+        self.bar.inc(n);
+    }
+
+    fn layer_done(&self, _cached: bool) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.bar
+            .set_message(format!("layer {done}/{}", self.layers));
+    }
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), if known.
+fn peak_memory() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -1,0 +1,254 @@
+//! The image configuration and manifest, from `oci-spec` types, written as
+//! canonical JSON (keys sorted, no spaces), so the same image always has
+//! the same config digest, hence the same image ID.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oci_spec::image::{
+    Arch, Config, Descriptor, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder,
+    ImageManifest, ImageManifestBuilder, MediaType, Os, RootFsBuilder,
+};
+use serde::Serialize;
+
+use crate::image::digest::Sha256Digest;
+use crate::image::layer::LayerBlob;
+
+/// The default `created`: 1970-01-01T00:00:01Z, as dockerTools.
+pub const DEFAULT_CREATED: &str = "1970-01-01T00:00:01Z";
+
+/// What the user says about the image's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigOptions {
+    /// GOARCH (`amd64`, `arm64`); default: this machine's.
+    pub architecture: Option<String>,
+    /// GOOS; default `linux`.
+    pub os: Option<String>,
+    /// RFC 3339 time, or `now`; default [`DEFAULT_CREATED`].
+    pub created: Option<String>,
+    /// The execution config from a file (PascalCase keys, as dockerTools'
+    /// `config`); the options below override it.
+    pub base: Option<Config>,
+    /// `Cmd`.
+    pub cmd: Option<Vec<String>>,
+    /// `Entrypoint`.
+    pub entrypoint: Option<Vec<String>>,
+    /// `KEY=VALUE` entries, overriding the same keys of `base`.
+    pub env: Vec<String>,
+    /// `WorkingDir`.
+    pub working_dir: Option<String>,
+    /// `User`.
+    pub user: Option<String>,
+    /// `ExposedPorts` (`80/tcp`).
+    pub exposed_ports: Vec<String>,
+    /// `Labels`.
+    pub labels: Vec<(String, String)>,
+}
+
+/// GOARCH of this machine.
+pub fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// One layer as the config and manifest see it.
+pub struct ConfigLayer<'a> {
+    /// The blob.
+    pub blob: &'a LayerBlob,
+    /// The history comment (the layer's main store path).
+    pub comment: String,
+}
+
+/// The image configuration. `path` is the default `PATH` (the roots'
+/// `bin` directories), used when no `PATH` is given.
+pub fn image_config(
+    options: &ConfigOptions,
+    layers: &[ConfigLayer<'_>],
+    path: &str,
+) -> ImageConfiguration {
+    let created = match options.created.as_deref() {
+        None => DEFAULT_CREATED.to_string(),
+        Some("now") => rfc3339_now(),
+        Some(t) => t.to_string(),
+    };
+    let mut config = options.base.clone().unwrap_or_default();
+    let mut env: Vec<String> = config.env().clone().unwrap_or_default();
+    if !path.is_empty() && !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(format!("PATH={path}"));
+    }
+    for entry in &options.env {
+        let key = entry.split('=').next().unwrap_or(entry);
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(entry.clone());
+    }
+    if !env.is_empty() {
+        config.set_env(Some(env));
+    }
+    if let Some(cmd) = &options.cmd {
+        config.set_cmd(Some(cmd.clone()));
+    }
+    if let Some(entrypoint) = &options.entrypoint {
+        config.set_entrypoint(Some(entrypoint.clone()));
+    }
+    if let Some(dir) = &options.working_dir {
+        config.set_working_dir(Some(dir.clone()));
+    }
+    if let Some(user) = &options.user {
+        config.set_user(Some(user.clone()));
+    }
+    let mut ports = config.exposed_ports().clone().unwrap_or_default();
+    ports.extend(options.exposed_ports.iter().cloned());
+    ports.sort();
+    ports.dedup();
+    config.set_exposed_ports((!ports.is_empty()).then_some(ports));
+    let mut volumes = config.volumes().clone().unwrap_or_default();
+    volumes.sort();
+    config.set_volumes((!volumes.is_empty()).then_some(volumes));
+    let mut labels: HashMap<String, String> = config.labels().clone().unwrap_or_default();
+    labels.extend(options.labels.iter().cloned());
+    config.set_labels((!labels.is_empty()).then_some(labels));
+    let history = layers
+        .iter()
+        .map(|l| {
+            HistoryBuilder::default()
+                .created(created.clone())
+                .created_by("strata build")
+                .comment(l.comment.clone())
+                .build()
+                .expect("history has no required fields")
+        })
+        .collect::<Vec<_>>();
+    let rootfs = RootFsBuilder::default()
+        .typ("layers")
+        .diff_ids(
+            layers
+                .iter()
+                .map(|l| l.blob.diff_id.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .build()
+        .expect("rootfs fields are set");
+    let architecture = options
+        .architecture
+        .clone()
+        .unwrap_or_else(|| host_architecture().to_string());
+    ImageConfigurationBuilder::default()
+        .created(created)
+        .architecture(Arch::from(architecture.as_str()))
+        .os(Os::from(options.os.as_deref().unwrap_or("linux")))
+        .config(config)
+        .rootfs(rootfs)
+        .history(history)
+        .build()
+        .expect("config fields are set")
+}
+
+/// Parses a `--config` file: the execution config with PascalCase keys
+/// (`Cmd`, `Env`, ...), or a whole image config holding one under `config`.
+pub fn parse_config(text: &str) -> Result<Config, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    let section = match value.get("config") {
+        Some(inner) if inner.is_object() => inner.clone(),
+        _ => value,
+    };
+    serde_json::from_value(section)
+}
+
+/// The OCI manifest of an image.
+pub fn manifest(config: (&Sha256Digest, u64), layers: &[&LayerBlob]) -> ImageManifest {
+    let config = Descriptor::new(MediaType::ImageConfig, config.1, config.0.to_oci());
+    let layers = layers
+        .iter()
+        .map(|l| Descriptor::new(l.compression.media_type(), l.size, l.digest.to_oci()))
+        .collect::<Vec<_>>();
+    ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(config)
+        .layers(layers)
+        .build()
+        .expect("manifest fields are set")
+}
+
+/// `value` as canonical JSON: object keys sorted at every level (maps in
+/// `oci-spec` types are `HashMap`s), no insignificant whitespace.
+pub fn canonical_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let value = serde_json::to_value(value).expect("image JSON serialises");
+    // serde_json's Map is a BTreeMap here (no `preserve_order`), so
+    // writing the value sorts its keys.
+    serde_json::to_vec(&value).expect("a JSON value serialises")
+}
+
+fn rfc3339_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_of_known_instants() {
+        assert_eq!(rfc3339(1), DEFAULT_CREATED);
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn config_json_is_canonical_and_merges_env() {
+        let options = ConfigOptions {
+            base: Some(parse_config(r#"{"Env": ["A=1", "B=2"], "Labels": {"z": "1", "a": "2"}, "ExposedPorts": {"443/tcp": {}, "80/tcp": {}}}"#).unwrap()),
+            env: vec!["B=3".to_string()],
+            cmd: Some(vec!["hello".to_string()]),
+            ..ConfigOptions::default()
+        };
+        let config = image_config(&options, &[], "/nix/store/x-hello/bin");
+        let json = String::from_utf8(canonical_json(&config)).unwrap();
+        assert!(
+            json.contains(r#""Env":["A=1","PATH=/nix/store/x-hello/bin","B=3"]"#),
+            "{json}"
+        );
+        assert!(json.contains(r#""Labels":{"a":"2","z":"1"}"#), "{json}");
+        assert!(
+            json.contains(r#""ExposedPorts":{"443/tcp":{},"80/tcp":{}}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""created":"1970-01-01T00:00:01Z""#),
+            "{json}"
+        );
+        for _ in 0..5 {
+            assert_eq!(canonical_json(&config), json.as_bytes());
+        }
+    }
+}

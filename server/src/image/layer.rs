@@ -1,0 +1,389 @@
+//! One layer blob from a set of store paths: tar, hash, compress, store,
+//! in one pass; and the layer cache that skips all of it when the same
+//! layer was built before.
+//!
+//! The cache key is the sha256 of a text naming everything that decides
+//! the blob's bytes: the tar rules' version, the store directory, the
+//! compression settings, and each path with its NAR hash. The cache index
+//! lives in the blob store (`records/layers/<key>`) beside the blobs, so a
+//! layer shared by two images, or by two builds of one, is built once.
+
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use thiserror::Error;
+
+use crate::image::compress::{Compression, Compressor};
+use crate::image::digest::Sha256Digest;
+use crate::image::nar::NarHash;
+use crate::image::tar::{LayerTar, TarError};
+use crate::store::{BlobStore, StoreError};
+
+/// Bump when the tar rules in [`crate::image::tar`] change the bytes.
+pub const TAR_RULES_VERSION: u32 = 1;
+
+/// A built layer blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerBlob {
+    /// sha256 of the uncompressed tar.
+    pub diff_id: Sha256Digest,
+    /// sha256 of the blob (the compressed tar).
+    pub digest: Sha256Digest,
+    /// Size of the blob.
+    pub size: u64,
+    /// How the blob is compressed.
+    pub compression: Compression,
+}
+
+/// Where store paths are read from: the store directory they are named
+/// under, and optionally a directory standing in for `/`.
+#[derive(Debug, Clone)]
+pub struct NixStore {
+    /// The store directory paths are named under (`/nix/store`).
+    pub store_dir: String,
+    /// Read `/nix/store/x` at `ROOT/nix/store/x` instead (`--store-root`).
+    pub root: Option<PathBuf>,
+}
+
+impl NixStore {
+    /// Checks that `path` is a store path (`STORE_DIR/NAME`, one component)
+    /// that exists, and returns where to read it.
+    pub fn locate(&self, path: &str) -> Result<PathBuf, LayerError> {
+        let outside = || LayerError::OutsideStore {
+            path: path.to_string(),
+            store_dir: self.store_dir.clone(),
+        };
+        let name = path
+            .strip_prefix(self.store_dir.trim_end_matches('/'))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .ok_or_else(outside)?;
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(outside());
+        }
+        let location = match &self.root {
+            Some(root) => root.join(path.trim_start_matches('/')),
+            None => PathBuf::from(path),
+        };
+        match std::fs::symlink_metadata(&location) {
+            Ok(_) => Ok(location),
+            Err(source) => Err(LayerError::Missing {
+                path: path.to_string(),
+                location,
+                source,
+            }),
+        }
+    }
+}
+
+/// What went wrong building a layer.
+#[derive(Debug, Error)]
+pub enum LayerError {
+    /// A plan path that is not directly under the store directory.
+    #[error("{path} is not a store path (not directly under {store_dir})")]
+    OutsideStore {
+        /// The path.
+        path: String,
+        /// The store directory.
+        store_dir: String,
+    },
+    /// A plan path that is not in the store.
+    #[error("store path {path} is missing (looked at {location}): {source}")]
+    Missing {
+        /// The store path.
+        path: String,
+        /// Where it was looked for.
+        location: PathBuf,
+        /// Why it could not be found.
+        #[source]
+        source: io::Error,
+    },
+    /// A plan narHash in no form this reads.
+    #[error("{path}: narHash {value:?} is not a sha256 hash (sha256:<nix-base32>, sha256:<hex> or sha256-<base64>)")]
+    BadNarHash {
+        /// The store path.
+        path: String,
+        /// The value.
+        value: String,
+    },
+    /// The store path's contents do not hash to the plan's narHash.
+    #[error("{path}: the store has narHash {found}, the plan says {expected}")]
+    NarHashMismatch {
+        /// The store path.
+        path: String,
+        /// The plan's hash.
+        expected: NarHash,
+        /// The store's.
+        found: NarHash,
+    },
+    /// Reading a store path or writing its tar failed.
+    #[error(transparent)]
+    Tar(#[from] TarError),
+    /// The blob store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Compressing failed.
+    #[error("compressing the layer: {0}")]
+    Compress(#[source] io::Error),
+}
+
+impl LayerError {
+    /// Whether the user's input (plan, store, files) is at fault.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            LayerError::OutsideStore { .. }
+            | LayerError::Missing { .. }
+            | LayerError::BadNarHash { .. }
+            | LayerError::NarHashMismatch { .. } => true,
+            LayerError::Tar(e) => matches!(e, TarError::Unsupported { .. }),
+            LayerError::Store(_) | LayerError::Compress(_) => false,
+        }
+    }
+}
+
+/// Hears about bytes tarred and layers finished (the progress bar).
+pub trait Progress: Sync {
+    /// `n` more uncompressed tar bytes were produced.
+    fn bytes(&self, n: u64);
+    /// A layer is done; `cached` when it came from the cache.
+    fn layer_done(&self, cached: bool);
+}
+
+/// No progress reporting.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn bytes(&self, _: u64) {}
+    fn layer_done(&self, _: bool) {}
+}
+
+/// Builds layers into a blob store.
+pub struct LayerBuilder<'a> {
+    /// Where blobs and the cache index go.
+    pub store: &'a dyn BlobStore,
+    /// Where store paths are read.
+    pub nix: &'a NixStore,
+    /// How layers are compressed.
+    pub compression: Compression,
+    /// Threads compressing one gzip layer.
+    pub threads: usize,
+    /// Progress reports.
+    pub progress: &'a dyn Progress,
+}
+
+/// The cache index entry of a layer.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CacheRecord {
+    blob: LayerBlob,
+    paths: Vec<String>,
+}
+
+impl LayerBuilder<'_> {
+    /// The blob of a layer of store paths (sorted, as plans keep them),
+    /// from the cache when it holds it. `nar_hashes` runs parallel to
+    /// `paths` or is empty; given hashes are checked against the store
+    /// whenever the layer is built. Returns the blob and whether it was
+    /// cached.
+    pub fn store_paths(
+        &self,
+        paths: &[String],
+        nar_hashes: &[String],
+    ) -> Result<(LayerBlob, bool), LayerError> {
+        let mut sorted: Vec<(&String, Option<&String>)> = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p, nar_hashes.get(i)))
+            .collect();
+        sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut located = Vec::with_capacity(sorted.len());
+        let mut expected = Vec::with_capacity(sorted.len());
+        for (path, hash) in &sorted {
+            located.push(((*path).clone(), self.nix.locate(path)?));
+            expected.push(match hash {
+                Some(value) => {
+                    Some(NarHash::parse(value).ok_or_else(|| LayerError::BadNarHash {
+                        path: (*path).clone(),
+                        value: (*value).clone(),
+                    })?)
+                }
+                None => None,
+            });
+        }
+        let key_hashes: Vec<NarHash> = if expected.iter().all(Option::is_some) {
+            expected.iter().flatten().copied().collect()
+        } else {
+            // No hash in the plan: hash the paths (no tar kept) for the key.
+            let mut tar = LayerTar::new(io::sink());
+            located
+                .iter()
+                .map(|(path, location)| Ok(tar.store_path(path, location)?.0))
+                .collect::<Result<_, LayerError>>()?
+        };
+        let key = self.cache_key(&located, &key_hashes);
+        let record_name = format!("layers/{}", key.hex());
+        if let Some(blob) = self.cached(&record_name)? {
+            self.progress.layer_done(true);
+            return Ok((blob, true));
+        }
+        let (blob, found) = self.write(|tar| {
+            tar.store_dirs(&self.nix.store_dir)?;
+            located
+                .iter()
+                .map(|(path, location)| Ok(tar.store_path(path, location)?.0))
+                .collect::<Result<Vec<_>, LayerError>>()
+        })?;
+        for (((path, _), found), expected) in located.iter().zip(&found).zip(&key_hashes) {
+            if found != expected {
+                return Err(LayerError::NarHashMismatch {
+                    path: path.clone(),
+                    expected: *expected,
+                    found: *found,
+                });
+            }
+        }
+        let blob = blob.commit()?;
+        let record = CacheRecord {
+            blob: blob.clone(),
+            paths: located.into_iter().map(|(p, _)| p).collect(),
+        };
+        let json = serde_json::to_vec_pretty(&record).expect("a record serialises");
+        self.store.put_record(&record_name, &json)?;
+        self.progress.layer_done(false);
+        Ok((blob, false))
+    }
+
+    /// A layer from a writer of tar entries (the image's own files); not
+    /// cached by key, but stored (and deduplicated) by digest.
+    pub fn custom(
+        &self,
+        fill: impl FnOnce(&mut LayerTar<LayerSink<'_>>) -> Result<(), LayerError>,
+    ) -> Result<LayerBlob, LayerError> {
+        let (blob, ()) = self.write(fill)?;
+        let blob = blob.commit()?;
+        self.progress.layer_done(false);
+        Ok(blob)
+    }
+
+    fn cached(&self, record_name: &str) -> Result<Option<LayerBlob>, LayerError> {
+        let Some(bytes) = self.store.get_record(record_name)? else {
+            return Ok(None);
+        };
+        // An unreadable record or a lost blob: rebuild (and overwrite).
+        let Ok(record) = serde_json::from_slice::<CacheRecord>(&bytes) else {
+            return Ok(None);
+        };
+        if self.store.stat(&record.blob.digest)? != Some(record.blob.size) {
+            return Ok(None);
+        }
+        Ok(Some(record.blob))
+    }
+
+    fn cache_key(&self, located: &[(String, PathBuf)], hashes: &[NarHash]) -> Sha256Digest {
+        let mut text = format!(
+            "strata layer\ntar-rules {TAR_RULES_VERSION}\nstore-dir {}\ncompression {}\n",
+            self.nix.store_dir,
+            self.compression.settings()
+        );
+        for ((path, _), hash) in located.iter().zip(hashes) {
+            text.push_str(&format!("path {path} {}\n", hash.0.hex()));
+        }
+        Sha256Digest(Sha256::digest(text.as_bytes()).into())
+    }
+
+    fn write<T>(
+        &self,
+        fill: impl FnOnce(&mut LayerTar<LayerSink<'_>>) -> Result<T, LayerError>,
+    ) -> Result<(PendingBlob, T), LayerError> {
+        let blob = self.store.create()?;
+        let compressor =
+            Compressor::new(self.compression, blob, self.threads).map_err(LayerError::Compress)?;
+        let sink = LayerSink {
+            inner: compressor,
+            sha: (self.compression != Compression::None).then(Sha256::new),
+            progress: self.progress,
+            pending: 0,
+        };
+        let mut tar = LayerTar::new(sink);
+        let value = fill(&mut tar)?;
+        let mut sink = tar.finish()?;
+        sink.report();
+        let diff_id = sink
+            .sha
+            .take()
+            .map(|sha| Sha256Digest(sha.finalize().into()));
+        let blob = sink.inner.finish().map_err(LayerError::Compress)?;
+        Ok((
+            PendingBlob {
+                blob,
+                diff_id,
+                compression: self.compression,
+            },
+            value,
+        ))
+    }
+}
+
+/// A written blob not yet committed to the store.
+struct PendingBlob {
+    blob: Box<dyn crate::store::BlobWriter>,
+    diff_id: Option<Sha256Digest>,
+    compression: Compression,
+}
+
+impl PendingBlob {
+    fn commit(self) -> Result<LayerBlob, LayerError> {
+        let (digest, size) = self.blob.commit(None)?;
+        Ok(LayerBlob {
+            // Uncompressed: the blob is the tar, one hash serves both.
+            diff_id: self.diff_id.unwrap_or(digest),
+            digest,
+            size,
+            compression: self.compression,
+        })
+    }
+}
+
+/// Where a layer's tar goes: the diff_id hash (skipped when the blob is
+/// the tar), progress, then the compressor into the blob store.
+pub struct LayerSink<'a> {
+    inner: Compressor<Box<dyn crate::store::BlobWriter>>,
+    sha: Option<Sha256>,
+    progress: &'a dyn Progress,
+    pending: u64,
+}
+
+impl LayerSink<'_> {
+    fn report(&mut self) {
+        if self.pending > 0 {
+            self.progress.bytes(self.pending);
+            self.pending = 0;
+        }
+    }
+}
+
+impl Write for LayerSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(sha) = &mut self.sha {
+            sha.update(&buf[..n]);
+        }
+        self.pending += n as u64;
+        if self.pending >= 1 << 20 {
+            self.report();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `name` as bytes, for tar paths built from file names.
+pub fn name_bytes(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
+}

@@ -1,0 +1,280 @@
+//! Images from plans: one layer blob per plan layer (cached by content),
+//! an optional layer of the image's own files on top, the config and the
+//! manifest, all stored in a [`BlobStore`]; then written out as a
+//! docker-archive or an OCI layout ([`archive`]).
+//!
+//! ```text
+//! plan ──► layer::LayerBuilder ──► tar ─► diff_id ─► compress ─► store (digest, size)
+//!            (cache by paths+narHash)                         │
+//! custom::write (links, extra files) ─────────────────────────┤
+//! config::image_config ─► canonical JSON ─► store ─► config::manifest ─► store
+//! archive::{docker, oci} ◄── blobs from the store
+//! ```
+
+pub mod archive;
+pub mod compress;
+pub mod config;
+pub mod custom;
+pub mod digest;
+pub mod layer;
+pub mod nar;
+pub mod tar;
+
+use strata_planner::Plan;
+use thiserror::Error;
+
+use crate::store::{BlobStore, StoreError};
+use compress::Compression;
+use config::{canonical_json, ConfigLayer, ConfigOptions};
+use custom::Customisation;
+use digest::Sha256Digest;
+use layer::{LayerBlob, LayerBuilder, LayerError, NixStore, Progress};
+
+/// How to build an image from a plan.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Where store paths are read.
+    pub nix: NixStore,
+    /// Layer compression.
+    pub compression: Compression,
+    /// Threads compressing a gzip layer.
+    pub threads: usize,
+    /// The image's own layer (none when empty).
+    pub customisation: Customisation,
+    /// The image configuration.
+    pub config: ConfigOptions,
+    /// Image name; default: the first root's name without its hash.
+    pub name: Option<String>,
+    /// Image tag; default: derived from the content (see [`Image::tag`]).
+    pub tag: Option<String>,
+}
+
+/// A built image: every blob is in the store.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// Repository name (`hello`).
+    pub name: String,
+    /// Tag: given, or the first 32 hex digits of the config digest (the
+    /// image ID), as nixpkgs derives its default tag from the output hash.
+    pub tag: String,
+    /// Layers, bottom to top.
+    pub layers: Vec<BuiltLayer>,
+    /// The config JSON (canonical).
+    pub config: Vec<u8>,
+    /// Its digest.
+    pub config_digest: Sha256Digest,
+    /// The OCI manifest JSON (canonical).
+    pub manifest: Vec<u8>,
+    /// Its digest.
+    pub manifest_digest: Sha256Digest,
+}
+
+/// One layer of a built image.
+#[derive(Debug, Clone)]
+pub struct BuiltLayer {
+    /// The blob.
+    pub blob: LayerBlob,
+    /// History comment: the layer's main store path.
+    pub comment: String,
+    /// Whether it came from the layer cache.
+    pub cached: bool,
+}
+
+/// What went wrong building an image.
+#[derive(Debug, Error)]
+pub enum BuildError {
+    /// A layer of the plan could not be built.
+    #[error("layer {index} ({comment})")]
+    Layer {
+        /// Its index in the plan.
+        index: usize,
+        /// Its main path.
+        comment: String,
+        /// Why.
+        #[source]
+        source: LayerError,
+    },
+    /// A path of the plan is unusable (checked before building anything).
+    #[error("plan layer {index}")]
+    Path {
+        /// Its layer.
+        index: usize,
+        /// Why.
+        #[source]
+        source: LayerError,
+    },
+    /// The image's own layer could not be built.
+    #[error("customisation layer")]
+    Custom(#[source] LayerError),
+    /// The blob store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl BuildError {
+    /// Whether the user's input (plan, store, files) is at fault.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            BuildError::Layer { source, .. }
+            | BuildError::Path { source, .. }
+            | BuildError::Custom(source) => source.is_bad_input(),
+            BuildError::Store(_) => false,
+        }
+    }
+}
+
+/// Builds the image of `plan` into `store`.
+pub fn build(
+    plan: &Plan,
+    options: &BuildOptions,
+    store: &dyn BlobStore,
+    progress: &dyn Progress,
+) -> Result<Image, BuildError> {
+    // Every path first: a plan that does not match the store fails before
+    // any work is done.
+    for (index, layer) in plan.layers.iter().enumerate() {
+        for path in &layer.paths {
+            options
+                .nix
+                .locate(path)
+                .map_err(|source| BuildError::Path { index, source })?;
+        }
+    }
+    let builder = LayerBuilder {
+        store,
+        nix: &options.nix,
+        compression: options.compression,
+        threads: options.threads,
+        progress,
+    };
+    let mut layers = Vec::with_capacity(plan.layers.len() + 1);
+    for (index, layer) in plan.layers.iter().enumerate() {
+        let comment = main_path(&layer.paths, &layer.nar_sizes);
+        let (blob, cached) = builder
+            .store_paths(&layer.paths, &layer.nar_hashes)
+            .map_err(|source| BuildError::Layer {
+                index,
+                comment: comment.clone(),
+                source,
+            })?;
+        layers.push(BuiltLayer {
+            blob,
+            comment,
+            cached,
+        });
+    }
+    if !options.customisation.is_empty() {
+        let blob = builder
+            .custom(|tar| custom::write(tar, &options.customisation, &plan.roots, &options.nix))
+            .map_err(BuildError::Custom)?;
+        layers.push(BuiltLayer {
+            blob,
+            comment: "customisation layer".to_string(),
+            cached: false,
+        });
+    }
+    let path = default_path(&plan.roots, &options.nix);
+    let config_layers: Vec<ConfigLayer<'_>> = layers
+        .iter()
+        .map(|l| ConfigLayer {
+            blob: &l.blob,
+            comment: l.comment.clone(),
+        })
+        .collect();
+    let config = canonical_json(&config::image_config(
+        &options.config,
+        &config_layers,
+        &path,
+    ));
+    let config_digest = store.put(&config)?;
+    let blobs: Vec<&LayerBlob> = layers.iter().map(|l| &l.blob).collect();
+    let manifest = canonical_json(&config::manifest(
+        (&config_digest, config.len() as u64),
+        &blobs,
+    ));
+    let manifest_digest = store.put(&manifest)?;
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| default_name(&plan.roots, &options.nix.store_dir));
+    let tag = options
+        .tag
+        .clone()
+        .unwrap_or_else(|| config_digest.hex()[..32].to_string());
+    Ok(Image {
+        name,
+        tag,
+        layers,
+        config,
+        config_digest,
+        manifest,
+        manifest_digest,
+    })
+}
+
+/// The largest path of a layer (the first on ties), plus how many others.
+fn main_path(paths: &[String], sizes: &[u64]) -> String {
+    let Some((i, _)) = paths.iter().enumerate().max_by(|a, b| {
+        let size = |i: usize| sizes.get(i).copied().unwrap_or(0);
+        size(a.0).cmp(&size(b.0)).then(b.0.cmp(&a.0))
+    }) else {
+        return String::new();
+    };
+    match paths.len() {
+        1 => paths[i].clone(),
+        n => format!("{} and {} more", paths[i], n - 1),
+    }
+}
+
+/// `PATH`: each root's `bin` directory that exists.
+fn default_path(roots: &[String], nix: &NixStore) -> String {
+    roots
+        .iter()
+        .filter(|r| nix.locate(r).is_ok_and(|l| l.join("bin").is_dir()))
+        .map(|r| format!("{r}/bin"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The first root's name without store directory and hash, made a valid
+/// repository name (lowercase letters, digits, `.`, `_`, `-`).
+pub fn default_name(roots: &[String], store_dir: &str) -> String {
+    let base = roots
+        .first()
+        .and_then(|r| r.strip_prefix(store_dir))
+        .map(|r| r.trim_start_matches('/'))
+        .map(|r| r.split_once('-').map_or(r, |(_, name)| name))
+        .unwrap_or("");
+    let name: String = base
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if name.is_empty() {
+        "strata-image".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_are_repository_names() {
+        let store = "/nix/store";
+        let root = |s: &str| vec![format!("/nix/store/00000000000000000000000000000000-{s}")];
+        assert_eq!(default_name(&root("hello-2.12"), store), "hello-2.12");
+        assert_eq!(default_name(&root("Foo+Bar"), store), "foo-bar");
+        assert_eq!(default_name(&root("+++"), store), "strata-image");
+        assert_eq!(default_name(&[], store), "strata-image");
+    }
+}

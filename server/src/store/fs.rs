@@ -1,0 +1,216 @@
+//! The filesystem blob store (the embedded default):
+//!
+//! ```text
+//! ROOT/blobs/sha256/<hex>     blobs, read-only once committed
+//! ROOT/records/<name>         small records (the layer cache index)
+//! ROOT/tmp/                   blobs being written
+//! ```
+//!
+//! Temporary files live in `ROOT/tmp` (same filesystem), so committing is
+//! one rename.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest as _, Sha256};
+
+use super::{BlobStore, BlobWriter, StoreError};
+use crate::image::digest::Sha256Digest;
+
+/// A blob store in a local directory.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    root: PathBuf,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl FsStore {
+    /// Opens (creating if needed) a store at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let root = root.into();
+        for dir in ["blobs/sha256", "records", "tmp"] {
+            let path = root.join(dir);
+            fs::create_dir_all(&path).map_err(io_err(&path))?;
+        }
+        Ok(FsStore { root })
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn blob_path(&self, digest: &Sha256Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    fn temp_path(&self) -> PathBuf {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        self.root
+            .join("tmp")
+            .join(format!("{}-{n}", std::process::id()))
+    }
+}
+
+impl BlobStore for FsStore {
+    fn stat(&self, digest: &Sha256Digest) -> Result<Option<u64>, StoreError> {
+        let path = self.blob_path(digest);
+        match fs::metadata(&path) {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    fn open(&self, digest: &Sha256Digest) -> Result<Box<dyn Read + Send>, StoreError> {
+        let path = self.blob_path(digest);
+        Ok(Box::new(File::open(&path).map_err(io_err(&path))?))
+    }
+
+    fn local_path(&self, digest: &Sha256Digest) -> Option<PathBuf> {
+        Some(self.blob_path(digest))
+    }
+
+    fn create(&self) -> Result<Box<dyn BlobWriter>, StoreError> {
+        let temp = self.temp_path();
+        let file = File::create(&temp).map_err(io_err(&temp))?;
+        Ok(Box::new(FsBlobWriter {
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            sha: Sha256::new(),
+            size: 0,
+            temp,
+            target_dir: self.root.join("blobs/sha256"),
+        }))
+    }
+
+    fn get_record(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.root.join("records").join(name);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    fn put_record(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.root.join("records").join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        let temp = self.temp_path();
+        let result = fs::write(&temp, bytes).and_then(|()| fs::rename(&temp, &path));
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result.map_err(io_err(&path))
+    }
+}
+
+/// Hashes and counts what it writes: the blob's digest and size come from
+/// the same pass that writes it, never from reading it back.
+struct FsBlobWriter {
+    file: Option<BufWriter<File>>,
+    sha: Sha256,
+    size: u64,
+    temp: PathBuf,
+    target_dir: PathBuf,
+}
+
+impl Write for FsBlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let file = self.file.as_mut().expect("open until commit");
+        let n = file.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("open until commit").flush()
+    }
+}
+
+impl BlobWriter for FsBlobWriter {
+    fn commit(
+        mut self: Box<Self>,
+        expected: Option<&Sha256Digest>,
+    ) -> Result<(Sha256Digest, u64), StoreError> {
+        let digest = Sha256Digest(std::mem::take(&mut self.sha).finalize().into());
+        if let Some(expected) = expected.filter(|e| **e != digest) {
+            return Err(StoreError::DigestMismatch {
+                expected: *expected,
+                found: digest,
+            });
+        }
+        let size = self.size;
+        let file = self.file.take().expect("open until commit");
+        let file = file
+            .into_inner()
+            .map_err(|e| io_err(&self.temp)(e.into_error()))?;
+        // Blobs are immutable: read-only for everyone.
+        let mut perms = file.metadata().map_err(io_err(&self.temp))?.permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o444);
+        file.set_permissions(perms).map_err(io_err(&self.temp))?;
+        drop(file);
+        let target = self.target_dir.join(digest.hex());
+        if target.exists() {
+            // Already there (same bytes by definition): keep the old one.
+            return Ok((digest, size));
+        }
+        fs::rename(&self.temp, &target).map_err(io_err(&target))?;
+        Ok((digest, size))
+    }
+}
+
+impl Drop for FsBlobWriter {
+    fn drop(&mut self) {
+        // Committed blobs were renamed away; anything else is a leftover.
+        let _ = fs::remove_file(&self.temp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_commit_atomically_and_dropped_writers_leave_nothing() {
+        let dir = std::env::temp_dir().join(format!("strata-fsstore-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let store = FsStore::open(&dir).unwrap();
+        let digest = store.put(b"hello").unwrap();
+        assert_eq!(store.stat(&digest).unwrap(), Some(5));
+        let mut back = String::new();
+        store
+            .open(&digest)
+            .unwrap()
+            .read_to_string(&mut back)
+            .unwrap();
+        assert_eq!(back, "hello");
+        // A wrong digest is refused and leaves no file.
+        let mut w = store.create().unwrap();
+        w.write_all(b"other").unwrap();
+        assert!(matches!(
+            w.commit(Some(&digest)),
+            Err(StoreError::DigestMismatch { .. })
+        ));
+        let mut w = store.create().unwrap();
+        w.write_all(b"dropped").unwrap();
+        drop(w);
+        assert_eq!(fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
+        store.put_record("layers/k", b"{}").unwrap();
+        assert_eq!(store.get_record("layers/k").unwrap().unwrap(), b"{}");
+        assert_eq!(store.get_record("layers/none").unwrap(), None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

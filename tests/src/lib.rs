@@ -1,0 +1,181 @@
+//! Helpers for strata's end-to-end tests with real tools (Nix, skopeo,
+//! umoci, podman): where the `strata` binary is, a temp dir per test, and
+//! the flags these tools need on this machine (see DESIGN.md, "Real
+//! components").
+//!
+//! The `strata` binary: `cargo test --workspace` builds it (it is a bin
+//! target of `strata-server`, whose tests need it), and `tests/run.sh`
+//! builds it explicitly before testing. It is found beside this test
+//! binary: `<target>/<profile>/strata`, one level above `deps/`. A test
+//! run with `-p strata-tests` alone needs `cargo build -p strata-server`
+//! first; [`strata`] says so when the binary is missing.
+//!
+//! Real tools: a test that needs one calls [`require`]. When the tool is
+//! missing the test is skipped with a note, unless `CI` is set, where a
+//! missing tool is a failure (`scripts/setup.sh` installs them all).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `strata` binary built alongside these tests.
+pub fn strata_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in <target>/<profile>/deps");
+    let path = profile_dir.join("strata");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p strata-server` first (tests/run.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A `strata` command, with no progress bar and a quiet environment.
+pub fn strata() -> Command {
+    let mut cmd = Command::new(strata_path());
+    cmd.env("CI", "true");
+    cmd
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}
+
+/// A fresh, empty temp directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("strata-e2e-{name}-{}", std::process::id()));
+    if dir.exists() {
+        cleanup(&dir);
+    }
+    fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Removes a test's temp dir, unmounting podman's overlay first.
+pub fn cleanup(dir: &Path) {
+    let overlay = dir.join("podman/root/overlay");
+    if overlay.exists() {
+        let _ = Command::new("umount").arg("-l").arg(&overlay).status();
+    }
+    let _ = fs::remove_dir_all(dir);
+}
+
+/// Whether `tool` is on PATH; when not, a skip note (or a panic under CI).
+pub fn require(tools: &[&str]) -> bool {
+    for tool in tools {
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            if std::env::var_os("CI").is_some() {
+                panic!("{tool} is missing: run scripts/setup.sh");
+            }
+            eprintln!("skipped: {tool} is missing (scripts/setup.sh installs it)");
+            return false;
+        }
+    }
+    true
+}
+
+/// Runs a command; panics with its output unless it succeeds.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// podman with its state in `dir` and the flags this machine needs.
+pub struct Podman {
+    root: PathBuf,
+    runroot: PathBuf,
+}
+
+impl Podman {
+    /// State under `dir/podman`.
+    pub fn new(dir: &Path) -> Self {
+        Podman {
+            root: dir.join("podman/root"),
+            runroot: dir.join("podman/run"),
+        }
+    }
+
+    /// `podman --root ... --runroot ... ARGS`.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new("podman");
+        cmd.arg("--root")
+            .arg(&self.root)
+            .arg("--runroot")
+            .arg(&self.runroot)
+            .args(["--runtime", "runc", "--storage-driver", "overlay"]);
+        cmd
+    }
+
+    /// Loads an archive; returns the loaded image's name.
+    pub fn load(&self, archive: &Path) -> String {
+        let out = run_ok(self.cmd().arg("load").arg("-i").arg(archive));
+        let text = stdout(&out);
+        text.lines()
+            .find_map(|l| l.strip_prefix("Loaded image: "))
+            .or_else(|| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("Loaded image(s): "))
+            })
+            .unwrap_or_else(|| panic!("no loaded image in: {text}"))
+            .trim()
+            .to_string()
+    }
+
+    /// `podman run --rm` with the flags this machine needs; returns stdout.
+    pub fn run(&self, image: &str, args: &[&str]) -> String {
+        let out = run_ok(
+            self.cmd()
+                .args(["run", "--rm", "--network", "none"])
+                .args([
+                    "--ulimit",
+                    "nofile=1024:1024",
+                    "--ulimit",
+                    "nproc=1000:1000",
+                ])
+                .arg(image)
+                .args(args),
+        );
+        stdout(&out)
+    }
+}
+
+/// Nix commands with the configuration this machine needs (no
+/// substituters, the new CLI).
+pub fn nix(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env(
+        "NIX_CONFIG",
+        "substituters =\nexperimental-features = nix-command",
+    );
+    cmd
+}
