@@ -25,7 +25,10 @@ struct Timing {
 }
 
 fn main() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let bench = repo.join("../shared/bench");
     if !bench.join("debian_closures.py").exists() {
         println!("skipped: {} not present", bench.display());
@@ -120,20 +123,42 @@ fn best_of(algorithm: &str, file: &Path) -> Timing {
 
 fn run(algorithm: &str, file: &Path) -> Timing {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
-    cmd.arg("plan").arg(file).args(["-a", algorithm, "-b", "100", "--timings", "-o", "/dev/null"]);
+    cmd.arg("plan")
+        .arg(file)
+        .args(["-a", algorithm, "-b", "100", "--timings", "-o", "/dev/null"]);
     if algorithm == "pipeline" {
-        cmd.args(["--pipeline", r#"[["popularity_contest"],["limit_layers",100]]"#]);
+        cmd.args([
+            "--pipeline",
+            r#"[["popularity_contest"],["limit_layers",100]]"#,
+        ]);
     }
     let out = cmd.output().expect("strata runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{algorithm} on {}: {stderr}", file.display());
-    let line = stderr.lines().find(|l| l.starts_with("timings:")).expect("a timings line");
+    assert!(
+        out.status.success(),
+        "{algorithm} on {}: {stderr}",
+        file.display()
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("timings:"))
+        .expect("a timings line");
     let field = |name: &str| -> String {
         let mut words = line.split_whitespace();
         words.find(|w| *w == name);
         words.next().unwrap_or("").to_string()
     };
-    let secs = |name: &str| field(name).trim_end_matches('s').parse::<f64>().unwrap_or(f64::NAN);
+    let secs = |name: &str| {
+        field(name)
+            .trim_end_matches('s')
+            .parse::<f64>()
+            .unwrap_or(f64::NAN)
+    };
     let peak = line.split("peak ").nth(1).unwrap_or("?").to_string();
-    Timing { parse: secs("parse"), plan: secs("plan"), total: secs("total"), peak }
+    Timing {
+        parse: secs("parse"),
+        plan: secs("plan"),
+        total: secs("total"),
+        peak,
+    }
 }
