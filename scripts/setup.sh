@@ -11,9 +11,20 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown
 fi
 
-# Debian packages the tests drive (python3 runs shared/bench/pullsim.py).
+# Debian packages the tests drive (python3 runs shared/bench/pullsim.py;
+# the image tests use real Nix, skopeo, umoci, podman with runc, and
+# Debian's static busybox as the program inside test images; pigz is the
+# image benchmark's peer).
 missing=()
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 have python3 || missing+=(python3)
+have nix-build || missing+=(nix-bin)
+have skopeo || missing+=(skopeo)
+have umoci || missing+=(umoci)
+have podman || missing+=(podman)
+have runc || missing+=(runc)
+have pigz || missing+=(pigz)
+installed busybox-static || missing+=(busybox-static)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -8,6 +8,8 @@ bash scripts/setup.sh
 step() { echo; echo "==> $*" >&2; "$@"; }
 step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets -- -D warnings
+# The image tests (tests/) run the strata binary from the target dir.
+step cargo build -p strata-server --bin strata
 step cargo test --workspace
 step cargo build -p strata-planner --target wasm32-unknown-unknown
 echo; echo "all checks passed" >&2

@@ -121,7 +121,7 @@ pub struct BuildArgs {
     /// No progress bar (it is off anyway when stderr is not a terminal or
     /// CI is set).
     #[arg(long)]
-    quiet: bool,
+    no_progress: bool,
     /// Print the time taken and peak memory to stderr.
     #[arg(long)]
     timings: bool,
@@ -140,24 +140,22 @@ pub fn run(args: BuildArgs) -> Result<()> {
     let options = build_options(&args)?;
     let cache = cache_dir(args.cache.as_deref())?;
     let store = FsStore::open(&cache).with_context(|| format!("cache {}", cache.display()))?;
-    let progress = Bar::new(&plan, args.quiet);
+    let progress = Bar::new(&plan, args.no_progress);
     let image = image::build(&plan, &options, &store, &progress)?;
     progress.bar.finish_and_clear();
     write_output(&args, &image, &store)?;
     let cached = image.layers.iter().filter(|l| l.cached).count();
     let size: u64 = image.layers.iter().map(|l| l.blob.size).sum();
-    if !args.quiet {
-        eprintln!(
-            "strata: {}:{}: {} layers ({} from cache), {} {}, manifest {}",
-            image.name,
-            image.tag,
-            image.layers.len(),
-            cached,
-            human_bytes(size),
-            args.compression,
-            image.manifest_digest
-        );
-    }
+    eprintln!(
+        "strata: {}:{}: {} layers ({} from cache), {} {}, manifest {}",
+        image.name,
+        image.tag,
+        image.layers.len(),
+        cached,
+        human_bytes(size),
+        args.compression,
+        image.manifest_digest
+    );
     if args.timings {
         eprintln!(
             "timings: total {:.3}s peak {}",
@@ -382,8 +380,8 @@ struct Bar {
 }
 
 impl Bar {
-    fn new(plan: &Plan, quiet: bool) -> Self {
-        let on = !quiet && io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    fn new(plan: &Plan, off: bool) -> Self {
+        let on = !off && io::stderr().is_terminal() && std::env::var_os("CI").is_none();
         let bar = if on {
             ProgressBar::with_draw_target(Some(plan.size), ProgressDrawTarget::stderr())
         } else {

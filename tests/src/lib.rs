@@ -14,6 +14,8 @@
 //! missing the test is skipped with a note, unless `CI` is set, where a
 //! missing tool is a failure (`scripts/setup.sh` installs them all).
 
+pub mod store;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -63,7 +65,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
 pub fn cleanup(dir: &Path) {
     let overlay = dir.join("podman/root/overlay");
     if overlay.exists() {
-        let _ = Command::new("umount").arg("-l").arg(&overlay).status();
+        let _ = Command::new("umount").arg("-l").arg(&overlay).output();
     }
     let _ = fs::remove_dir_all(dir);
 }

@@ -1,0 +1,74 @@
+# A dockerTools.buildLayeredImage-style function that plans and builds the
+# image with the strata CLI inside one derivation. The result is a
+# docker-archive (`docker load -i result`, `podman load -i result`).
+#
+#   let buildImage = import ./nix/image.nix { strata = ./target/release/strata; };
+#   in buildImage { name = "hello"; contents = [ hello ]; config.Cmd = [ "/bin/hello" ]; }
+#
+# `strata` is the binary (a path: it is copied into the store, so a new
+# binary makes a new derivation). Builders here run without nixpkgs: the
+# script uses absolute paths, and `extraCommands` should too.
+{
+  strata,
+  system ? builtins.currentSystem,
+}:
+{
+  # Image name.
+  name,
+  # Image tag; null: derived from the content (the config digest).
+  tag ? null,
+  # Store paths in the image; their bin, etc, lib, share are linked into /.
+  contents ? [ ],
+  # The execution config, PascalCase keys as in dockerTools (Cmd, Env,
+  # Entrypoint, WorkingDir, User, ExposedPorts, Labels, Volumes).
+  config ? { },
+  # Most layers in the image, the customisation layer included.
+  maxLayers ? 100,
+  # auto, popularity, nixery or pipeline.
+  algorithm ? "auto",
+  # nixpkgs' layeringPipeline (a list), for algorithm = "pipeline".
+  pipeline ? null,
+  # Shell commands run in the directory that becomes the top layer's /.
+  extraCommands ? "",
+  # gzip, zstd or none.
+  compression ? "gzip",
+  # RFC 3339, or "now"; null: 1970-01-01T00:00:01Z.
+  created ? null,
+  # Link the contents' bin, etc, lib, share into /.
+  links ? true,
+}:
+assert maxLayers >= 2;
+derivation {
+  name = "${name}.tar";
+  inherit system strata;
+  __structuredAttrs = true;
+  exportReferencesGraph.graph = contents;
+  # Under this key strata's --config reads the execution config.
+  config = config;
+  imageName = name;
+  imageTag = if tag == null then "" else tag;
+  budget = maxLayers - 1;
+  inherit algorithm compression extraCommands;
+  pipelineJson = if pipeline == null then "" else builtins.toJSON pipeline;
+  createdAt = if created == null then "" else created;
+  linkContents = links;
+  builder = "/bin/bash";
+  args = [
+    "-c"
+    ''
+      source .attrs.sh
+      set -eu
+      /bin/mkdir extra
+      (cd extra && eval "$extraCommands")
+      flags=(--budget "$budget" --algorithm "$algorithm" --compression "$compression"
+             --config .attrs.json --name "$imageName" --cache "$PWD/cache" --extra extra
+             --no-progress)
+      [ -n "$imageTag" ] && flags+=(--tag "$imageTag")
+      [ -n "$pipelineJson" ] && flags+=(--pipeline "$pipelineJson")
+      [ -n "$createdAt" ] && flags+=(--created "$createdAt")
+      [ "$linkContents" = 1 ] && flags+=(--links)
+      "$strata" build .attrs.json "''${flags[@]}" -o "''${outputs[out]}"
+      exit 0
+    ''
+  ];
+}

@@ -1,0 +1,413 @@
+//! `strata build` images read by real clients: skopeo, umoci (verifies
+//! diff_ids and digests), podman (loads and runs the program), for gzip,
+//! zstd and uncompressed layers; reproducibility; the layer cache; bad
+//! inputs. Store paths come from a fake store (`--store-root`), so no Nix
+//! is needed here (tests/tests/nix.rs uses real Nix).
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use strata_tests::store::{FakeStore, BUSYBOX, DATA, GREETING, HELLO, LIB};
+use strata_tests::{cleanup, require, run_ok, stderr, stdout, strata, temp_dir, Podman};
+
+struct Setup {
+    dir: PathBuf,
+    store: FakeStore,
+    closure: PathBuf,
+}
+
+fn setup(name: &str) -> Setup {
+    let dir = temp_dir(name);
+    let store = FakeStore::create(&dir.join("root"), Path::new("/bin/busybox"));
+    let closure = store.write_closure(&dir.join("closure.json"));
+    Setup {
+        dir,
+        store,
+        closure,
+    }
+}
+
+impl Setup {
+    /// `strata build CLOSURE --store-root ... --cache DIR/cache ARGS`.
+    fn build(&self, args: &[&str]) -> Command {
+        let mut cmd = strata();
+        cmd.arg("build")
+            .arg(&self.closure)
+            .arg("--store-root")
+            .arg(&self.store.root)
+            .arg("--cache")
+            .arg(self.dir.join("cache"))
+            .args(["--budget", "10", "--links", "--cmd", "hello"])
+            .args(args);
+        cmd
+    }
+}
+
+/// Layer digests of a docker-archive, from its manifest.json.
+fn layer_names(archive: &Path) -> Vec<String> {
+    let out = run_ok(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(archive)
+            .arg("manifest.json"),
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    manifest[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_compression_loads_and_runs_with_podman_skopeo_and_umoci() {
+    if !require(&["podman", "runc", "skopeo", "umoci"]) {
+        return;
+    }
+    let s = setup("clients");
+    let podman = Podman::new(&s.dir);
+    for compression in ["gzip", "zstd", "none"] {
+        let archive = s.dir.join(format!("{compression}.tar"));
+        run_ok(
+            s.build(&[
+                "--compression",
+                compression,
+                "--name",
+                "hello",
+                "--tag",
+                compression,
+            ])
+            .arg("-o")
+            .arg(&archive),
+        );
+        let inspect = run_ok(
+            Command::new("skopeo")
+                .arg("inspect")
+                .arg(format!("docker-archive:{}", archive.display())),
+        );
+        let inspect: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        assert_eq!(inspect["Layers"].as_array().unwrap().len(), 5, "{inspect}");
+        assert_eq!(inspect["Created"], "1970-01-01T00:00:01Z");
+        // skopeo re-serialises into an OCI layout; umoci checks every
+        // digest and diff_id while unpacking.
+        let layout = s.dir.join(format!("layout-{compression}"));
+        run_ok(
+            Command::new("skopeo")
+                .arg("copy")
+                .arg(format!("docker-archive:{}", archive.display()))
+                .arg(format!("oci:{}:t", layout.display())),
+        );
+        let bundle = s.dir.join(format!("bundle-{compression}"));
+        run_ok(
+            Command::new("umoci")
+                .args(["unpack", "--image"])
+                .arg(format!("{}:t", layout.display()))
+                .arg(&bundle),
+        );
+        let rootfs = bundle.join("rootfs");
+        assert_eq!(
+            fs::read_link(rootfs.join("bin/hello")).unwrap(),
+            Path::new(HELLO).join("bin/hello")
+        );
+        let message = rootfs
+            .join(DATA.trim_start_matches('/'))
+            .join("share/greeting");
+        assert_eq!(
+            fs::read_to_string(message.join("message.hardlink")).unwrap(),
+            format!("{GREETING}\n")
+        );
+        assert!(message
+            .join("a-rather-long-directory-name-to-push-paths/past-the-hundred-byte-tar-name-field/file-with-a-long-name.txt")
+            .exists());
+        let image = podman.load(&archive);
+        assert_eq!(image, format!("localhost/hello:{compression}"));
+        assert_eq!(podman.run(&image, &[]), format!("{GREETING}\n"));
+    }
+    cleanup(&s.dir);
+}
+
+#[test]
+fn oci_layouts_verify_with_umoci_and_skopeo() {
+    if !require(&["skopeo", "umoci"]) {
+        return;
+    }
+    let s = setup("oci");
+    let layout = s.dir.join("layout");
+    run_ok(
+        s.build(&["--format", "oci-dir", "--tag", "v1"])
+            .arg("-o")
+            .arg(&layout),
+    );
+    run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:v1", layout.display()))
+            .arg(s.dir.join("bundle")),
+    );
+    assert!(s.dir.join("bundle/rootfs/bin/hello").is_symlink());
+    // umoci 0.4 reads no zstd layers; skopeo does.
+    run_ok(
+        s.build(&[
+            "--format",
+            "oci-dir",
+            "--tag",
+            "zstd",
+            "--compression",
+            "zstd",
+        ])
+        .arg("-o")
+        .arg(&layout),
+    );
+    let inspect = run_ok(
+        Command::new("skopeo")
+            .args(["inspect", "--raw"])
+            .arg(format!("oci:{}:zstd", layout.display())),
+    );
+    assert!(
+        stdout(&inspect).contains("tar+zstd"),
+        "{}",
+        stdout(&inspect)
+    );
+    let archive = s.dir.join("oci.tar");
+    run_ok(
+        s.build(&["--format", "oci", "--tag", "v1"])
+            .arg("-o")
+            .arg(&archive),
+    );
+    let inspect = run_ok(
+        Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("oci-archive:{}:v1", archive.display())),
+    );
+    let inspect: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(inspect["Layers"].as_array().unwrap().len(), 5, "{inspect}");
+    run_ok(
+        Command::new("skopeo")
+            .arg("copy")
+            .arg(format!("oci-archive:{}:v1", archive.display()))
+            .arg(format!("oci:{}:copied", s.dir.join("copied").display())),
+    );
+    cleanup(&s.dir);
+}
+
+#[test]
+fn builds_are_byte_identical_across_runs_directories_time_zones_and_umasks() {
+    let s = setup("same");
+    let first = s.dir.join("first.tar");
+    run_ok(s.build(&[]).arg("-o").arg(&first));
+    // Again, warm cache; then a cold cache from another directory with a
+    // relative output path, another time zone and umask.
+    let second = s.dir.join("second.tar");
+    run_ok(s.build(&[]).arg("-o").arg(&second));
+    let elsewhere = s.dir.join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    let script = format!(
+        "umask 077; exec {} build {} --store-root {} --cache cold --budget 10 --links --cmd hello -o third.tar",
+        strata_tests::strata_path().display(),
+        s.closure.display(),
+        s.store.root.display()
+    );
+    run_ok(
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&elsewhere)
+            .env("TZ", "Asia/Tokyo")
+            .env("CI", "true"),
+    );
+    let bytes = fs::read(&first).unwrap();
+    assert_eq!(bytes, fs::read(&second).unwrap());
+    assert_eq!(bytes, fs::read(elsewhere.join("third.tar")).unwrap());
+    // To stdout: the same bytes.
+    let out = run_ok(&mut s.build(&["-o", "-"]));
+    assert_eq!(bytes, out.stdout);
+    cleanup(&s.dir);
+}
+
+#[test]
+fn a_changed_path_changes_only_its_own_layer() {
+    let s = setup("changed");
+    let before = s.dir.join("before.tar");
+    run_ok(s.build(&[]).arg("-o").arg(&before));
+    let message = s.store.at(DATA).join("share/greeting/message");
+    fs::remove_file(&message).unwrap();
+    fs::write(&message, "changed\n").unwrap();
+    let after = s.dir.join("after.tar");
+    run_ok(s.build(&[]).arg("-o").arg(&after));
+    let (old, new) = (layer_names(&before), layer_names(&after));
+    assert_eq!(old.len(), 5);
+    let changed: Vec<usize> = (0..old.len()).filter(|&i| old[i] != new[i]).collect();
+    assert_eq!(changed.len(), 1, "{old:?}\n{new:?}");
+    // The changed layer is greeting-data's.
+    let plan = run_ok(strata().args(["plan", "--budget", "10"]).arg(&s.closure));
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(plan["layers"][changed[0]]["paths"][0], DATA);
+    cleanup(&s.dir);
+}
+
+#[test]
+fn a_rebuild_takes_every_layer_from_the_cache_and_rewrites_no_blob() {
+    let s = setup("cache");
+    let out = run_ok(s.build(&[]).arg("-o").arg(s.dir.join("a.tar")));
+    assert!(
+        stderr(&out).contains("5 layers (0 from cache)"),
+        "{}",
+        stderr(&out)
+    );
+    let blobs = s.dir.join("cache/blobs/sha256");
+    let listing = |dir: &Path| {
+        let mut v: Vec<(String, u64, i64)> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let m = e.metadata().unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    m.ino(),
+                    m.mtime_nsec(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let cached = listing(&blobs);
+    let out = run_ok(s.build(&[]).arg("-o").arg(s.dir.join("b.tar")));
+    assert!(
+        stderr(&out).contains("5 layers (4 from cache)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(listing(&blobs), cached, "no blob rewritten");
+    // An OCI directory built twice keeps its layer files (same inodes).
+    let layout = s.dir.join("layout");
+    run_ok(s.build(&["--format", "oci-dir"]).arg("-o").arg(&layout));
+    let first = listing(&layout.join("blobs/sha256"));
+    run_ok(s.build(&["--format", "oci-dir"]).arg("-o").arg(&layout));
+    assert_eq!(listing(&layout.join("blobs/sha256")), first);
+    // Another image sharing layers (libgreet's closure) builds none.
+    let lib_closure = s.dir.join("lib.json");
+    let entries = s.store.closure();
+    let subset: Vec<_> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["path"] == DATA || e["path"] == LIB)
+        .cloned()
+        .collect();
+    fs::write(&lib_closure, serde_json::Value::from(subset).to_string()).unwrap();
+    let out = run_ok(
+        strata()
+            .arg("build")
+            .arg(&lib_closure)
+            .arg("--store-root")
+            .arg(&s.store.root)
+            .arg("--cache")
+            .arg(s.dir.join("cache"))
+            .args(["--budget", "10", "-o"])
+            .arg(s.dir.join("c.tar")),
+    );
+    assert!(
+        stderr(&out).contains("2 layers (2 from cache)"),
+        "{}",
+        stderr(&out)
+    );
+    cleanup(&s.dir);
+}
+
+/// A bad input: exit code 2, a message naming the culprit, and nothing
+/// left in the output directory.
+fn assert_bad_input(s: &Setup, cmd: &mut Command, culprit: &str) {
+    let outdir = s.dir.join("out");
+    let _ = fs::remove_dir_all(&outdir);
+    fs::create_dir_all(&outdir).unwrap();
+    let out = cmd
+        .arg("-o")
+        .arg(outdir.join("image.tar"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(culprit),
+        "{} lacks {culprit}",
+        stderr(&out)
+    );
+    let left: Vec<_> = fs::read_dir(&outdir).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn bad_inputs_fail_with_clear_errors_and_leave_nothing() {
+    let s = setup("bad");
+    // A plan path missing from the store.
+    let gone = s.dir.join("gone.json");
+    let mut closure = s.store.closure();
+    closure[3]["path"] = "/nix/store/44444444444444444444444444444444-absent".into();
+    fs::write(&gone, closure.to_string()).unwrap();
+    assert_bad_input(
+        &s,
+        strata()
+            .arg("build")
+            .arg(&gone)
+            .arg("--store-root")
+            .arg(&s.store.root)
+            .arg("--cache")
+            .arg(s.dir.join("cache")),
+        "44444444444444444444444444444444-absent is missing",
+    );
+    // A narHash that does not match the store.
+    let wrong = s.dir.join("wrong.json");
+    let mut closure = s.store.closure();
+    closure[2]["narHash"] = format!("sha256:{}", "0".repeat(52)).into();
+    fs::write(&wrong, closure.to_string()).unwrap();
+    assert_bad_input(
+        &s,
+        strata()
+            .arg("build")
+            .arg(&wrong)
+            .arg("--store-root")
+            .arg(&s.store.root)
+            .arg("--cache")
+            .arg(s.dir.join("cache")),
+        &format!("{LIB}: the store has narHash sha256:"),
+    );
+    // A path outside the store, in a plan.
+    let plan = run_ok(strata().args(["plan", "--budget", "10"]).arg(&s.closure));
+    let mut plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    plan["layers"][0]["paths"][0] = "/etc/passwd".into();
+    let outside = s.dir.join("outside.plan.json");
+    fs::write(&outside, plan.to_string()).unwrap();
+    assert_bad_input(
+        &s,
+        strata()
+            .arg("build")
+            .arg(&outside)
+            .arg("--store-root")
+            .arg(&s.store.root)
+            .arg("--cache")
+            .arg(s.dir.join("cache")),
+        "/etc/passwd is not a store path",
+    );
+    // A fifo inside a store path.
+    let fifo = s.store.at(BUSYBOX).join("bin/pipe");
+    run_ok(Command::new("mkfifo").arg(&fifo));
+    assert_bad_input(
+        &s,
+        strata()
+            .arg("build")
+            .arg(&s.closure)
+            .arg("--store-root")
+            .arg(&s.store.root)
+            .arg("--cache")
+            .arg(s.dir.join("cache")),
+        "bin/pipe: a fifo cannot go into an image layer",
+    );
+    // No temporary blob left in the cache either.
+    let tmp: Vec<_> = fs::read_dir(s.dir.join("cache/tmp")).unwrap().collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+    cleanup(&s.dir);
+}
