@@ -411,3 +411,83 @@ fn bad_inputs_fail_with_clear_errors_and_leave_nothing() {
     assert!(tmp.is_empty(), "{tmp:?}");
     cleanup(&s.dir);
 }
+
+#[test]
+fn config_options_reach_the_image_config() {
+    let s = setup("config");
+    let config_file = s.dir.join("config.json");
+    fs::write(
+        &config_file,
+        r#"{"Env": ["LANG=C.UTF-8", "MODE=file"], "Labels": {"from": "file"}, "Volumes": {"/data": {}}}"#,
+    )
+    .unwrap();
+    let archive = s.dir.join("image.tar");
+    run_ok(
+        s.build(&[
+            "--env",
+            "MODE=flag",
+            "--workdir",
+            "/srv",
+            "--user",
+            "1000:1000",
+            "--port",
+            "8080/tcp",
+            "--label",
+            "org.example=yes",
+            "--entrypoint",
+            "/bin/hello",
+            "--created",
+            "2024-01-02T03:04:05Z",
+            "--name",
+            "example/hello",
+            "--tag",
+            "v2",
+        ])
+        .arg("--config")
+        .arg(&config_file)
+        .arg("-o")
+        .arg(&archive),
+    );
+    let manifest = run_ok(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(&archive)
+            .arg("manifest.json"),
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    assert_eq!(manifest[0]["RepoTags"][0], "example/hello:v2");
+    let config_name = manifest[0]["Config"].as_str().unwrap();
+    let config = run_ok(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(&archive)
+            .arg(config_name),
+    );
+    let config: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap();
+    let c = &config["config"];
+    assert_eq!(
+        c["Env"],
+        serde_json::json!(["LANG=C.UTF-8", format!("PATH={HELLO}/bin"), "MODE=flag"])
+    );
+    assert_eq!(c["Cmd"], serde_json::json!(["hello"]));
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/hello"]));
+    assert_eq!(c["WorkingDir"], "/srv");
+    assert_eq!(c["User"], "1000:1000");
+    assert_eq!(c["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
+    assert_eq!(c["Volumes"], serde_json::json!({"/data": {}}));
+    assert_eq!(
+        c["Labels"],
+        serde_json::json!({"from": "file", "org.example": "yes"})
+    );
+    assert_eq!(config["created"], "2024-01-02T03:04:05Z");
+    let history = config["history"].as_array().unwrap();
+    assert_eq!(history.len(), 5);
+    for (i, entry) in history[..4].iter().enumerate() {
+        let comment = entry["comment"].as_str().unwrap();
+        assert!(comment.starts_with("/nix/store/"), "layer {i}: {comment}");
+    }
+    assert_eq!(history[4]["comment"], "customisation layer");
+    // The config's digest is its file name; the tag was given.
+    assert!(config_name.starts_with("blobs/sha256/"));
+    cleanup(&s.dir);
+}
