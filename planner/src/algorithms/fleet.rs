@@ -8,11 +8,14 @@
 //! `strata simulate`); `fleet` keeps as close to it as the budget allows:
 //!
 //! 1. Up to the budget, every path gets a layer of its own.
-//! 2. Beyond it, `budget - 1` paths keep a layer of their own and all others
-//!    share one "rest" layer. The paths kept are those whose bytes it would
-//!    cost most to re-pull, scored by [`score`]: their NAR size times (how
-//!    likely other images hold the same path, plus how likely the rest
-//!    layer changes without them).
+//! 2. Beyond it, `budget - k` paths keep a layer of their own and all others
+//!    share `k` "rest" layers, one per [`BUDGET_PER_REST_LAYER`] layers of
+//!    budget. The paths kept are those whose bytes it would cost most to
+//!    re-pull, scored by [`scores`]: their NAR size times (how likely other
+//!    images hold the same path, plus how likely the rest layer changes
+//!    without them). The rest is cut into `k` layers of about equal bytes
+//!    in order of closure size, so the lowest, least changing paths of the
+//!    rest do not go down with the image's top paths at every update.
 //!
 //! Why this shape: a path alone in its layer is shared by every image and
 //! revision that has it, whatever else they hold, and is re-pulled only
@@ -60,6 +63,12 @@ pub const SHARE_SATURATION_REFERRERS: f64 = 30.0;
 /// score; both are probabilities of re-pulling the bytes, so 1.
 pub const STABILITY_WEIGHT: f64 = 1.0;
 
+/// One rest layer for every this many layers of budget. Measured with
+/// `shared/bench/pullsim.py`: at budget 20 a second rest layer costs more
+/// (in singletons) than it saves; at budget 100, five rest layers cut the
+/// image figure's excess by a quarter and leave the others unchanged.
+pub const BUDGET_PER_REST_LAYER: usize = 20;
+
 /// Score multiplier for paths that were singletons in the previous plan.
 pub const PREVIOUS_BONUS: f64 = 1.25;
 
@@ -79,14 +88,35 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     let scores = scores(ctx, &closure_counts);
     let mut ranked: Vec<NodeId> = (0..n).collect();
     ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    let (kept, rest) = ranked.split_at(budget - 1);
+    let rest_layers = budget.div_ceil(BUDGET_PER_REST_LAYER).min(budget);
+    let (kept, rest) = ranked.split_at(budget - rest_layers);
     let mut kept = kept.to_vec();
     kept.sort_by(by_level);
     let mut layers: Layers = kept.into_iter().map(|id| vec![id]).collect();
     let mut rest = rest.to_vec();
-    rest.sort_unstable();
-    layers.push(rest);
+    rest.sort_by(by_level);
+    layers.extend(cut_by_bytes(ctx.graph, &rest, rest_layers));
     Ok(layers)
+}
+
+/// Cuts `ids` (in order) into at most `parts` runs of about equal NAR size.
+fn cut_by_bytes(graph: &crate::graph::Graph, ids: &[NodeId], parts: usize) -> Layers {
+    let total: u64 = ids.iter().map(|&id| graph.node(id).nar_size).sum();
+    let mut layers: Layers = Vec::with_capacity(parts);
+    let mut current = Vec::new();
+    let mut acc: u128 = 0;
+    for &id in ids {
+        current.push(id);
+        acc += u128::from(graph.node(id).nar_size);
+        let boundary = u128::from(total) * (layers.len() as u128 + 1) / parts as u128;
+        if acc >= boundary && layers.len() + 1 < parts {
+            layers.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        layers.push(current);
+    }
+    layers
 }
 
 /// The score of every path: NAR size times (sharing + stability), raised
