@@ -46,6 +46,14 @@ pub fn split(order: Vec<NodeId>, budget: usize) -> Layers {
     layers
 }
 
+/// Every path, most popular first (closure-graph.py's output order).
+pub fn popularity_order(graph: &Graph) -> Vec<NodeId> {
+    let keys: Vec<String> = (0..graph.len())
+        .map(|id| package_name(graph.path(id)))
+        .collect();
+    contest_order(graph, &keys)
+}
+
 /// closure-graph.py's popularity of every node.
 ///
 /// The script's `graph_popularity_contest(children of x)` gives, for each
@@ -54,10 +62,42 @@ pub fn split(order: Vec<NodeId>, budget: usize) -> Layers {
 /// `c` of `routes(x, c) * [y in closure(c)]`, and the popularity is `Q` of
 /// the virtual root.
 pub fn popularity_scores(graph: &Graph) -> Vec<BigUint> {
-    match scores::<u128>(graph) {
+    match scores::<u128, _>(graph) {
         Some(small) => small.into_iter().map(BigUint::from).collect(),
-        None => scores::<BigUint>(graph).expect("big integers do not overflow"),
+        None => scores::<BigUint, _>(graph).expect("big integers do not overflow"),
     }
+}
+
+/// A DAG the contest runs on: vertices `0..len`, edges along references.
+/// The whole closure is one; the pipeline's subgraphs are others.
+pub(crate) trait ContestGraph {
+    /// Number of vertices.
+    fn vertex_count(&self) -> usize;
+    /// Calls `f` with every vertex `v` references.
+    fn for_each_reference(&self, v: usize, f: impl FnMut(usize));
+}
+
+impl ContestGraph for Graph {
+    fn vertex_count(&self) -> usize {
+        self.len()
+    }
+    fn for_each_reference(&self, v: usize, f: impl FnMut(usize)) {
+        self.node(v).references.iter().copied().for_each(f);
+    }
+}
+
+/// The vertices of `graph`, most popular first, ties by `keys` ascending
+/// (upstream's package names).
+pub(crate) fn contest_order<G: ContestGraph>(graph: &G, keys: &[String]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..graph.vertex_count()).collect();
+    match scores::<u128, G>(graph) {
+        Some(s) => order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| keys[a].cmp(&keys[b]))),
+        None => {
+            let s = scores::<BigUint, G>(graph).expect("big integers do not overflow");
+            order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| keys[a].cmp(&keys[b])));
+        }
+    }
+    order
 }
 
 /// Numbers the contest can run in: `add` fails on overflow.
@@ -93,20 +133,34 @@ impl Count for BigUint {
     }
 }
 
-fn scores<N: Count>(graph: &Graph) -> Option<Vec<N>> {
-    let n = graph.len();
+/// Popularity of every vertex; `None` when `N` overflows.
+fn scores<N: Count, G: ContestGraph>(graph: &G) -> Option<Vec<N>> {
+    let n = graph.vertex_count();
+    // Routes from the virtual root, in topological order (Kahn).
+    let mut pending = vec![0usize; n];
+    for v in 0..n {
+        graph.for_each_reference(v, |t| pending[t] += 1);
+    }
     let mut routes = vec![N::zero(); n];
-    for (id, count) in routes.iter_mut().enumerate() {
-        if graph.referrers(id).is_empty() {
-            *count = N::one();
-        }
+    let mut ready: Vec<usize> = (0..n).filter(|&v| pending[v] == 0).collect();
+    for &root in &ready {
+        routes[root] = N::one();
     }
-    for id in graph.topological_order() {
-        let r = routes[id].clone();
-        for &child in &graph.node(id).references {
-            routes[child].add(&r)?;
-        }
+    let mut overflow = false;
+    while let Some(v) = ready.pop() {
+        let r = routes[v].clone();
+        graph.for_each_reference(v, |t| {
+            overflow |= routes[t].add(&r).is_none();
+            pending[t] -= 1;
+            if pending[t] == 0 {
+                ready.push(t);
+            }
+        });
     }
+    if overflow {
+        return None;
+    }
+    // Every vertex adds its routes to each path of its closure.
     let mut popularity = vec![N::zero(); n];
     let mut stamp = vec![usize::MAX; n];
     let mut todo = Vec::new();
@@ -116,32 +170,16 @@ fn scores<N: Count>(graph: &Graph) -> Option<Vec<N>> {
             if stamp[y] != c {
                 stamp[y] = c;
                 popularity[y].add(r)?;
-                todo.extend(&graph.node(y).references);
+                graph.for_each_reference(y, |t| todo.push(t));
             }
         }
     }
     Some(popularity)
 }
 
-/// Every path, most popular first (closure-graph.py's output order).
-pub fn popularity_order(graph: &Graph) -> Vec<NodeId> {
-    let keys: Vec<String> = (0..graph.len())
-        .map(|id| package_name(graph.path(id)))
-        .collect();
-    let mut order: Vec<NodeId> = (0..graph.len()).collect();
-    match scores::<u128>(graph) {
-        Some(s) => order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| keys[a].cmp(&keys[b]))),
-        None => {
-            let s = popularity_scores(graph);
-            order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| keys[a].cmp(&keys[b])));
-        }
-    }
-    order
-}
-
 /// closure-graph.py's `package_name`: split on `-`, move the first part
 /// (store directory and hash) to the end, join again.
-fn package_name(path: &str) -> String {
+pub(crate) fn package_name(path: &str) -> String {
     match path.split_once('-') {
         Some((first, rest)) => {
             let mut name = String::with_capacity(path.len());
@@ -235,6 +273,35 @@ mod tests {
         // bar 1, baz 2, foo 1, tux 1: baz first, then bar foo tux by name.
         let names: Vec<&str> = popularity_order(&g).iter().map(|&id| g.name(id)).collect();
         assert_eq!(names, ["baz", "bar", "foo", "tux"]);
+    }
+
+    /// 140 diamonds in a row: 2^140 routes reach the bottom, beyond u128,
+    /// so the contest falls back to big integers and still orders by depth.
+    #[test]
+    fn deep_diamonds_overflow_u128_and_fall_back() {
+        let mut edges: Vec<(String, Vec<String>)> = Vec::new();
+        for i in 0..140 {
+            let (top, left, right, next) = (
+                format!("t{i:03}"),
+                format!("l{i:03}"),
+                format!("r{i:03}"),
+                format!("t{:03}", i + 1),
+            );
+            edges.push((top, vec![left.clone(), right.clone()]));
+            edges.push((left, vec![next.clone()]));
+            edges.push((right, vec![next]));
+        }
+        edges.push(("t140".to_string(), vec![]));
+        let spec: Vec<(&str, Vec<&str>)> = edges
+            .iter()
+            .map(|(n, r)| (n.as_str(), r.iter().map(String::as_str).collect()))
+            .collect();
+        let spec: Vec<(&str, &[&str])> = spec.iter().map(|(n, r)| (*n, r.as_slice())).collect();
+        let g = graph(&spec);
+        assert!(scores::<u128, Graph>(&g).is_none());
+        let order = popularity_order(&g);
+        assert_eq!(g.name(order[0]), "t140");
+        assert_eq!(g.name(*order.last().unwrap()), "t000");
     }
 
     #[test]

@@ -13,14 +13,22 @@
 //! becomes a graph of its own, no edges. On the whole closure this is
 //! exactly the order of [`crate::algorithms::popularity::popularity_order`].
 //!
-//! Route counts can grow exponentially with depth, so sums run in `u128`
-//! and fall back to big integers on overflow, as Python's integers would.
+//! The contest itself is shared with the `popularity` algorithm
+//! ([`contest_order`]); only the roots differ (those of the subgraph).
 
-use num_bigint::BigUint;
-
+use crate::algorithms::popularity::{contest_order, package_name, ContestGraph};
 use crate::graph::{Graph, NodeId};
 
 use super::subgraph::Sub;
+
+impl ContestGraph for Sub {
+    fn vertex_count(&self) -> usize {
+        self.len()
+    }
+    fn for_each_reference(&self, v: usize, f: impl FnMut(usize)) {
+        self.successors(v).iter().map(|&t| t as usize).for_each(f);
+    }
+}
 
 /// The paths of `sub`, most popular first.
 pub(super) fn popularity_order(graph: &Graph, sub: &Sub) -> Vec<NodeId> {
@@ -29,95 +37,10 @@ pub(super) fn popularity_order(graph: &Graph, sub: &Sub) -> Vec<NodeId> {
         .iter()
         .map(|&id| package_name(graph.path(id)))
         .collect();
-    let mut order: Vec<usize> = (0..sub.len()).collect();
-    match scores::<u128>(sub) {
-        Some(s) => order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| keys[a].cmp(&keys[b]))),
-        None => {
-            let s = scores::<BigUint>(sub).expect("big integers do not overflow");
-            order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| keys[a].cmp(&keys[b])));
-        }
-    }
-    order.into_iter().map(|i| sub.nodes[i]).collect()
-}
-
-/// Numbers the contest can run in: `add` fails on overflow.
-trait Count: Clone + Ord {
-    fn zero() -> Self;
-    fn one() -> Self;
-    fn add(&mut self, other: &Self) -> Option<()>;
-}
-
-impl Count for u128 {
-    fn zero() -> Self {
-        0
-    }
-    fn one() -> Self {
-        1
-    }
-    fn add(&mut self, other: &Self) -> Option<()> {
-        *self = self.checked_add(*other)?;
-        Some(())
-    }
-}
-
-impl Count for BigUint {
-    fn zero() -> Self {
-        BigUint::ZERO
-    }
-    fn one() -> Self {
-        BigUint::from(1u8)
-    }
-    fn add(&mut self, other: &Self) -> Option<()> {
-        *self += other;
-        Some(())
-    }
-}
-
-/// Popularity of every vertex of `sub` (local indices).
-fn scores<N: Count>(sub: &Sub) -> Option<Vec<N>> {
-    let n = sub.len();
-    // Routes, in topological order (Kahn; the graph is acyclic).
-    let mut pending = sub.in_degrees();
-    let mut routes = vec![N::zero(); n];
-    let mut ready: Vec<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
-    for &root in &ready {
-        routes[root] = N::one();
-    }
-    while let Some(v) = ready.pop() {
-        let r = routes[v].clone();
-        for &t in sub.successors(v) {
-            let t = t as usize;
-            routes[t].add(&r)?;
-            pending[t] -= 1;
-            if pending[t] == 0 {
-                ready.push(t);
-            }
-        }
-    }
-    // Every vertex adds its routes to each path of its closure.
-    let mut popularity = vec![N::zero(); n];
-    let mut stamp = vec![usize::MAX; n];
-    let mut todo = Vec::new();
-    for (c, r) in routes.iter().enumerate() {
-        todo.push(c);
-        while let Some(y) = todo.pop() {
-            if stamp[y] != c {
-                stamp[y] = c;
-                popularity[y].add(r)?;
-                todo.extend(sub.successors(y).iter().map(|&t| t as usize));
-            }
-        }
-    }
-    Some(popularity)
-}
-
-/// Upstream's `package_name`: split on `-`, move the first part (store
-/// directory and hash) to the end, join again.
-fn package_name(path: &str) -> String {
-    match path.split_once('-') {
-        Some((first, rest)) => format!("{rest}-{first}"),
-        None => path.to_string(),
-    }
+    contest_order(sub, &keys)
+        .into_iter()
+        .map(|i| sub.nodes[i])
+        .collect()
 }
 
 #[cfg(test)]
@@ -234,6 +157,5 @@ mod tests {
         let order = order_names(&g, &Sub::whole(&g));
         assert_eq!(order[0], "t140");
         assert_eq!(order.last().unwrap(), "t0");
-        assert!(scores::<u128>(&Sub::whole(&g)).is_none());
     }
 }
