@@ -100,6 +100,7 @@ fn main() {
         }
         let status = Command::new("python3")
             .args(&args)
+            .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status()
             .unwrap();
