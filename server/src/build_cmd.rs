@@ -36,8 +36,8 @@ Examples:
   strata build plan.json -o - | podman load
 
 Layers are cached by content in --cache (default $STRATA_CACHE, else
-$XDG_CACHE_HOME/strata, else ~/.cache/strata): a rebuild of an unchanged
-plan reads no store path and writes only the config and manifest.";
+$XDG_CACHE_HOME/strata/store, else ~/.cache/strata/store): a rebuild of an
+unchanged plan reads no store path and writes only the config and manifest.";
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -275,10 +275,10 @@ fn cache_dir(given: Option<&Path>) -> Result<PathBuf> {
         return Ok(PathBuf::from(dir));
     }
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(dir).join("strata"));
+        return Ok(PathBuf::from(dir).join("strata/store"));
     }
     match std::env::var_os("HOME") {
-        Some(home) => Ok(PathBuf::from(home).join(".cache/strata")),
+        Some(home) => Ok(PathBuf::from(home).join(".cache/strata/store")),
         None => bail!(UsageError("no --cache given and no HOME".to_string())),
     }
 }
