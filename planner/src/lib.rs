@@ -3,7 +3,7 @@
 //! The pipeline is: closure JSON → [`Graph`] ([`parse_closure`], any of the
 //! shapes in [`input`]) → an [`Algorithm`] with a budget and user controls
 //! ([`plan_closure`], [`PlanOptions`]) → a versioned [`Plan`] → pulled bytes
-//! over a fleet of images and revisions ([`simulate`]).
+//! over a fleet of images and revisions ([`simulate()`]).
 //!
 //! The crate is pure: no I/O, clock, threads or randomness, and it builds
 //! for `wasm32-unknown-unknown`. Same input and options give the same plan,
