@@ -75,6 +75,13 @@ pub enum InputError {
         /// The path with a null entry.
         path: String,
     },
+    /// An entry says of itself that its path is not valid
+    /// (`"valid": false`, as `nix path-info` lists a path it cannot find).
+    #[error("{path} is marked invalid (\"valid\": false) in the store it was exported from")]
+    MarkedInvalid {
+        /// The path of the entry.
+        path: String,
+    },
     /// The references form a cycle (self-references excluded).
     #[error("reference cycle: {}", cycle.join(" -> "))]
     Cycle {

@@ -166,6 +166,14 @@ fn every_error_names_its_offender() {
             A,
         ),
         (
+            "duplicate key",
+            object_with_a_twice(
+                r#"{"narSize": 1, "references": []}"#,
+                r#"{"narSize": 2, "references": []}"#,
+            ),
+            A,
+        ),
+        (
             "refs type",
             json!([{"path": A, "narSize": 1, "references": "x"}]).to_string(),
             "references",
@@ -213,6 +221,73 @@ fn cycle_names_the_cycle() {
 fn identical_duplicates_are_merged() {
     let g = parse(json!([entry(A, 1, &[]), entry(A, 1, &[])])).unwrap();
     assert_eq!(g.len(), 1);
+}
+
+/// `json!` cannot repeat a key: the Nix >= 2.19 object with `A` twice.
+fn object_with_a_twice(first: &str, second: &str) -> String {
+    format!(r#"{{"{A}": {first}, "{B}": {{"narSize": 20, "references": []}}, "{A}": {second}}}"#)
+}
+
+#[test]
+fn a_path_keyed_twice_with_different_data_is_a_duplicate_as_in_a_list() {
+    let one = r#"{"narSize": 10, "references": []}"#;
+    let other = r#"{"narSize": 11, "references": []}"#;
+    let object = parse_closure(&object_with_a_twice(one, other), "/nix/store").unwrap_err();
+    let list = parse(json!([entry(A, 10, &[]), entry(A, 11, &[])])).unwrap_err();
+    assert_eq!(
+        object,
+        InputError::DuplicatePath {
+            path: A.to_string()
+        }
+    );
+    assert_eq!(
+        std::mem::discriminant(&object),
+        std::mem::discriminant(&list)
+    );
+    // A base-name key and a path key for the same path: the same.
+    let base = A.strip_prefix("/nix/store/").unwrap();
+    let text = format!(r#"{{"{A}": {one}, "{base}": {other}}}"#);
+    assert_eq!(
+        parse_closure(&text, "/nix/store").unwrap_err(),
+        InputError::DuplicatePath {
+            path: A.to_string()
+        }
+    );
+}
+
+#[test]
+fn a_path_keyed_twice_with_the_same_data_is_merged_as_in_a_list() {
+    let one = r#"{"narSize": 10, "references": []}"#;
+    let g = parse_closure(&object_with_a_twice(one, one), "/nix/store").unwrap();
+    assert_eq!(g.len(), 2);
+}
+
+#[test]
+fn valid_false_is_reported_as_marked_invalid_not_as_a_null_entry() {
+    for text in [
+        json!([{"path": A, "valid": false}]).to_string(),
+        json!({A: {"narSize": 1, "references": [], "valid": false}}).to_string(),
+    ] {
+        let err = parse_closure(&text, "/nix/store").unwrap_err();
+        assert_eq!(
+            err,
+            InputError::MarkedInvalid {
+                path: A.to_string()
+            }
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains(A) && message.contains("marked invalid") && !message.contains("null"),
+            "{message}"
+        );
+    }
+    let null = parse_closure(&json!({A: null}).to_string(), "/nix/store").unwrap_err();
+    assert_eq!(
+        null,
+        InputError::InvalidPath {
+            path: A.to_string()
+        }
+    );
 }
 
 proptest! {

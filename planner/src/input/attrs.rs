@@ -183,7 +183,7 @@ pub(super) fn entry(
         (None, None) => return Err(field_error(label, "path", "is missing")),
     };
     if fields.valid == Some(Value::Bool(false)) {
-        return Err(InputError::InvalidPath { path });
+        return Err(InputError::MarkedInvalid { path });
     }
     let nar_size = match &fields.nar_size {
         Some(value) => value.as_u64().ok_or_else(|| {

@@ -75,9 +75,8 @@ pub fn read_closure(text: &str, store_dir: &str) -> Result<RawClosure, InputErro
             })
         }
         Some(b'{') => {
-            let map: BTreeMap<String, &RawValue> =
-                serde_json::from_str(text).map_err(json_error)?;
-            read_object(map, store_dir)
+            let ObjectEntries(pairs) = serde_json::from_str(text).map_err(json_error)?;
+            read_object(pairs, store_dir)
         }
         _ => {
             let value: Value = serde_json::from_str(text).map_err(json_error)?;
@@ -88,10 +87,49 @@ pub fn read_closure(text: &str, store_dir: &str) -> Result<RawClosure, InputErro
     }
 }
 
-fn read_object(
-    mut map: BTreeMap<String, &RawValue>,
-    store_dir: &str,
-) -> Result<RawClosure, InputError> {
+/// A JSON object's members in input order, duplicate keys kept: a map
+/// type would keep one value per key and silently drop the others, where a
+/// path listed twice with different data must be an error (as in a list).
+struct ObjectEntries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for ObjectEntries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = ObjectEntries<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(pair) = map.next_entry::<String, &'de RawValue>()? {
+                    pairs.push(pair);
+                }
+                Ok(ObjectEntries(pairs))
+            }
+        }
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+fn read_object(pairs: Vec<(String, &RawValue)>, store_dir: &str) -> Result<RawClosure, InputError> {
+    // Nix >= 2.19 path-info: every key a path. Its entries keep their
+    // duplicates for `Graph::new` to judge, as a list's do.
+    if !pairs.is_empty()
+        && pairs
+            .iter()
+            .all(|(k, _)| k.starts_with('/') || path_info::looks_like_base_name(k))
+    {
+        return path_info::read_object(pairs, store_dir);
+    }
+    // The other object shapes name their parts by key; a repeated key
+    // counts once, its last value, as JSON readers do.
+    let mut map: BTreeMap<String, &RawValue> = pairs.into_iter().collect();
     if map.contains_key("exportReferencesGraph") {
         return attrs::read_attrs(map);
     }
@@ -107,13 +145,6 @@ fn read_object(
             entries,
             roots: None,
         });
-    }
-    if !map.is_empty()
-        && map
-            .keys()
-            .all(|k| k.starts_with('/') || path_info::looks_like_base_name(k))
-    {
-        return path_info::read_object(map, store_dir);
     }
     let keys: Vec<&str> = map.keys().map(String::as_str).take(3).collect();
     Err(InputError::UnknownShape {

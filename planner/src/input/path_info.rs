@@ -4,8 +4,6 @@
 //! [`super::attrs`]. Later Nix versions may key by base name and list
 //! references by base name; both are accepted and made absolute here.
 
-use std::collections::BTreeMap;
-
 use serde_json::value::RawValue;
 
 use super::attrs::{self, RawEntry};
@@ -18,8 +16,11 @@ pub(super) fn looks_like_base_name(key: &str) -> bool {
     key.len() > HASH_LEN + 1 && key.as_bytes()[HASH_LEN] == b'-' && !key.contains('/')
 }
 
+/// Reads the object's members in input order. A key given twice gives two
+/// entries, so `Graph::new` treats it as a list's repeated path: merged
+/// when the data is the same, [`InputError::DuplicatePath`] when not.
 pub(super) fn read_object(
-    map: BTreeMap<String, &RawValue>,
+    map: Vec<(String, &RawValue)>,
     store_dir: &str,
 ) -> Result<RawClosure, InputError> {
     let absolute = |p: String| {
