@@ -243,6 +243,14 @@ pub enum CheckError {
         /// Sum of the paths' sizes.
         expected: u64,
     },
+    /// The plan's recorded size is not the sum of its layers' sizes.
+    #[error("plan: field `size` is {found} but the layers' sizes sum to {}", expected.map_or("more than 2^64".to_string(), |e| e.to_string()))]
+    PlanSize {
+        /// Recorded size.
+        found: u64,
+        /// Sum of the layers' `size` fields (`None`: beyond `u64`).
+        expected: Option<u64>,
+    },
     /// The parallel arrays of a layer differ in length.
     #[error("layer {layer}: `{field}` has {found} entries for {expected} paths")]
     Shape {

@@ -172,7 +172,9 @@ pub fn read_layers(text: &str) -> Result<Vec<Layer>, CheckError> {
 
 /// Checks a plan against the closure it claims to lay out: version, every
 /// closure path (except the plan's excludes) in exactly one layer, no path
-/// from outside (except in base layers), budget, sizes and hashes, roots.
+/// from outside (except in base layers), budget, sizes and hashes (each
+/// path's `narSize` and `narHash` as the closure's, each layer's `size` the
+/// sum of its paths', the plan's `size` the sum of its layers'), roots.
 pub fn check_plan(plan: &Plan, graph: &Graph) -> Result<(), CheckError> {
     if plan.version != PLAN_VERSION {
         return Err(CheckError::Version {
@@ -215,7 +217,7 @@ pub fn check_plan(plan: &Plan, graph: &Graph) -> Result<(), CheckError> {
             }
             let Some(id) = graph.find(path) else {
                 if layer.base {
-                    sum += layer.nar_sizes.get(j).copied().unwrap_or(0);
+                    sum = sum.saturating_add(layer.nar_sizes.get(j).copied().unwrap_or(0));
                     continue;
                 }
                 return Err(CheckError::Foreign {
@@ -224,7 +226,7 @@ pub fn check_plan(plan: &Plan, graph: &Graph) -> Result<(), CheckError> {
                 });
             };
             let node = graph.node(id);
-            sum += node.nar_size;
+            sum = sum.saturating_add(node.nar_size);
             if let Some(&size) = layer.nar_sizes.get(j) {
                 if size != node.nar_size {
                     return Err(mismatch(
@@ -256,6 +258,18 @@ pub fn check_plan(plan: &Plan, graph: &Graph) -> Result<(), CheckError> {
             });
         }
     }
+    // Layer sizes are checked above (each against its paths' narSize), so
+    // their sum is the one figure the plan's size can be.
+    let sum = plan
+        .layers
+        .iter()
+        .try_fold(0u64, |sum, l| sum.checked_add(l.size));
+    if sum != Some(plan.size) {
+        return Err(CheckError::PlanSize {
+            found: plan.size,
+            expected: sum,
+        });
+    }
     for node in graph.nodes() {
         if !seen.contains_key(node.path.as_str()) && !plan.algorithm.excludes.contains(&node.path) {
             return Err(CheckError::Uncovered {
@@ -280,5 +294,85 @@ fn mismatch(layer: usize, path: &str, field: &str, found: String, expected: Stri
         field: field.to_string(),
         found,
         expected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controls::{plan_closure, PlanOptions};
+    use crate::input::parse_closure;
+
+    const A: &str = "/nix/store/0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a-hello-2.12";
+    const B: &str = "/nix/store/1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b-glibc-2.39";
+
+    /// A two-path closure and its plan with one layer per path.
+    fn closure_and_plan() -> (Graph, Plan) {
+        let text = serde_json::json!([
+            {"path": A, "narSize": 10, "references": [B]},
+            {"path": B, "narSize": 20, "references": []},
+        ])
+        .to_string();
+        let graph = parse_closure(&text, "/nix/store").unwrap();
+        let plan = plan_closure(&graph, &PlanOptions::new(Algorithm::Popularity, 2)).unwrap();
+        assert_eq!(plan.layers.len(), 2);
+        assert_eq!(plan.size, 30);
+        check_plan(&plan, &graph).unwrap();
+        (graph, plan)
+    }
+
+    #[test]
+    fn the_plan_size_must_be_the_sum_of_the_layer_sizes() {
+        let (graph, mut plan) = closure_and_plan();
+        plan.size = 31;
+        let err = check_plan(&plan, &graph).unwrap_err();
+        assert_eq!(
+            err,
+            CheckError::PlanSize {
+                found: 31,
+                expected: Some(30)
+            }
+        );
+        assert!(err.to_string().contains("`size` is 31"), "{err}");
+    }
+
+    #[test]
+    fn layer_sizes_must_sum_their_paths_and_match_the_closure() {
+        let (graph, plan) = closure_and_plan();
+        let mut wrong_layer = plan.clone();
+        wrong_layer.layers[1].size += 1;
+        wrong_layer.size += 1;
+        assert!(matches!(
+            check_plan(&wrong_layer, &graph),
+            Err(CheckError::LayerSize { layer: 1, .. })
+        ));
+        // narSize and size agree with each other but not with the closure.
+        let mut wrong_nar = plan.clone();
+        wrong_nar.layers[0].nar_sizes[0] += 5;
+        wrong_nar.layers[0].size += 5;
+        wrong_nar.size += 5;
+        let err = check_plan(&wrong_nar, &graph).unwrap_err();
+        assert!(
+            matches!(&err, CheckError::Mismatch { layer: 0, field, .. } if field == "narSize"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sizes_beyond_u64_are_an_error_not_a_panic() {
+        let (graph, mut plan) = closure_and_plan();
+        for layer in &mut plan.layers {
+            layer.base = true;
+            layer.paths = vec![format!("{}-other", layer.paths[0])];
+            layer.nar_sizes = vec![u64::MAX];
+            layer.size = u64::MAX;
+        }
+        plan.algorithm.excludes = vec![A.to_string(), B.to_string()];
+        plan.roots.clear();
+        let err = check_plan(&plan, &graph).unwrap_err();
+        assert!(
+            matches!(err, CheckError::PlanSize { expected: None, .. }),
+            "{err}"
+        );
     }
 }
