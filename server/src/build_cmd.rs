@@ -14,15 +14,18 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use strata_planner::{parse_closure, plan_closure, Plan};
+use strata_planner::{plan_closure, Plan};
 
-use crate::cli::{human_bytes, plan_options, PlanningArgs, UsageError};
+use crate::cli::{
+    human_bytes, load_plan_or_closure, plan_options, PlanOrClosure, PlanningArgs, UsageError,
+};
 use crate::files::read_input;
 use crate::image::archive::{docker, oci};
 use crate::image::compress::Compression;
-use crate::image::config::{parse_config, ConfigOptions};
+use crate::image::config::{check_created, parse_config, ConfigOptions, CreatedError};
 use crate::image::custom::Customisation;
 use crate::image::layer::{NixStore, Progress};
+use crate::image::name::{ImageName, ReferenceError, Tag};
 use crate::image::{self, BuildOptions, Image};
 use crate::store::FsStore;
 
@@ -58,7 +61,7 @@ pub struct BuildArgs {
     input: PathBuf,
     /// Where the image goes: a file, `-` for stdout, or a directory with
     /// `--format oci-dir`.
-    #[arg(short, long, value_name = "PATH")]
+    #[arg(short, long, visible_alias = "output", value_name = "PATH")]
     out: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Docker)]
@@ -66,12 +69,14 @@ pub struct BuildArgs {
     /// Layer compression: gzip, zstd or none.
     #[arg(long, default_value = "gzip", value_parser = parse_compression)]
     compression: Compression,
-    /// Image name (default: the first root's name).
-    #[arg(long)]
-    name: Option<String>,
-    /// Image tag (default: from the image's content).
-    #[arg(long)]
-    tag: Option<String>,
+    /// Image name: lowercase, `/`-separated, an optional registry[:port]/
+    /// first, no tag (default: the first root's name).
+    #[arg(long, value_parser = parse_name)]
+    name: Option<ImageName>,
+    /// Image tag, [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} (default: from the
+    /// image's content).
+    #[arg(long, value_parser = parse_tag)]
+    tag: Option<Tag>,
     /// Execution config as JSON with PascalCase keys (Cmd, Env,
     /// Entrypoint, WorkingDir, User, ExposedPorts, Labels, Volumes).
     #[arg(long, value_name = "FILE")]
@@ -98,7 +103,7 @@ pub struct BuildArgs {
     #[arg(long, value_name = "KEY=VALUE")]
     label: Vec<String>,
     /// Creation time: RFC 3339, or `now` (default 1970-01-01T00:00:01Z).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_created)]
     created: Option<String>,
     /// Architecture (GOARCH; default: this machine's).
     #[arg(long)]
@@ -131,6 +136,22 @@ pub struct BuildArgs {
 
 fn parse_compression(s: &str) -> Result<Compression, String> {
     s.parse()
+}
+
+// Names, tags and times are checked while the flags are read, so a bad
+// one is a usage error (exit 2, naming the flag and the value) before
+// anything is planned, read or written.
+
+fn parse_name(s: &str) -> Result<ImageName, ReferenceError> {
+    s.parse()
+}
+
+fn parse_tag(s: &str) -> Result<Tag, ReferenceError> {
+    s.parse()
+}
+
+fn parse_created(s: &str) -> Result<String, CreatedError> {
+    check_created(s)
 }
 
 /// Runs `strata build`.
@@ -168,18 +189,13 @@ pub fn run(args: BuildArgs) -> Result<()> {
 
 /// The input as a plan: read as one, or planned from a closure.
 fn load_plan(args: &BuildArgs) -> Result<Plan> {
-    let text = read_input(&args.input)?;
-    let name = args.input.display();
-    let looks_like_plan = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .is_some_and(|v| v.get("version").is_some() && v.get("layers").is_some());
-    if looks_like_plan {
-        return Plan::from_json(&text).with_context(|| format!("plan {name}"));
+    match load_plan_or_closure(&args.input, &args.planning.store_dir)? {
+        PlanOrClosure::Plan(plan) => Ok(plan),
+        PlanOrClosure::Closure(graph) => {
+            let options = plan_options(&args.planning)?;
+            Ok(plan_closure(&graph, &options)?)
+        }
     }
-    let graph = parse_closure(&text, &args.planning.store_dir)
-        .with_context(|| format!("closure {name}"))?;
-    let options = plan_options(&args.planning)?;
-    Ok(plan_closure(&graph, &options)?)
 }
 
 fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
@@ -206,23 +222,12 @@ fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
             )));
         }
     }
-    if let Some(name) = &args.name {
-        let ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c));
-        if !ok {
-            bail!(UsageError(format!(
-                "--name {name:?}: use lowercase letters, digits, '.', '_', '-', '/'"
-            )));
-        }
-    }
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     Ok(BuildOptions {
         nix: NixStore {
-            store_dir: args.planning.store_dir.trim_end_matches('/').to_string(),
+            store_dir: args.planning.store_dir.clone(),
             root: args.store_root.clone(),
         },
         compression: args.compression,
@@ -249,8 +254,8 @@ fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         },
-        name: args.name.clone(),
-        tag: args.tag.clone(),
+        name: args.name.as_ref().map(ToString::to_string),
+        tag: args.tag.as_ref().map(ToString::to_string),
     })
 }
 

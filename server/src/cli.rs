@@ -27,10 +27,21 @@ Examples:
   strata plan                                  plan the bundled example closure
   nix path-info --json --recursive ./result | strata plan - --budget 20
   strata plan closure.json --algorithm nixery --popularity popularity.json -o plan.json
-  strata plan closure.json --pipeline '[[\"popularity_contest\"],[\"limit_layers\",20]]' -a pipeline
+  strata plan closure.json --pipeline '[[\"popularity_contest\"],[\"limit_layers\",20]]'
+  strata plan closure.json --pin /nix/store/...-glibc-2.39,/nix/store/...-openssl-3.0.14
   strata plan closure.json --pin /nix/store/...-glibc-2.39 --previous last-plan.json
   strata check plan.json closure.json
   strata simulate rev0/ rev1/ rev2/            plans of a fleet at three revisions";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  strata check plan.json closure.json          the plan lays out this closure
+  nix path-info --json --recursive ./result | strata check plan.json -
+  strata check plan.json graph.json --store-dir /custom/store
+
+Exit code 0: the plan fits; 2: it does not, with the first problem found
+(a path in no layer or in two, a size or narHash that differs, too many
+layers, a layer or plan size that is not the sum of its parts).";
 
 /// Plans how a Nix closure is split into container image layers.
 #[derive(Debug, Parser)]
@@ -46,6 +57,7 @@ enum Command {
     #[command(after_help = EXAMPLES)]
     Plan(PlanArgs),
     /// Check that a plan lays out a closure (partition, budget, version, sizes).
+    #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
     /// Simulate pulls of a fleet's plans over revisions; figures as ratios
     /// to the one-layer-per-path bound.
@@ -57,12 +69,19 @@ enum Command {
     Build(Box<build_cmd::BuildArgs>),
 }
 
-/// How a closure is planned: shared by `plan` (and later `build`).
+/// The algorithm used when `--algorithm` is not given (and no
+/// `--pipeline` implies `pipeline`): the one place it is decided.
+pub const DEFAULT_ALGORITHM: Algorithm = Algorithm::Auto;
+
+/// How a closure is planned: shared by `plan`, `build` and `simulate`.
 #[derive(Debug, Args, Clone)]
 pub struct PlanningArgs {
-    /// Layering algorithm: auto, fleet, popularity, nixery, pipeline.
-    #[arg(short, long, default_value = "auto", value_parser = parse_algorithm)]
-    pub algorithm: Algorithm,
+    // `None` when not given: `PlanningArgs::algorithm` resolves it, so a
+    // `--pipeline` alone means `pipeline` rather than the default. The help
+    // text is `algorithm_help`'s, which names the default.
+    /// Layering algorithm.
+    #[arg(short, long, value_parser = parse_algorithm, help = algorithm_help())]
+    pub algorithm: Option<Algorithm>,
     /// Most layers for store paths (dockerTools' maxLayers less the image's own layer).
     #[arg(short, long, default_value_t = 99)]
     pub budget: usize,
@@ -72,11 +91,11 @@ pub struct PlanningArgs {
     /// nixpkgs layeringPipeline: a JSON file, or the JSON itself.
     #[arg(long, value_name = "FILE|JSON")]
     pub pipeline: Option<String>,
-    /// Give this store path a layer of its own (repeatable).
-    #[arg(long, value_name = "PATH")]
+    /// Give this store path a layer of its own (repeatable, or comma-separated).
+    #[arg(long, value_name = "PATH", value_delimiter = ',')]
     pub pin: Vec<String>,
-    /// Leave this store path out of the image (repeatable).
-    #[arg(long, value_name = "PATH")]
+    /// Leave this store path out of the image (repeatable, or comma-separated).
+    #[arg(long, value_name = "PATH", value_delimiter = ',')]
     pub exclude: Vec<String>,
     /// Reuse the layers of this plan first, as dockerTools' fromImage.
     #[arg(long, value_name = "PLAN")]
@@ -85,8 +104,35 @@ pub struct PlanningArgs {
     #[arg(long, value_name = "PLAN")]
     pub previous: Option<PathBuf>,
     /// The Nix store directory.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_STORE_DIR)]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STORE_DIR, value_parser = parse_store_dir)]
     pub store_dir: String,
+}
+
+impl PlanningArgs {
+    /// The algorithm to run: the one given; else `pipeline` when a
+    /// `--pipeline` is given; else [`DEFAULT_ALGORITHM`]. A pipeline with
+    /// another algorithm is a usage error rather than a silently unused
+    /// flag.
+    pub fn algorithm(&self) -> Result<Algorithm, UsageError> {
+        match (self.algorithm, &self.pipeline) {
+            (Some(algorithm), None) => Ok(algorithm),
+            (None, None) => Ok(DEFAULT_ALGORITHM),
+            (None | Some(Algorithm::Pipeline), Some(_)) => Ok(Algorithm::Pipeline),
+            (Some(other), Some(_)) => Err(UsageError(format!(
+                "--pipeline is only used by --algorithm pipeline, not --algorithm {other} \
+                 (leave out --algorithm, or the pipeline)"
+            ))),
+        }
+    }
+}
+
+/// `--algorithm`'s help, naming the default from [`DEFAULT_ALGORITHM`].
+fn algorithm_help() -> String {
+    let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+    format!(
+        "Layering algorithm: {} [default: {DEFAULT_ALGORITHM}, or pipeline when --pipeline is given]",
+        names.join(", ")
+    )
 }
 
 #[derive(Debug, Args)]
@@ -95,7 +141,7 @@ struct PlanArgs {
     /// --json, or a list of entries); `-` for stdin; none: the bundled example.
     closure: Option<PathBuf>,
     /// Write the plan here (atomically) instead of stdout.
-    #[arg(short, long, value_name = "PLAN")]
+    #[arg(short, long, visible_alias = "out", value_name = "PLAN")]
     output: Option<PathBuf>,
     /// Output format: the plan as JSON, or a table for people.
     #[arg(long, value_enum, default_value_t = PlanFormat::Json)]
@@ -120,12 +166,24 @@ struct CheckArgs {
     /// The closure it should lay out (`-` for stdin).
     closure: PathBuf,
     /// The Nix store directory.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_STORE_DIR)]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STORE_DIR, value_parser = parse_store_dir)]
     store_dir: String,
 }
 
 fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
     s.parse()
+}
+
+/// `--store-dir`: trailing slashes are dropped (`/nix/store/` is
+/// `/nix/store`, as the planner wants it), but `/` stays `/`. Whether the
+/// result is usable is the planner's to say.
+pub fn parse_store_dir(s: &str) -> Result<String, String> {
+    let trimmed = s.trim_end_matches('/');
+    Ok(if trimmed.is_empty() && !s.is_empty() {
+        "/".to_string()
+    } else {
+        trimmed.to_string()
+    })
 }
 
 /// The user's input is at fault (exit code 2).
@@ -194,9 +252,47 @@ pub fn load_closure(path: &Path, store_dir: &str) -> Result<Graph> {
     parse_closure(&text, store_dir).with_context(|| format!("closure {}", path.display()))
 }
 
+/// What `build` and `simulate` take: a plan as it is, or a closure to plan.
+#[derive(Debug)]
+pub enum PlanOrClosure {
+    /// A plan from `strata plan`.
+    Plan(Plan),
+    /// A closure, validated.
+    Closure(Graph),
+}
+
+/// Reads a plan or a closure file, telling them apart by
+/// [`looks_like_plan`].
+pub fn load_plan_or_closure(path: &Path, store_dir: &str) -> Result<PlanOrClosure> {
+    let text = read_input(path)?;
+    let name = path.display();
+    if looks_like_plan(&text) {
+        let plan = Plan::from_json(&text).with_context(|| format!("plan {name}"))?;
+        return Ok(PlanOrClosure::Plan(plan));
+    }
+    let graph = parse_closure(&text, store_dir).with_context(|| format!("closure {name}"))?;
+    Ok(PlanOrClosure::Closure(graph))
+}
+
+/// Whether a text is a plan rather than a closure: an object with both
+/// `version` and `layers`, which no closure shape has. Only those two keys
+/// are looked at (the rest is skipped, not built), so telling a large
+/// closure apart costs one scan of its bytes.
+pub fn looks_like_plan(text: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        version: Option<serde::de::IgnoredAny>,
+        layers: Option<serde::de::IgnoredAny>,
+    }
+    // A list would fill the fields by position: only objects are plans.
+    text.trim_start().starts_with('{')
+        && serde_json::from_str::<Probe>(text)
+            .is_ok_and(|p| p.version.is_some() && p.layers.is_some())
+}
+
 /// Turns the planning arguments into planner options (reading the files).
 pub fn plan_options(args: &PlanningArgs) -> Result<PlanOptions> {
-    let mut options = PlanOptions::new(args.algorithm, args.budget);
+    let mut options = PlanOptions::new(args.algorithm()?, args.budget);
     if let Some(path) = &args.popularity {
         let text = read_input(path)?;
         options.popularity = Some(
@@ -217,7 +313,7 @@ pub fn plan_options(args: &PlanningArgs) -> Result<PlanOptions> {
             ))
         })?;
         options.pipeline = Some(value);
-    } else if args.algorithm == Algorithm::Pipeline {
+    } else if options.algorithm == Algorithm::Pipeline {
         bail!(UsageError(
             "--algorithm pipeline needs --pipeline FILE|JSON".to_string()
         ));

@@ -1,51 +1,82 @@
 //! `strata simulate`: plans of a fleet at several revisions → pulled bytes.
 //!
-//! Each argument is one revision (oldest first): a directory of plan files,
-//! one per image, named `<image>.json` or `<image>.plan.json` (the image is
-//! the same image at every revision when the file name is the same).
+//! Each argument is one revision (oldest first): a directory with one file
+//! per image, named `<image>.json` or `<image>.plan.json` (the image is the
+//! same image at every revision when the file name is the same). A file is
+//! a plan (a full plan, `{"layers": [...]}`, or a list of lists of paths,
+//! as pullsim.py writes), or a closure, planned here with the planning
+//! flags and, as its `--previous`, the same image's plan at the revision
+//! before: what a CI job that keeps its last plan does, and what pullsim.py
+//! gives its planners.
 
+use std::collections::BTreeMap;
 use std::fs;
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use strata_planner::{read_layers, simulate, Figure, Figures, ImagePlan, Revision};
+use strata_planner::{
+    parse_closure, plan_closure, read_layers, simulate, Figure, Figures, Graph, ImagePlan, Layer,
+    Plan, PlanOptions, Revision,
+};
 
-use crate::cli::{human_bytes, UsageError};
+use crate::cli::{human_bytes, plan_options, PlanningArgs, UsageError};
 use crate::files::read_input;
 
 /// Extra help for `strata simulate`.
 pub const HELP: &str = "\
-Each REVISION is a directory of plans, one file per image (<image>.json or
-<image>.plan.json); give them oldest first. Figures (lower is better, 1.000
-is the bound of one layer per store path):
+Each REVISION is a directory with one file per image (<image>.json or
+<image>.plan.json); give them oldest first. A file is a plan, or a closure
+that is planned here with the planning options (-a, -b, ...) and, for
+stability, the same image's plan at the revision before. Figures (lower is
+better, 1.000 is the bound of one layer per store path):
   fleet   a node pulls every image of a revision (summed over revisions)
   update  a node holding revision r-1 of every image pulls revision r
   image   each image alone updated from r-1 to r
 
-Example:
+Examples:
+  strata simulate closures0 closures1 -a fleet -b 20     closures, planned here
   for r in 0 1; do mkdir -p rev$r; for c in closures$r/*.json; do
     strata plan $c -o rev$r/$(basename $c); done; done
-  strata simulate rev0 rev1";
+  strata simulate rev0 rev1                              plans made before";
 
 /// Arguments of `strata simulate`.
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Revision directories of plans, oldest first.
+    /// Revision directories of plans or closures, oldest first.
     #[arg(required = true, value_name = "REVISION")]
     revisions: Vec<PathBuf>,
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
+    /// How closures are planned (plans are taken as they are).
+    #[command(flatten)]
+    planning: PlanningArgs,
 }
 
 /// Runs `strata simulate`.
 pub fn run(args: SimulateArgs) -> Result<()> {
+    if args.planning.previous.is_some() {
+        bail!(UsageError(
+            "simulate gives each closure the same image's plan at the revision before; \
+             --previous is not used here"
+                .to_string()
+        ));
+    }
+    let mut planner = Planner::new(&args.planning);
     let revisions = args
         .revisions
         .iter()
-        .map(|dir| load_revision(dir))
+        .map(|dir| load_revision(dir, &mut planner))
         .collect::<Result<Vec<_>>>()?;
+    if planner.planned > 0 && io::stderr().is_terminal() {
+        let options = planner.options.as_ref().expect("options were made");
+        eprintln!(
+            "strata: planned {} closures with {}, budget {}",
+            planner.planned, options.algorithm, options.budget
+        );
+    }
     let figures = simulate(&revisions)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
@@ -55,8 +86,80 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads every plan of a revision directory, sorted by image name.
-pub fn load_revision(dir: &Path) -> Result<Revision> {
+/// Plans the closures of the revisions, each image with its own previous
+/// layers.
+pub struct Planner<'a> {
+    args: &'a PlanningArgs,
+    /// Made at the first closure, so plans alone need no valid planning
+    /// flags (e.g. `-a pipeline` without `--pipeline`).
+    options: Option<PlanOptions>,
+    /// Each image's layers at the latest revision read.
+    previous: BTreeMap<String, Vec<Layer>>,
+    /// Closures planned so far.
+    planned: usize,
+}
+
+impl<'a> Planner<'a> {
+    /// A planner for closures, with these planning flags.
+    pub fn new(args: &'a PlanningArgs) -> Self {
+        Planner {
+            args,
+            options: None,
+            previous: BTreeMap::new(),
+            planned: 0,
+        }
+    }
+
+    /// The layers of one image's file: read from a plan, or planned from a
+    /// closure.
+    fn layers(&mut self, image: &str, path: &Path) -> Result<Vec<Layer>> {
+        let text = read_input(path)?;
+        let layers = if is_layers(&text) {
+            read_layers(&text).with_context(|| format!("plan {}", path.display()))?
+        } else {
+            let graph = parse_closure(&text, &self.args.store_dir)
+                .with_context(|| format!("closure {}", path.display()))?;
+            drop(text);
+            self.plan(image, &graph)
+                .with_context(|| format!("planning closure {}", path.display()))?
+                .layers
+        };
+        self.previous.insert(image.to_string(), layers.clone());
+        Ok(layers)
+    }
+
+    /// Plans one image's closure, with its layers at the revision before
+    /// (if any) as `previous`. The caller records the result's layers.
+    fn plan(&mut self, image: &str, graph: &Graph) -> Result<Plan> {
+        if self.options.is_none() {
+            self.options = Some(plan_options(self.args)?);
+        }
+        let mut options = self.options.clone().expect("options were just made");
+        options.previous = self.previous.get(image).cloned();
+        self.planned += 1;
+        Ok(plan_closure(graph, &options)?)
+    }
+}
+
+/// Whether a file holds layers (a plan in one of the shapes `read_layers`
+/// takes) rather than a closure: an object with `layers` (no closure shape
+/// has one), or a list whose items are lists (closure lists hold objects).
+/// Only the `layers` key is looked at, so this is one scan of the bytes.
+fn is_layers(text: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        layers: Option<serde::de::IgnoredAny>,
+    }
+    let text = text.trim_start();
+    if let Some(list) = text.strip_prefix('[') {
+        return matches!(list.trim_start().as_bytes().first(), Some(b'[' | b']'));
+    }
+    text.starts_with('{') && serde_json::from_str::<Probe>(text).is_ok_and(|p| p.layers.is_some())
+}
+
+/// Reads every plan or closure of a revision directory, sorted by image
+/// name; closures are planned by `planner`.
+pub fn load_revision(dir: &Path, planner: &mut Planner<'_>) -> Result<Revision> {
     let entries = fs::read_dir(dir).map_err(|source| crate::files::ReadError {
         path: dir.display().to_string(),
         source,
@@ -75,14 +178,17 @@ pub fn load_revision(dir: &Path) -> Result<Revision> {
         }
     }
     if files.is_empty() {
-        return Err(UsageError(format!("{}: no plan files (*.json)", dir.display())).into());
+        return Err(UsageError(format!(
+            "{}: no plan or closure files (*.json)",
+            dir.display()
+        ))
+        .into());
     }
     files.sort();
     let images = files
         .into_iter()
         .map(|(image, path)| {
-            let text = read_input(&path)?;
-            let layers = read_layers(&text).with_context(|| format!("plan {}", path.display()))?;
+            let layers = planner.layers(&image, &path)?;
             Ok(ImagePlan { image, layers })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -107,4 +213,61 @@ pub fn table(f: &Figures) -> String {
     out += &row("update", &f.update);
     out += &row("image", &f.image);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        planning: PlanningArgs,
+    }
+
+    const A: &str = "/nix/store/0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a-hello-2.12";
+    const B: &str = "/nix/store/1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b-glibc-2.39";
+
+    #[test]
+    fn an_image_is_planned_with_its_own_layers_of_the_revision_before() {
+        let flags = Flags::parse_from(["simulate", "-b", "2"]);
+        let text = serde_json::json!([
+            {"path": A, "narSize": 10, "references": [B]},
+            {"path": B, "narSize": 20, "references": []},
+        ])
+        .to_string();
+        let graph = parse_closure(&text, "/nix/store").unwrap();
+        let mut planner = Planner::new(&flags.planning);
+        let first = planner.plan("hello", &graph).unwrap();
+        assert!(!first.algorithm.previous);
+        planner
+            .previous
+            .insert("hello".to_string(), first.layers.clone());
+        assert!(planner.plan("hello", &graph).unwrap().algorithm.previous);
+        assert!(!planner.plan("other", &graph).unwrap().algorithm.previous);
+        assert_eq!(planner.planned, 3);
+    }
+
+    #[test]
+    fn plans_in_every_shape_are_told_from_closures() {
+        for plan in [
+            r#"{"version": 1, "layers": [], "size": 0}"#,
+            r#"{"layers": [{"paths": []}]}"#,
+            r#" [["/nix/store/x"]]"#,
+            "[]",
+        ] {
+            assert!(is_layers(plan), "{plan}");
+        }
+        for closure in [
+            r#"[{"path": "/nix/store/x", "narSize": 1}]"#,
+            r#"{"graph": []}"#,
+            r#"{"exportReferencesGraph": {"graph": []}, "graph": []}"#,
+            r#"{"/nix/store/x": {"narSize": 1}}"#,
+            "not json",
+        ] {
+            assert!(!is_layers(closure), "{closure}");
+        }
+    }
 }

@@ -190,3 +190,223 @@ fn help_has_examples() {
         "{text}"
     );
 }
+
+/// The paths of a plan's layers, layer by layer.
+fn layer_paths(plan: &serde_json::Value) -> Vec<Vec<String>> {
+    plan["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn plan_takes_out_as_well_as_output() {
+    let dir = temp_dir("out-alias");
+    for flag in ["-o", "--output", "--out"] {
+        let target = dir.join(format!("plan{flag}.json"));
+        let out = run(strata()
+            .args(["plan", "-b", "5", flag])
+            .arg(&target)
+            .arg(example("git")));
+        assert!(out.status.success(), "{flag}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{flag}: the plan went to stdout");
+        let plan: serde_json::Value = serde_json::from_slice(&fs::read(&target).unwrap()).unwrap();
+        assert_eq!(plan["layers"].as_array().unwrap().len(), 5);
+    }
+}
+
+#[test]
+fn build_takes_output_as_well_as_out() {
+    // Past flag parsing: the absent input is what fails, not `--output`.
+    let dir = temp_dir("output-alias");
+    let out = run(strata()
+        .args(["build", "--output"])
+        .arg(dir.join("image.tar"))
+        .arg(dir.join("absent.json")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("absent.json"), "{}", stderr(&out));
+    assert!(!dir.join("image.tar").exists());
+}
+
+#[test]
+fn a_pipeline_alone_implies_the_pipeline_algorithm() {
+    let pipeline = r#"[["popularity_contest"], ["limit_layers", 3]]"#;
+    let implied = run(strata()
+        .args(["plan", "--pipeline", pipeline])
+        .arg(example("git")));
+    assert!(implied.status.success(), "{}", stderr(&implied));
+    let plan: serde_json::Value = serde_json::from_slice(&implied.stdout).unwrap();
+    assert_eq!(plan["algorithm"]["name"], "pipeline");
+    assert_eq!(plan["layers"].as_array().unwrap().len(), 3);
+    let explicit = run(strata()
+        .args(["plan", "-a", "pipeline", "--pipeline", pipeline])
+        .arg(example("git")));
+    assert_eq!(implied.stdout, explicit.stdout);
+    // Without a pipeline, the default algorithm.
+    let default = run(strata().arg("plan").arg(example("git")));
+    let plan: serde_json::Value = serde_json::from_slice(&default.stdout).unwrap();
+    assert_eq!(
+        plan["algorithm"]["name"],
+        strata_server::cli::DEFAULT_ALGORITHM.name()
+    );
+}
+
+#[test]
+fn a_pipeline_with_another_algorithm_is_a_usage_error() {
+    let dir = temp_dir("pipeline-other");
+    let target = dir.join("plan.json");
+    let out = run(strata()
+        .args(["plan", "-a", "nixery", "--pipeline", "[]", "-o"])
+        .arg(&target)
+        .arg(example("git")));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--pipeline") && err.contains("--algorithm nixery"),
+        "{err}"
+    );
+    assert!(!target.exists());
+    let out = run(strata()
+        .args(["plan", "-a", "pipeline"])
+        .arg(example("git")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("needs --pipeline"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn pins_and_excludes_take_comma_separated_lists() {
+    let plan = run(strata()
+        .args(["plan", "-b", "3"])
+        .arg(example("nginx-light")));
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let roots: Vec<String> = plan["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    let mut others: Vec<String> = layer_paths(&plan)
+        .concat()
+        .into_iter()
+        .filter(|p| !roots.contains(p))
+        .collect();
+    others.sort();
+    let (pins, excludes) = (&others[..2], &others[2..4]);
+    let listed = run(strata()
+        .args(["plan", "-b", "10", "--pin", &pins.join(","), "--exclude"])
+        .arg(excludes.join(","))
+        .arg(example("nginx-light")));
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let repeated = run(strata()
+        .args(["plan", "-b", "10", "--pin", &pins[0], "--pin", &pins[1]])
+        .args(["--exclude", &excludes[0], "--exclude", &excludes[1]])
+        .arg(example("nginx-light")));
+    assert_eq!(listed.stdout, repeated.stdout);
+    let plan: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(plan["algorithm"]["pins"], serde_json::json!(pins));
+    assert_eq!(plan["algorithm"]["excludes"], serde_json::json!(excludes));
+    let layers = layer_paths(&plan);
+    for pin in pins {
+        assert!(
+            layers.contains(&vec![pin.clone()]),
+            "{pin} has no own layer"
+        );
+    }
+    for exclude in excludes {
+        assert!(!layers.concat().contains(exclude), "{exclude} is still in");
+    }
+}
+
+#[test]
+fn a_trailing_slash_on_the_store_dir_is_dropped_everywhere() {
+    let dir = temp_dir("store-dir-slash");
+    let plan = dir.join("plan.json");
+    let plain = run(strata().args(["plan", "-b", "4"]).arg(example("git")));
+    let slashed = run(strata()
+        .args(["plan", "-b", "4", "--store-dir", "/nix/store/", "-o"])
+        .arg(&plan)
+        .arg(example("git")));
+    assert!(slashed.status.success(), "{}", stderr(&slashed));
+    assert_eq!(fs::read(&plan).unwrap(), plain.stdout);
+    let check = run(strata()
+        .args(["check", "--store-dir", "/nix/store//"])
+        .arg(&plan)
+        .arg(example("git")));
+    assert!(check.status.success(), "{}", stderr(&check));
+    let rev = dir.join("rev0");
+    fs::create_dir_all(&rev).unwrap();
+    fs::copy(example("git"), rev.join("git.json")).unwrap();
+    let sim = run(strata()
+        .args(["simulate", "--json", "--store-dir", "/nix/store/"])
+        .arg(&rev));
+    assert!(sim.status.success(), "{}", stderr(&sim));
+    // `/` stays `/` (a store at the root), rather than becoming "".
+    let out = run(strata()
+        .args(["plan", "--store-dir", "/"])
+        .arg(example("git")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !stderr(&out).contains("store directory \"\""),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(strata_server::cli::parse_store_dir("/").unwrap(), "/");
+    assert_eq!(strata_server::cli::parse_store_dir("///").unwrap(), "/");
+    assert_eq!(
+        strata_server::cli::parse_store_dir("/gnu/store/").unwrap(),
+        "/gnu/store"
+    );
+}
+
+#[test]
+fn check_rejects_a_plan_whose_size_is_not_the_sum_of_its_layers() {
+    let dir = temp_dir("check-size");
+    let plan = dir.join("plan.json");
+    assert!(
+        run(strata().args(["plan", "-o"]).arg(&plan).arg(example("git")))
+            .status
+            .success()
+    );
+    let mut value: serde_json::Value = serde_json::from_slice(&fs::read(&plan).unwrap()).unwrap();
+    let size = value["size"].as_u64().unwrap();
+    value["size"] = (size + 1).into();
+    fs::write(&plan, value.to_string()).unwrap();
+    let out = run(strata().arg("check").arg(&plan).arg(example("git")));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`size`") && err.contains(&(size + 1).to_string()),
+        "{err}"
+    );
+    // A layer's size: named by its index.
+    value["size"] = size.into();
+    let layer = value["layers"][0]["size"].as_u64().unwrap();
+    value["layers"][0]["size"] = (layer + 1).into();
+    fs::write(&plan, value.to_string()).unwrap();
+    let out = run(strata().arg("check").arg(&plan).arg(example("git")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("layer 0: size"), "{}", stderr(&out));
+}
+
+#[test]
+fn check_help_has_examples() {
+    let out = run(strata().args(["check", "--help"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Examples:") && text.contains("strata check plan.json closure.json"),
+        "{text}"
+    );
+}

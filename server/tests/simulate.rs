@@ -84,6 +84,121 @@ fn figures_match_pullsim_on_the_committed_fixture() {
 }
 
 #[test]
+fn closures_are_planned_in_place_with_the_same_figures() {
+    // The fixture's revisions hold closures: simulate plans them itself.
+    let expected: serde_json::Value =
+        serde_json::from_slice(&fs::read(fixture().join("expected.json")).unwrap()).unwrap();
+    let budget = expected["budget"].as_u64().unwrap().to_string();
+    let (rev0, rev1) = (fixture().join("rev0"), fixture().join("rev1"));
+    for (algorithm, want) in expected["algorithms"].as_object().unwrap() {
+        let got: serde_json::Value = serde_json::from_slice(&strata(&[
+            "simulate",
+            "--json",
+            "-a",
+            algorithm,
+            "--budget",
+            &budget,
+            rev0.to_str().unwrap(),
+            rev1.to_str().unwrap(),
+        ]))
+        .unwrap();
+        for figure in ["fleet", "update", "image"] {
+            let (g, w) = (
+                got[figure]["ratio"].as_f64().unwrap(),
+                want[figure].as_f64().unwrap(),
+            );
+            assert!(close(g, w), "{algorithm} {figure}: strata {g} pullsim {w}");
+        }
+        assert_eq!(got["maxLayers"], want["max_layers"]);
+    }
+}
+
+#[test]
+fn each_closure_gets_its_own_plan_at_the_revision_before_as_previous() {
+    // By hand: plan rev0, then rev1 with --previous, simulate the plans;
+    // simulating the closures must give the same figures.
+    let out = std::env::temp_dir().join(format!("strata-sim-previous-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&out);
+    let mut revisions = Vec::new();
+    for (r, rev) in ["rev0", "rev1"].into_iter().enumerate() {
+        let dir = out.join(rev);
+        fs::create_dir_all(&dir).unwrap();
+        for entry in fs::read_dir(fixture().join(rev)).unwrap() {
+            let closure = entry.unwrap().path();
+            let name = closure.file_name().unwrap();
+            let plan = dir.join(name);
+            let mut args = vec![
+                "plan".to_string(),
+                closure.to_str().unwrap().to_string(),
+                "-a".to_string(),
+                "fleet".to_string(),
+                "-b".to_string(),
+                "4".to_string(),
+                "-o".to_string(),
+                plan.to_str().unwrap().to_string(),
+            ];
+            if r > 0 {
+                args.push("--previous".to_string());
+                args.push(out.join("rev0").join(name).to_str().unwrap().to_string());
+            }
+            strata(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+        revisions.push(dir.to_str().unwrap().to_string());
+    }
+    let by_hand = strata(&["simulate", "--json", &revisions[0], &revisions[1]]);
+    let (rev0, rev1) = (fixture().join("rev0"), fixture().join("rev1"));
+    let (rev0, rev1) = (rev0.to_str().unwrap(), rev1.to_str().unwrap());
+    let in_place = strata(&["simulate", "--json", "-a", "fleet", "-b", "4", rev0, rev1]);
+    assert_eq!(
+        String::from_utf8_lossy(&by_hand),
+        String::from_utf8_lossy(&in_place)
+    );
+    // A revision of plans and one of closures mix.
+    let mixed = strata(&[
+        "simulate",
+        "--json",
+        "-a",
+        "fleet",
+        "-b",
+        "4",
+        &revisions[0],
+        rev1,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&by_hand),
+        String::from_utf8_lossy(&mixed)
+    );
+    fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn previous_is_refused_and_bad_closures_are_named() {
+    let rev0 = fixture().join("rev0");
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["simulate", "--previous", "x.json"])
+        .arg(&rev0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--previous"));
+    let dir = std::env::temp_dir().join(format!("strata-sim-bad-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("broken.json"), r#"{"graph": [{"path": 1}]}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("simulate")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.json") && err.contains("closure"),
+        "{err}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn figures_match_pullsim_live_when_shared_is_present() {
     let bench = repo().join("../shared/bench");
     if !bench.join("pullsim.py").exists() {

@@ -491,3 +491,82 @@ fn config_options_reach_the_image_config() {
     assert!(config_name.starts_with("blobs/sha256/"));
     cleanup(&s.dir);
 }
+
+#[test]
+fn bad_names_tags_and_times_are_usage_errors_that_write_nothing() {
+    let s = setup("bad-flags");
+    for (flag, value) in [
+        ("--tag", ".v1"),
+        ("--tag", "v1/x"),
+        ("--tag", &"t".repeat(129)),
+        ("--name", "Hello"),
+        ("--name", "hello:v1"),
+        ("--name", "registry.example.com:5000/team/hello:v1"),
+        ("--name", "hello--"),
+        ("--name", "a//b"),
+        ("--created", "2024-13-01T00:00:00Z"),
+        ("--created", "2024-01-02 03:04:05"),
+        ("--created", "yesterday"),
+    ] {
+        let outdir = s.dir.join("out");
+        let _ = fs::remove_dir_all(&outdir);
+        fs::create_dir_all(&outdir).unwrap();
+        let out = s
+            .build(&[flag, value])
+            .arg("-o")
+            .arg(outdir.join("image.tar"))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(
+            err.contains(flag) && err.contains(value),
+            "{flag} {value}: {err}"
+        );
+        let left: Vec<_> = fs::read_dir(&outdir).unwrap().collect();
+        assert!(left.is_empty(), "{flag} {value}: left behind: {left:?}");
+    }
+    // Nothing was planned or built either: no layer reached the cache.
+    assert!(!s.dir.join("cache").exists());
+    // Good ones of each kind pass.
+    let archive = s.dir.join("ok.tar");
+    run_ok(
+        s.build(&[
+            "--name",
+            "registry.example.com:5000/team/hello",
+            "--tag",
+            "1.0_rc-1",
+            "--created",
+            "2024-02-29T23:59:59.5+01:00",
+        ])
+        .arg("-o")
+        .arg(&archive),
+    );
+    let manifest = run_ok(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(&archive)
+            .arg("manifest.json"),
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    assert_eq!(
+        manifest[0]["RepoTags"][0],
+        "registry.example.com:5000/team/hello:1.0_rc-1"
+    );
+    cleanup(&s.dir);
+}
+
+#[test]
+fn build_takes_output_and_a_store_dir_with_a_trailing_slash() {
+    let s = setup("output-slash");
+    let plain = s.dir.join("plain.tar");
+    run_ok(s.build(&[]).arg("-o").arg(&plain));
+    let slashed = s.dir.join("slashed.tar");
+    run_ok(
+        s.build(&["--store-dir", "/nix/store/"])
+            .arg("--output")
+            .arg(&slashed),
+    );
+    assert_eq!(fs::read(&plain).unwrap(), fs::read(&slashed).unwrap());
+    cleanup(&s.dir);
+}

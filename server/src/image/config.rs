@@ -191,6 +191,107 @@ fn rfc3339_now() -> String {
     rfc3339(secs)
 }
 
+/// A `--created` value that is neither RFC 3339 nor `now`.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[error(
+    "{value:?} is not an RFC 3339 time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM)) or `now`: {reason}"
+)]
+pub struct CreatedError {
+    /// The value given.
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Checks a `--created` value: `now`, or an RFC 3339 `date-time`
+/// (section 5.6) as Go's `time.RFC3339` reads it, since docker, podman and
+/// skopeo parse `created` with it: an upper-case `T` and `Z`, seconds up to
+/// 59, a fraction of any length, an offset `±HH:MM`. Returns the value
+/// unchanged: the image records the time as the user wrote it.
+pub fn check_created(value: &str) -> Result<String, CreatedError> {
+    if value == "now" {
+        return Ok(value.to_string());
+    }
+    let err = |reason: &str| CreatedError {
+        value: value.to_string(),
+        reason: reason.to_string(),
+    };
+    let b = value.as_bytes();
+    let number = |range: std::ops::Range<usize>, what: &str| -> Result<u32, CreatedError> {
+        match b.get(range.clone()) {
+            Some(digits) if digits.iter().all(u8::is_ascii_digit) => {
+                Ok(digits.iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0')))
+            }
+            _ => Err(err(&format!("the {what} must be {} digits", range.len()))),
+        }
+    };
+    let punct = |at: usize, c: u8, what: &str| -> Result<(), CreatedError> {
+        if b.get(at) == Some(&c) {
+            Ok(())
+        } else {
+            Err(err(&format!("expected {:?} {what}", char::from(c))))
+        }
+    };
+    let year = number(0..4, "year")?;
+    punct(4, b'-', "after the year")?;
+    let month = number(5..7, "month")?;
+    punct(7, b'-', "after the month")?;
+    let day = number(8..10, "day")?;
+    punct(10, b'T', "between date and time")?;
+    let hour = number(11..13, "hour")?;
+    punct(13, b':', "after the hour")?;
+    let minute = number(14..16, "minute")?;
+    punct(16, b':', "after the minute")?;
+    let second = number(17..19, "second")?;
+    if !(1..=12).contains(&month) {
+        return Err(err(&format!("month {month} is not 1 to 12")));
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=days).contains(&day) {
+        return Err(err(&format!(
+            "day {day} is not 1 to {days} in month {month}"
+        )));
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return Err(err(&format!(
+            "{hour:02}:{minute:02}:{second:02} is not a time of day"
+        )));
+    }
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return Err(err("a fraction of a second needs digits after '.'"));
+        }
+        i += 1 + digits;
+    }
+    match b.get(i) {
+        Some(b'Z') => i += 1,
+        Some(b'+' | b'-') => {
+            let hours = number(i + 1..i + 3, "offset hour")?;
+            punct(i + 3, b':', "in the offset")?;
+            let minutes = number(i + 4..i + 6, "offset minute")?;
+            if hours > 23 || minutes > 59 {
+                return Err(err(&format!(
+                    "offset {hours:02}:{minutes:02} is out of range"
+                )));
+            }
+            i += 6;
+        }
+        _ => return Err(err("the time zone (Z or +HH:MM) is missing")),
+    }
+    if i != b.len() {
+        return Err(err(&format!("unexpected {:?} at the end", &value[i..])));
+    }
+    Ok(value.to_string())
+}
+
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
 pub fn rfc3339(secs: u64) -> String {
     let days = (secs / 86400) as i64;
@@ -216,6 +317,44 @@ pub fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn created_accepts_rfc3339_and_now() {
+        for ok in [
+            "now",
+            DEFAULT_CREATED,
+            "2024-01-02T03:04:05Z",
+            "2024-02-29T23:59:59.123456789Z",
+            "2000-02-29T00:00:00+05:30",
+            "1999-12-31T23:59:59-00:00",
+        ] {
+            assert_eq!(check_created(ok).as_deref(), Ok(ok));
+        }
+    }
+
+    #[test]
+    fn created_rejects_what_go_would_not_read() {
+        for (bad, reason) in [
+            ("", "year"),
+            ("yesterday", "year"),
+            ("2024-01-02", "'T'"),
+            ("2024-01-02 03:04:05Z", "'T'"),
+            ("2024-01-02T03:04:05", "time zone"),
+            ("2024-01-02T03:04:05z", "time zone"),
+            ("2024-13-02T03:04:05Z", "month 13"),
+            ("2023-02-29T03:04:05Z", "day 29"),
+            ("2024-01-02T24:00:00Z", "time of day"),
+            ("2024-01-02T03:04:60Z", "time of day"),
+            ("2024-01-02T03:04:05.Z", "fraction"),
+            ("2024-01-02T03:04:05+0100", "offset"),
+            ("2024-01-02T03:04:05Zjunk", "junk"),
+            ("1700000000", "'-'"),
+        ] {
+            let err = check_created(bad).unwrap_err();
+            assert_eq!(err.value, bad);
+            assert!(err.to_string().contains(reason), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn rfc3339_of_known_instants() {

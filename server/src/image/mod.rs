@@ -17,6 +17,7 @@ pub mod config;
 pub mod custom;
 pub mod digest;
 pub mod layer;
+pub mod name;
 pub mod nar;
 pub mod tar;
 
@@ -237,7 +238,9 @@ fn default_path(roots: &[String], nix: &NixStore) -> String {
 }
 
 /// The first root's name without store directory and hash, made a valid
-/// repository name (lowercase letters, digits, `.`, `_`, `-`).
+/// repository name ([`name::ImageName`]'s grammar: lowercase letters and
+/// digits joined by one `.`, `_`, `__` or dashes; any other run of
+/// separators becomes one `-`).
 pub fn default_name(roots: &[String], store_dir: &str) -> String {
     let base = roots
         .first()
@@ -257,6 +260,20 @@ pub fn default_name(roots: &[String], store_dir: &str) -> String {
         })
         .collect();
     let name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    let mut joined = String::with_capacity(name.len());
+    let mut run = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            let valid =
+                matches!(run.as_str(), "" | "." | "_" | "__") || run.bytes().all(|b| b == b'-');
+            joined.push_str(if valid { &run } else { "-" });
+            run.clear();
+            joined.push(c);
+        } else {
+            run.push(c);
+        }
+    }
+    let name = joined;
     if name.is_empty() {
         "strata-image".to_string()
     } else {
@@ -276,5 +293,10 @@ mod tests {
         assert_eq!(default_name(&root("Foo+Bar"), store), "foo-bar");
         assert_eq!(default_name(&root("+++"), store), "strata-image");
         assert_eq!(default_name(&[], store), "strata-image");
+        assert_eq!(default_name(&root("c++.x_-y__z...w"), store), "c-x-y__z-w");
+        for odd in ["a.-b", "a___b", "a+.b", "x_.y", "Ü-1.0", "--a--"] {
+            let name = default_name(&root(odd), store);
+            assert!(name.parse::<name::ImageName>().is_ok(), "{odd}: {name}");
+        }
     }
 }
