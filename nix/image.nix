@@ -24,10 +24,11 @@
   config ? { },
   # Most layers in the image, the customisation layer included.
   maxLayers ? 100,
-  # auto, popularity, nixery or pipeline.
-  algorithm ? "auto",
-  # nixpkgs' layeringPipeline (a list), for algorithm = "pipeline".
+  # nixpkgs' layeringPipeline (a list); it implies algorithm = "pipeline".
   pipeline ? null,
+  # auto, fleet, popularity, nixery or pipeline; default: "pipeline" when a
+  # pipeline is given, else null: strata's own default (`strata plan --help`).
+  algorithm ? if pipeline == null then null else "pipeline",
   # Shell commands run in the directory that becomes the top layer's /.
   extraCommands ? "",
   # gzip, zstd or none.
@@ -48,7 +49,8 @@ derivation {
   imageName = name;
   imageTag = if tag == null then "" else tag;
   budget = maxLayers - 1;
-  inherit algorithm compression extraCommands;
+  algorithm = if algorithm == null then "" else algorithm;
+  inherit compression extraCommands;
   pipelineJson = if pipeline == null then "" else builtins.toJSON pipeline;
   createdAt = if created == null then "" else created;
   linkContents = links;
@@ -60,9 +62,10 @@ derivation {
       set -eu
       /bin/mkdir extra
       (cd extra && eval "$extraCommands")
-      flags=(--budget "$budget" --algorithm "$algorithm" --compression "$compression"
+      flags=(--budget "$budget" --compression "$compression"
              --config .attrs.json --name "$imageName" --cache "$PWD/cache" --extra extra
              --no-progress)
+      [ -n "$algorithm" ] && flags+=(--algorithm "$algorithm")
       [ -n "$imageTag" ] && flags+=(--tag "$imageTag")
       [ -n "$pipelineJson" ] && flags+=(--pipeline "$pipelineJson")
       [ -n "$createdAt" ] && flags+=(--created "$createdAt")

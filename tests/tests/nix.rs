@@ -130,3 +130,33 @@ fn the_nix_function_builds_an_image_that_loads_and_runs() {
     );
     cleanup(&dir);
 }
+
+#[test]
+fn the_nix_function_uses_the_pipeline_algorithm_when_given_a_pipeline() {
+    if !require(&["nix-instantiate"]) {
+        return;
+    }
+    // The derivation's `algorithm` (passed as --algorithm unless empty,
+    // when strata's own default applies), for each way of calling it.
+    let expr = format!(
+        r#"let build = import {} {{ strata = /bin/true; }};
+               algorithm = args: (build ({{ name = "x"; }} // args)).algorithm;
+           in [
+             (algorithm {{ }})
+             (algorithm {{ pipeline = [ [ "popularity_contest" ] ]; }})
+             (algorithm {{ pipeline = [ ]; algorithm = "pipeline"; }})
+             (algorithm {{ algorithm = "nixery"; }})
+           ]"#,
+        repo().join("nix/image.nix").display()
+    );
+    let out = run_ok(
+        nix("nix-instantiate")
+            .args(["--eval", "--strict", "--json", "--expr"])
+            .arg(expr),
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        got,
+        serde_json::json!(["", "pipeline", "pipeline", "nixery"])
+    );
+}
