@@ -570,3 +570,71 @@ fn build_takes_output_and_a_store_dir_with_a_trailing_slash() {
     assert_eq!(fs::read(&plain).unwrap(), fs::read(&slashed).unwrap());
     cleanup(&s.dir);
 }
+
+/// `tar -tv` of one layer of an uncompressed docker-archive: (mode, path).
+fn layer_listing(archive: &Path, layer: &str, dir: &Path) -> Vec<(String, String)> {
+    run_ok(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(archive)
+            .arg("-C")
+            .arg(dir)
+            .arg(layer),
+    );
+    let out = run_ok(
+        Command::new("tar")
+            .args(["--numeric-owner", "-tvf"])
+            .arg(dir.join(layer)),
+    );
+    stdout(&out)
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields[0].to_string(), fields[5].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_customisation_layer_starts_with_the_store_directories() {
+    let s = setup("custom-dirs");
+    let extra = s.dir.join("extra");
+    fs::create_dir_all(extra.join("etc")).unwrap();
+    fs::write(extra.join("etc/motd"), "hi\n").unwrap();
+    let archive = s.dir.join("image.tar");
+    run_ok(
+        s.build(&["--compression", "none"])
+            .arg("--extra")
+            .arg(&extra)
+            .arg("-o")
+            .arg(&archive),
+    );
+    let layers = layer_names(&archive);
+    let unpacked = s.dir.join("unpacked");
+    fs::create_dir_all(&unpacked).unwrap();
+    for (i, layer) in layers.iter().enumerate() {
+        let listing = layer_listing(&archive, layer, &unpacked);
+        assert_eq!(
+            listing[..2],
+            [
+                ("drwxr-xr-x".to_string(), "nix/".to_string()),
+                ("drwxr-xr-x".to_string(), "nix/store/".to_string()),
+            ],
+            "layer {i}: {listing:?}"
+        );
+    }
+    let top = layer_listing(&archive, layers.last().unwrap(), &unpacked);
+    let names: Vec<&str> = top.iter().map(|(_, p)| p.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "nix/",
+            "nix/store/",
+            "bin/",
+            "bin/hello",
+            "etc/",
+            "etc/motd"
+        ]
+    );
+    cleanup(&s.dir);
+}

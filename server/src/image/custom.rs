@@ -9,7 +9,12 @@
 //! - Extra files: a directory whose tree is copied to `/` (modes kept,
 //!   owner root); its entries win over links of the same path.
 //!
-//! Entries are written in the tar module's order (component-wise bytes).
+//! The layer starts, like every layer, with the store directory's
+//! ancestors (`nix/`, `nix/store/`, mode 0755; see [`crate::image::tar`]),
+//! so that `/nix/store` keeps its mode whichever layer a client unpacks
+//! last; an extra directory's own `nix` or `nix/store` do not change them.
+//! The other entries follow in the tar module's order (component-wise
+//! bytes).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -80,7 +85,20 @@ pub fn write<W: std::io::Write>(
     if let Some(extra) = &custom.extra {
         collect_extra(extra, &mut Vec::new(), &mut entries)?;
     }
+    let store_dirs = store_dir_ancestors(&nix.store_dir);
+    for dir in &store_dirs {
+        if let Some(Entry::Copy(path)) = entries.get(dir) {
+            return Err(LayerError::ShadowsStore {
+                path: path.clone(),
+                at: String::from_utf8_lossy(&dir.join(&b'/')).into_owned(),
+            });
+        }
+    }
+    tar.store_dirs(&nix.store_dir)?;
     for (components, entry) in &entries {
+        if matches!(entry, Entry::Dir(_)) && store_dirs.contains(components) {
+            continue;
+        }
         let mut path = components.join(&b'/');
         match entry {
             Entry::Dir(mode) => {
@@ -92,6 +110,17 @@ pub fn write<W: std::io::Write>(
         }
     }
     Ok(())
+}
+
+/// `[["nix"], ["nix", "store"]]` for `/nix/store`: the directories
+/// [`LayerTar::store_dirs`] writes.
+fn store_dir_ancestors(store_dir: &str) -> Vec<Components> {
+    let parts: Components = store_dir
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    (1..=parts.len()).map(|n| parts[..n].to_vec()).collect()
 }
 
 fn sorted_names(dir: &Path) -> Result<Vec<Vec<u8>>, TarError> {
@@ -136,4 +165,117 @@ fn collect_extra(
         prefix.pop();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = "/nix/store/0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a-hello-1.0";
+
+    /// A fake store holding ROOT with `bin/hello`, and an extra directory
+    /// filled by `extra`.
+    fn setup(name: &str, extra: impl FnOnce(&Path)) -> (PathBuf, NixStore, Customisation) {
+        let dir = std::env::temp_dir().join(format!("strata-custom-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let bin = dir
+            .join("root")
+            .join(ROOT.trim_start_matches('/'))
+            .join("bin");
+        fs::create_dir_all(&bin).unwrap();
+        fs::write(bin.join("hello"), "#!/bin/sh\n").unwrap();
+        fs::create_dir_all(dir.join("extra")).unwrap();
+        extra(&dir.join("extra"));
+        let nix = NixStore {
+            store_dir: "/nix/store".to_string(),
+            root: Some(dir.join("root")),
+        };
+        let custom = Customisation {
+            links: true,
+            extra: Some(dir.join("extra")),
+        };
+        (dir, nix, custom)
+    }
+
+    /// The layer's entries: (path, mode, type).
+    fn entries(
+        nix: &NixStore,
+        custom: &Customisation,
+    ) -> Result<Vec<(String, u32, u8)>, LayerError> {
+        let mut tar = LayerTar::new(Vec::new());
+        write(&mut tar, custom, &[ROOT.to_string()], nix)?;
+        let bytes = tar.finish()?;
+        let mut archive = ::tar::Archive::new(bytes.as_slice());
+        Ok(archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+                (
+                    path,
+                    e.header().mode().unwrap(),
+                    e.header().entry_type().as_byte(),
+                )
+            })
+            .collect())
+    }
+
+    #[test]
+    fn the_layer_starts_with_the_store_directories_like_every_layer() {
+        let (dir, nix, custom) = setup("dirs", |extra| {
+            fs::create_dir_all(extra.join("etc")).unwrap();
+            fs::write(extra.join("etc/motd"), "hi\n").unwrap();
+        });
+        let got = entries(&nix, &custom).unwrap();
+        let names: Vec<&str> = got.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "nix/",
+                "nix/store/",
+                "bin/",
+                "bin/hello",
+                "etc/",
+                "etc/motd"
+            ]
+        );
+        for (path, mode, kind) in &got[..2] {
+            assert_eq!((*mode, *kind), (DIR_MODE, b'5'), "{path}");
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn extra_store_directories_are_not_repeated_and_keep_mode_0755() {
+        let (dir, nix, custom) = setup("nix-in-extra", |extra| {
+            let store = extra.join("nix/store");
+            fs::create_dir_all(&store).unwrap();
+            fs::set_permissions(extra.join("nix"), fs::Permissions::from_mode(0o700)).unwrap();
+            fs::write(store.join("note"), "x\n").unwrap();
+        });
+        let got = entries(&nix, &custom).unwrap();
+        let names: Vec<&str> = got.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert_eq!(
+            names,
+            ["nix/", "nix/store/", "bin/", "bin/hello", "nix/store/note"]
+        );
+        assert_eq!(got[0].1, DIR_MODE);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_extra_file_in_place_of_the_store_directory_is_an_error() {
+        let (dir, nix, custom) = setup("nix-file", |extra| {
+            fs::write(extra.join("nix"), "not a directory\n").unwrap();
+        });
+        let err = entries(&nix, &custom).unwrap_err();
+        assert!(
+            matches!(&err, LayerError::ShadowsStore { at, .. } if at == "nix"),
+            "{err}"
+        );
+        assert!(err.is_bad_input());
+        assert!(err.to_string().contains("extra/nix"), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
 }

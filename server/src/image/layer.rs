@@ -119,6 +119,15 @@ pub enum LayerError {
         /// The store's.
         found: NarHash,
     },
+    /// A file of the extra directory would replace a directory of the
+    /// store's path (`/nix`, `/nix/store`) in the image.
+    #[error("{path}: the image's /{at} must stay a directory holding the store, not this file")]
+    ShadowsStore {
+        /// The extra file.
+        path: PathBuf,
+        /// Where it would go (`nix`, `nix/store`).
+        at: String,
+    },
     /// Reading a store path or writing its tar failed.
     #[error(transparent)]
     Tar(#[from] TarError),
@@ -137,7 +146,8 @@ impl LayerError {
             LayerError::OutsideStore { .. }
             | LayerError::Missing { .. }
             | LayerError::BadNarHash { .. }
-            | LayerError::NarHashMismatch { .. } => true,
+            | LayerError::NarHashMismatch { .. }
+            | LayerError::ShadowsStore { .. } => true,
             LayerError::Tar(e) => matches!(e, TarError::Unsupported { .. }),
             LayerError::Store(_) | LayerError::Compress(_) => false,
         }
