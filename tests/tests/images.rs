@@ -638,3 +638,41 @@ fn the_customisation_layer_starts_with_the_store_directories() {
     );
     cleanup(&s.dir);
 }
+
+#[test]
+fn oci_indexes_name_the_image_for_containerd_too() {
+    let s = setup("oci-names");
+    let layout = s.dir.join("layout");
+    run_ok(
+        s.build(&[
+            "--format",
+            "oci-dir",
+            "--name",
+            "example/hello",
+            "--tag",
+            "v1",
+        ])
+        .arg("-o")
+        .arg(&layout),
+    );
+    let archive = s.dir.join("oci.tar");
+    run_ok(
+        s.build(&["--format", "oci", "--name", "example/hello", "--tag", "v1"])
+            .arg("-o")
+            .arg(&archive),
+    );
+    let from_archive = run_ok(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(&archive)
+            .arg("index.json"),
+    )
+    .stdout;
+    for index in [fs::read(layout.join("index.json")).unwrap(), from_archive] {
+        let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+        let annotations = &index["manifests"][0]["annotations"];
+        assert_eq!(annotations["org.opencontainers.image.ref.name"], "v1");
+        assert_eq!(annotations["io.containerd.image.name"], "example/hello:v1");
+    }
+    cleanup(&s.dir);
+}

@@ -8,7 +8,9 @@
 //! ```
 //!
 //! The tag goes in the `org.opencontainers.image.ref.name` annotation
-//! (`oci:DIR:TAG` finds it there). A directory that already holds a layout
+//! (`oci:DIR:TAG` finds it there), and `name:tag` in containerd's
+//! `io.containerd.image.name` (`ctr image import` and nerdctl name the
+//! image from it; without it they see an unnamed image). A directory that already holds a layout
 //! is added to: blobs present are kept (a rebuild writes only the new
 //! config and manifest), an index entry with the same tag is replaced, and
 //! `index.json` is replaced last and atomically, so an interrupted write
@@ -29,6 +31,8 @@ use crate::store::BlobStore;
 
 /// The annotation naming a manifest in an index.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// containerd's annotation with the image's whole name (`name:tag`).
+pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 fn manifest_descriptor(image: &Image) -> Descriptor {
@@ -37,10 +41,13 @@ fn manifest_descriptor(image: &Image) -> Descriptor {
         image.manifest.len() as u64,
         image.manifest_digest.to_oci(),
     );
-    descriptor.set_annotations(Some(HashMap::from([(
-        REF_NAME.to_string(),
-        image.tag.clone(),
-    )])));
+    descriptor.set_annotations(Some(HashMap::from([
+        (REF_NAME.to_string(), image.tag.clone()),
+        (
+            CONTAINERD_NAME.to_string(),
+            format!("{}:{}", image.name, image.tag),
+        ),
+    ])));
     descriptor
 }
 
