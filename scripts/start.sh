@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --workspace
 cargo build --release -p strata-planner --target wasm32-unknown-unknown
-exec target/release/strata plan --format table "$@"
+# Where cargo put it: .ci/run and others set CARGO_TARGET_DIR.
+exec "${CARGO_TARGET_DIR:-target}/release/strata" plan --format table "$@"

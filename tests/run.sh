@@ -4,6 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+# setup.sh installed every real tool (Nix, podman, skopeo, umoci); with CI
+# set, a test that finds one missing fails instead of skipping quietly
+# (tests/src/lib.rs, `require`).
+export CI=1
 
 step() { echo; echo "==> $*" >&2; "$@"; }
 step cargo fmt --all -- --check
