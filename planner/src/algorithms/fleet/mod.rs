@@ -8,24 +8,27 @@
 //! `strata simulate`); `fleet` keeps as close to it as the budget allows:
 //!
 //! 1. Up to the budget, every path gets a layer of its own.
-//! 2. Beyond it, `budget - k` paths keep a layer of their own and all others
-//!    share `k` "rest" layers, one per [`BUDGET_PER_REST_LAYER`] layers of
-//!    budget. The paths kept are those whose bytes it would cost most to
-//!    re-pull, scored by [`scores`]: their NAR size times (how likely other
-//!    images hold the same path, plus how likely the rest layer changes
-//!    without them). The rest is cut into `k` layers of about equal bytes
-//!    in order of closure size, so the lowest, least changing paths of the
-//!    rest do not go down with the image's top paths at every update.
+//! 2. Beyond it, [`SINGLETON_SHARE`] of the budget goes to paths that keep a
+//!    layer of their own: those whose bytes it would cost most to pull
+//!    twice, scored by [`scores`] (NAR size times how likely other images
+//!    hold the same path, plus how likely the rest of the image changes
+//!    without it). A path alone in its layer is shared by every image and
+//!    revision that has it, whatever else they hold, and is pulled again
+//!    only when it changes itself.
+//! 3. The other paths are grouped into the remaining layers by [`merge`]:
+//!    greedy merging by the expected bytes an update pulls again, so that
+//!    paths that change together (a library and the only programs using it,
+//!    the image's top paths) share a layer, and small paths that rarely
+//!    change are kept apart from the often-changing top. With `--previous`,
+//!    the previous plan's layers that are still whole start as groups, so
+//!    an update keeps them (and clients keep their cached copies).
 //!
-//! Why this shape: a path alone in its layer is shared by every image and
-//! revision that has it, whatever else they hold, and is re-pulled only
-//! when it changes itself. Only the rest layer costs anything: the image's
-//! top paths live there (they change with every update anyway, as a Nix
-//! rebuild changes a path and everything depending on it), together with
-//! the small paths that were not worth a layer. Splitting the rest further
-//! (by auto-layer's rule, by change sets, or by greedy merging along
-//! references) was measured to trade fleet sharing for little update gain;
-//! see `server/benches/fleet.rs`.
+//! Measured on `shared/bench` fleets (`server/benches/fleet.rs`): singletons
+//! alone with one catch-all layer give the best fleet figure but pull the
+//! whole catch-all at every update; merging everything by update cost gives
+//! the best image figure but cuts shared paths differently in every image.
+//! Most of the budget for singletons and the rest merged by update cost is
+//! better than every peer on all three figures.
 //!
 //! The score only looks at a path and the package set, not at the rest of
 //! the image, so images with the same paths keep the same singletons:
@@ -42,13 +45,17 @@
 //! do not swap singletons back and forth between revisions.
 //!
 //! Layers go bottom to top by the number of paths in their closure (most
-//! shared, least changing first), ties by path; the rest layer is last.
+//! shared, least changing first), ties by first path.
 
-use std::collections::HashSet;
+mod merge;
+
+use std::collections::{HashMap, HashSet};
+
+pub use merge::{MERGE_CAP, REBUILD_RATE};
 
 use super::{Context, Layers};
 use crate::error::PlanError;
-use crate::graph::NodeId;
+use crate::graph::{Graph, NodeId};
 
 /// Popularity count at which a path counts as shared by everyone. A round
 /// order of magnitude: library paths in a distribution reach it, leaf
@@ -63,11 +70,12 @@ pub const SHARE_SATURATION_REFERRERS: f64 = 30.0;
 /// score; both are probabilities of re-pulling the bytes, so 1.
 pub const STABILITY_WEIGHT: f64 = 1.0;
 
-/// One rest layer for every this many layers of budget. Measured with
-/// `shared/bench/pullsim.py`: at budget 20 a second rest layer costs more
-/// (in singletons) than it saves; at budget 100, five rest layers cut the
-/// image figure's excess by a quarter and leave the others unchanged.
-pub const BUDGET_PER_REST_LAYER: usize = 20;
+/// Share of the budget (rounded, at most budget - 1) given to paths alone
+/// in their layer; the rest holds the merged groups. Measured with
+/// `shared/bench/pullsim.py` on three fleets at budgets 20 and 100: 75%
+/// favours the image figure, 90% the fleet figure, 85% is better than
+/// every peer on all three everywhere.
+pub const SINGLETON_SHARE: f64 = 0.85;
 
 /// Score multiplier for paths that were singletons in the previous plan.
 pub const PREVIOUS_BONUS: f64 = 1.25;
@@ -78,45 +86,76 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     let n = graph.len();
     let budget = ctx.budget.max(1);
     let closure_counts = graph.closure_counts();
-    let by_level =
-        |a: &NodeId, b: &NodeId| closure_counts[*a].cmp(&closure_counts[*b]).then(a.cmp(b));
     if n <= budget {
         let mut ids: Vec<NodeId> = (0..n).collect();
-        ids.sort_by(by_level);
+        ids.sort_by(|a, b| closure_counts[*a].cmp(&closure_counts[*b]).then(a.cmp(b)));
         return Ok(ids.into_iter().map(|id| vec![id]).collect());
     }
     let scores = scores(ctx, &closure_counts);
     let mut ranked: Vec<NodeId> = (0..n).collect();
     ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    let rest_layers = budget.div_ceil(BUDGET_PER_REST_LAYER).min(budget);
-    let (kept, rest) = ranked.split_at(budget - rest_layers);
-    let mut kept = kept.to_vec();
-    kept.sort_by(by_level);
-    let mut layers: Layers = kept.into_iter().map(|id| vec![id]).collect();
-    let mut rest = rest.to_vec();
-    rest.sort_by(by_level);
-    layers.extend(cut_by_bytes(ctx.graph, &rest, rest_layers));
-    Ok(layers)
+    let singletons = singleton_count(budget);
+    let (kept, rest) = ranked.split_at(singletons);
+    let groups = initial_groups(graph, rest, ctx.previous);
+    let mut layers: Vec<(usize, Vec<NodeId>)> = kept
+        .iter()
+        .map(|&id| (closure_counts[id], vec![id]))
+        .collect();
+    layers.extend(
+        merge::merge(graph, groups, budget - singletons)
+            .into_iter()
+            .map(|g| (g.closure_count, g.members)),
+    );
+    layers.sort_by(|a, b| a.0.cmp(&b.0).then(a.1[0].cmp(&b.1[0])));
+    Ok(layers.into_iter().map(|(_, members)| members).collect())
 }
 
-/// Cuts `ids` (in order) into at most `parts` runs of about equal NAR size.
-fn cut_by_bytes(graph: &crate::graph::Graph, ids: &[NodeId], parts: usize) -> Layers {
-    let total: u64 = ids.iter().map(|&id| graph.node(id).nar_size).sum();
-    let mut layers: Layers = Vec::with_capacity(parts);
-    let mut current = Vec::new();
-    let mut acc: u128 = 0;
-    for &id in ids {
-        current.push(id);
-        acc += u128::from(graph.node(id).nar_size);
-        let boundary = u128::from(total) * (layers.len() as u128 + 1) / parts as u128;
-        if acc >= boundary && layers.len() + 1 < parts {
-            layers.push(std::mem::take(&mut current));
+/// Layers of their own for `budget` (> closure size excluded): the
+/// [`SINGLETON_SHARE`], leaving at least one layer for the rest.
+fn singleton_count(budget: usize) -> usize {
+    let share = (budget as f64 * SINGLETON_SHARE).round() as usize;
+    share.min(budget - 1)
+}
+
+/// One group per path of `rest`, except that the previous plan's layers
+/// of two or more paths that are all still here, and all in `rest`, stay
+/// together. Groups are sorted by first member.
+fn initial_groups(
+    graph: &Graph,
+    rest: &[NodeId],
+    previous: Option<&[Vec<String>]>,
+) -> Vec<Vec<NodeId>> {
+    let in_rest: HashSet<NodeId> = rest.iter().copied().collect();
+    let mut group_of: HashMap<NodeId, usize> = HashMap::new();
+    let mut groups: Vec<Vec<NodeId>> = Vec::new();
+    for layer in previous.into_iter().flatten() {
+        if layer.len() < 2 {
+            continue;
         }
+        let ids: Option<Vec<NodeId>> = layer
+            .iter()
+            .map(|path| graph.find(path).filter(|id| in_rest.contains(id)))
+            .collect();
+        let Some(mut ids) = ids else { continue };
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.iter().any(|id| group_of.contains_key(id)) {
+            continue;
+        }
+        for &id in &ids {
+            group_of.insert(id, groups.len());
+        }
+        groups.push(ids);
     }
-    if !current.is_empty() {
-        layers.push(current);
-    }
-    layers
+    let mut rest: Vec<NodeId> = rest.to_vec();
+    rest.sort_unstable();
+    groups.extend(
+        rest.into_iter()
+            .filter(|id| !group_of.contains_key(id))
+            .map(|id| vec![id]),
+    );
+    groups.sort_by_key(|g| g[0]);
+    groups
 }
 
 /// The score of every path: NAR size times (sharing + stability), raised
@@ -208,6 +247,53 @@ mod tests {
         // The app (top of the closure, changes with everything) is in the rest.
         assert!(plan.layers[3].paths.contains(&p(9)));
         assert_eq!(plan.layers[3].paths.len(), 7);
+    }
+
+    #[test]
+    fn budget_twenty_keeps_seventeen_singletons_and_merges_the_rest() {
+        let g = chain(40);
+        let plan = plan_closure(&g, &PlanOptions::new(Algorithm::Fleet, 20)).unwrap();
+        assert_eq!(plan.layers.len(), 20);
+        let singles = plan.layers.iter().filter(|l| l.paths.len() == 1).count();
+        assert!(singles >= 17, "{singles} singletons");
+        // Bottom to top by closure: the first layer holds the chain's base.
+        assert!(plan.layers[0].paths.contains(&p(0)));
+    }
+
+    #[test]
+    fn previous_groups_that_are_still_whole_are_kept() {
+        let g = chain(40);
+        let mut options = PlanOptions::new(Algorithm::Fleet, 20);
+        let first = plan_closure(&g, &options).unwrap();
+        let merged: Vec<&crate::plan::Layer> =
+            first.layers.iter().filter(|l| l.paths.len() > 1).collect();
+        assert!(!merged.is_empty());
+        // Hand the planner a previous plan whose groups differ from its own
+        // choice: those groups survive as long as they fit.
+        let mut previous: Vec<crate::plan::Layer> = first
+            .layers
+            .iter()
+            .filter(|l| l.paths.len() == 1)
+            .cloned()
+            .collect();
+        let rest: Vec<String> = merged.iter().flat_map(|l| l.paths.clone()).collect();
+        assert_eq!(merged.len(), 3);
+        for part in rest.chunks(rest.len().div_ceil(3)) {
+            previous.push(crate::plan::Layer {
+                paths: part.to_vec(),
+                ..Default::default()
+            });
+        }
+        options.previous = Some(previous.clone());
+        let second = plan_closure(&g, &options).unwrap();
+        for layer in &previous[previous.len() - 3..] {
+            let mut paths = layer.paths.clone();
+            paths.sort();
+            assert!(
+                second.layers.iter().any(|l| l.paths == paths),
+                "{paths:?} not kept whole"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,287 @@
+//! Grouping the paths that get no layer of their own, by the bytes an
+//! update would make clients pull again.
+//!
+//! A layer is pulled again whenever any path in it changes, and a path
+//! changes whenever anything in its closure is rebuilt (a Nix rebuild
+//! changes a path and everything depending on it). With every path rebuilt
+//! independently with probability [`REBUILD_RATE`] per revision, a group
+//! `L` changes with probability `1 - (1 - rate)^|closure(L)|`, so its
+//! expected cost per revision is `bytes(L)` times that. Starting from one
+//! group per path (or the previous plan's layers that are still whole,
+//! which cost nothing to keep), the pair whose merge adds the least
+//! expected cost is merged until the budget is met: paths that change
+//! together (a library and the programs built on it) end up together, and
+//! small paths that rarely change (whose closures are small) are grouped
+//! with each other rather than with the image's often-changing top.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::graph::{Graph, NodeId};
+
+/// Chance that a given store path is rebuilt between two revisions of an
+/// image. Only its order of magnitude matters: measured with
+/// `shared/bench/pullsim.py`, rates from 1% to 3% give the same plans within
+/// noise; at 10% every large group looks equally doomed to change.
+pub const REBUILD_RATE: f64 = 0.02;
+
+/// Most groups the exact pairwise merge starts from. Larger closures (rare:
+/// a big image has a few hundred paths) are first cut into this many runs
+/// of paths in closure order, which keeps planning linear in the closure
+/// and quadratic only in this constant.
+pub const MERGE_CAP: usize = 384;
+
+/// A group of paths with the number of paths in its closure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Node ids, sorted.
+    pub members: Vec<NodeId>,
+    /// Number of paths in the closure of the members (themselves included).
+    pub closure_count: usize,
+}
+
+/// A candidate merge; ordered so the heap pops the cheapest first, ties by
+/// group ids (creation order), so the result is deterministic.
+struct Candidate {
+    delta: f64,
+    a: usize,
+    b: usize,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: BinaryHeap is a max-heap.
+        other
+            .delta
+            .total_cmp(&self.delta)
+            .then(other.a.cmp(&self.a))
+            .then(other.b.cmp(&self.b))
+    }
+}
+
+/// Merges `groups` (disjoint, non-empty) into at most `target` groups.
+pub fn merge(graph: &Graph, groups: Vec<Vec<NodeId>>, target: usize) -> Vec<Group> {
+    let target = target.max(1);
+    let groups = precut(graph, groups);
+    let unchanged = change_table(graph.len());
+    let mut closures: Vec<Vec<u64>> = closure_bitsets(graph, &groups);
+    let mut bytes: Vec<u64> = groups
+        .iter()
+        .map(|g| g.iter().map(|&id| graph.node(id).nar_size).sum())
+        .collect();
+    let mut members: Vec<Vec<NodeId>> = groups;
+    let mut alive: Vec<bool> = vec![true; members.len()];
+    let cost = |bytes: u64, closure: usize| bytes as f64 * (1.0 - unchanged[closure]);
+    let mut costs: Vec<f64> = (0..members.len())
+        .map(|g| cost(bytes[g], popcount(&closures[g])))
+        .collect();
+    let delta = |a: usize, b: usize, closures: &[Vec<u64>], bytes: &[u64], costs: &[f64]| {
+        let union = union_count(&closures[a], &closures[b]);
+        cost(bytes[a] + bytes[b], union) - costs[a] - costs[b]
+    };
+    let mut heap = BinaryHeap::new();
+    for a in 0..members.len() {
+        for b in a + 1..members.len() {
+            heap.push(Candidate {
+                delta: delta(a, b, &closures, &bytes, &costs),
+                a,
+                b,
+            });
+        }
+    }
+    let mut count = members.len();
+    while count > target {
+        let Some(Candidate { a, b, .. }) = heap.pop() else {
+            break;
+        };
+        if !alive[a] || !alive[b] {
+            continue;
+        }
+        alive[a] = false;
+        alive[b] = false;
+        let mut merged = std::mem::take(&mut members[a]);
+        merged.append(&mut members[b]);
+        merged.sort_unstable();
+        let closure: Vec<u64> = closures[a]
+            .iter()
+            .zip(&closures[b])
+            .map(|(x, y)| x | y)
+            .collect();
+        let k = members.len();
+        members.push(merged);
+        bytes.push(bytes[a] + bytes[b]);
+        costs.push(cost(bytes[k], popcount(&closure)));
+        closures.push(closure);
+        alive.push(true);
+        count -= 1;
+        for o in 0..k {
+            if alive[o] {
+                heap.push(Candidate {
+                    delta: delta(o, k, &closures, &bytes, &costs),
+                    a: o,
+                    b: k,
+                });
+            }
+        }
+    }
+    (0..members.len())
+        .filter(|&g| alive[g])
+        .map(|g| Group {
+            members: std::mem::take(&mut members[g]),
+            closure_count: popcount(&closures[g]),
+        })
+        .collect()
+}
+
+/// `unchanged[k]`: chance that a closure of `k` paths sees no rebuild,
+/// `(1 - rate)^k` by repeated multiplication (exactly rounded, so native
+/// and wasm builds agree to the bit, unlike `powi`).
+fn change_table(n: usize) -> Vec<f64> {
+    let mut table = Vec::with_capacity(n + 1);
+    let mut q = 1.0;
+    for _ in 0..=n {
+        table.push(q);
+        q *= 1.0 - REBUILD_RATE;
+    }
+    table
+}
+
+/// Cuts more than [`MERGE_CAP`] groups into that many runs, in order of
+/// their largest member's closure count (ties by first member).
+fn precut(graph: &Graph, mut groups: Vec<Vec<NodeId>>) -> Vec<Vec<NodeId>> {
+    if groups.len() <= MERGE_CAP {
+        return groups;
+    }
+    let counts = graph.closure_counts();
+    let level = |g: &Vec<NodeId>| g.iter().map(|&id| counts[id]).max().unwrap_or(0);
+    groups.sort_by(|a, b| level(a).cmp(&level(b)).then(a[0].cmp(&b[0])));
+    let total = groups.len();
+    let mut runs: Vec<Vec<NodeId>> = vec![Vec::new(); MERGE_CAP];
+    for (i, group) in groups.into_iter().enumerate() {
+        runs[i * MERGE_CAP / total].extend(group);
+    }
+    for run in &mut runs {
+        run.sort_unstable();
+    }
+    runs
+}
+
+/// For each group, the set of paths in its closure, as a bitset over node
+/// ids. Group membership is pushed down the graph in topological order
+/// (referrers first), so the cost is linear in the graph times the number
+/// of groups / 64.
+fn closure_bitsets(graph: &Graph, groups: &[Vec<NodeId>]) -> Vec<Vec<u64>> {
+    let n = graph.len();
+    let words = groups.len().div_ceil(64).max(1);
+    let mut reach = vec![0u64; n * words];
+    for (g, members) in groups.iter().enumerate() {
+        for &id in members {
+            reach[id * words + g / 64] |= 1 << (g % 64);
+        }
+    }
+    for id in graph.topological_order() {
+        for &r in &graph.node(id).references {
+            for w in 0..words {
+                let bits = reach[id * words + w];
+                reach[r * words + w] |= bits;
+            }
+        }
+    }
+    let node_words = n.div_ceil(64).max(1);
+    let mut closures = vec![vec![0u64; node_words]; groups.len()];
+    for id in 0..n {
+        for w in 0..words {
+            let mut bits = reach[id * words + w];
+            while bits != 0 {
+                let g = w * 64 + bits.trailing_zeros() as usize;
+                closures[g][id / 64] |= 1 << (id % 64);
+                bits &= bits - 1;
+            }
+        }
+    }
+    closures
+}
+
+fn popcount(bits: &[u64]) -> usize {
+    bits.iter().map(|w| w.count_ones() as usize).sum()
+}
+
+fn union_count(a: &[u64], b: &[u64]) -> usize {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x | y).count_ones() as usize)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::PathEntry;
+
+    fn p(i: usize) -> String {
+        format!("/nix/store/{:0>32}-pkg{i}-1.0", i)
+    }
+
+    fn graph(refs: &[&[usize]], sizes: &[u64]) -> Graph {
+        let entries = refs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| PathEntry {
+                path: p(i),
+                nar_size: sizes[i],
+                nar_hash: None,
+                closure_size: None,
+                references: r.iter().map(|&j| p(j)).collect(),
+            })
+            .collect();
+        Graph::new(entries, None, "/nix/store").unwrap()
+    }
+
+    #[test]
+    fn a_library_goes_with_the_program_that_alone_uses_it() {
+        // 0: libc; 1: lib used only by 2; 2: app; 3: tool on libc only.
+        let g = graph(&[&[], &[0], &[0, 1], &[0]], &[100, 50, 40, 40]);
+        let groups = merge(&g, (0..4).map(|i| vec![i]).collect(), 3);
+        let members: Vec<Vec<NodeId>> = groups.into_iter().map(|g| g.members).collect();
+        assert!(members.contains(&vec![1, 2]), "{members:?}");
+    }
+
+    #[test]
+    fn closure_counts_are_of_the_union() {
+        let g = graph(&[&[], &[0], &[0], &[1, 2]], &[1, 1, 1, 1]);
+        let groups = merge(&g, vec![vec![1, 2], vec![0], vec![3]], 3);
+        let by_members: Vec<(Vec<NodeId>, usize)> = groups
+            .into_iter()
+            .map(|g| (g.members, g.closure_count))
+            .collect();
+        assert!(by_members.contains(&(vec![1, 2], 3)));
+        assert!(by_members.contains(&(vec![3], 4)));
+    }
+
+    #[test]
+    fn many_groups_are_cut_first_and_still_partition() {
+        let n = MERGE_CAP * 3;
+        let refs: Vec<Vec<usize>> = (0..n)
+            .map(|i| if i > 0 { vec![i / 2] } else { vec![] })
+            .collect();
+        let refs: Vec<&[usize]> = refs.iter().map(Vec::as_slice).collect();
+        let sizes: Vec<u64> = (0..n as u64).map(|i| 1 + i % 7).collect();
+        let g = graph(&refs, &sizes);
+        let groups = merge(&g, (0..n).map(|i| vec![i]).collect(), 5);
+        assert_eq!(groups.len(), 5);
+        let mut all: Vec<NodeId> = groups.into_iter().flat_map(|g| g.members).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..n).collect::<Vec<_>>());
+    }
+}
