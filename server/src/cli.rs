@@ -71,7 +71,7 @@ enum Command {
 
 /// The algorithm used when `--algorithm` is not given (and no
 /// `--pipeline` implies `pipeline`): the one place it is decided.
-pub const DEFAULT_ALGORITHM: Algorithm = Algorithm::Auto;
+pub const DEFAULT_ALGORITHM: Algorithm = Algorithm::Fleet;
 
 /// How a closure is planned: shared by `plan`, `build` and `simulate`.
 #[derive(Debug, Args, Clone)]

@@ -125,14 +125,12 @@ pub fn merge(graph: &Graph, groups: Vec<Vec<NodeId>>, target: usize) -> Vec<Grou
         closures.push(closure);
         alive.push(true);
         count -= 1;
-        for o in 0..k {
-            if alive[o] {
-                heap.push(Candidate {
-                    delta: delta(o, k, &closures, &bytes, &costs),
-                    a: o,
-                    b: k,
-                });
-            }
+        for o in (0..k).filter(|&o| alive[o]) {
+            heap.push(Candidate {
+                delta: delta(o, k, &closures, &bytes, &costs),
+                a: o,
+                b: k,
+            });
         }
     }
     (0..members.len())
