@@ -45,15 +45,15 @@ impl Setup {
     }
 }
 
+/// A JSON member of a tar archive (manifest.json, index.json, a config).
+fn tar_json(archive: &Path, member: &str) -> serde_json::Value {
+    let out = run_ok(Command::new("tar").arg("-xOf").arg(archive).arg(member));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Layer digests of a docker-archive, from its manifest.json.
 fn layer_names(archive: &Path) -> Vec<String> {
-    let out = run_ok(
-        Command::new("tar")
-            .arg("-xOf")
-            .arg(archive)
-            .arg("manifest.json"),
-    );
-    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest = tar_json(archive, "manifest.json");
     manifest[0]["Layers"]
         .as_array()
         .unwrap()
@@ -448,22 +448,10 @@ fn config_options_reach_the_image_config() {
         .arg("-o")
         .arg(&archive),
     );
-    let manifest = run_ok(
-        Command::new("tar")
-            .arg("-xOf")
-            .arg(&archive)
-            .arg("manifest.json"),
-    );
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    let manifest = tar_json(&archive, "manifest.json");
     assert_eq!(manifest[0]["RepoTags"][0], "example/hello:v2");
     let config_name = manifest[0]["Config"].as_str().unwrap();
-    let config = run_ok(
-        Command::new("tar")
-            .arg("-xOf")
-            .arg(&archive)
-            .arg(config_name),
-    );
-    let config: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap();
+    let config = tar_json(&archive, config_name);
     let c = &config["config"];
     assert_eq!(
         c["Env"],
@@ -542,13 +530,7 @@ fn bad_names_tags_and_times_are_usage_errors_that_write_nothing() {
         .arg("-o")
         .arg(&archive),
     );
-    let manifest = run_ok(
-        Command::new("tar")
-            .arg("-xOf")
-            .arg(&archive)
-            .arg("manifest.json"),
-    );
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    let manifest = tar_json(&archive, "manifest.json");
     assert_eq!(
         manifest[0]["RepoTags"][0],
         "registry.example.com:5000/team/hello:1.0_rc-1"
