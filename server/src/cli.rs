@@ -261,12 +261,11 @@ pub enum PlanOrClosure {
     Closure(Graph),
 }
 
-/// Reads a plan or a closure file, telling them apart by
-/// [`looks_like_plan`].
+/// Reads a plan or a closure file, telling them apart by [`json_shape`].
 pub fn load_plan_or_closure(path: &Path, store_dir: &str) -> Result<PlanOrClosure> {
     let text = read_input(path)?;
     let name = path.display();
-    if looks_like_plan(&text) {
+    if json_shape(&text) == JsonShape::Plan {
         let plan = Plan::from_json(&text).with_context(|| format!("plan {name}"))?;
         return Ok(PlanOrClosure::Plan(plan));
     }
@@ -274,20 +273,49 @@ pub fn load_plan_or_closure(path: &Path, store_dir: &str) -> Result<PlanOrClosur
     Ok(PlanOrClosure::Closure(graph))
 }
 
-/// Whether a text is a plan rather than a closure: an object with both
-/// `version` and `layers`, which no closure shape has. Only those two keys
-/// are looked at (the rest is skipped, not built), so telling a large
+/// What a JSON file holds, as far as telling plans from closures goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonShape {
+    /// A full plan: an object with `version` and `layers`.
+    Plan,
+    /// Layers alone, in a shape `read_layers` takes: `{"layers": [...]}`
+    /// or a list of lists of paths (as pullsim.py writes).
+    Layers,
+    /// Anything else, e.g. a closure (no closure shape has `layers`, and
+    /// closure lists hold objects).
+    Other,
+}
+
+/// The [`JsonShape`] of a text. Only the top-level `version` and `layers`
+/// keys are looked at (the rest is skipped, not built), so telling a large
 /// closure apart costs one scan of its bytes.
-pub fn looks_like_plan(text: &str) -> bool {
+pub fn json_shape(text: &str) -> JsonShape {
     #[derive(serde::Deserialize)]
     struct Probe {
         version: Option<serde::de::IgnoredAny>,
         layers: Option<serde::de::IgnoredAny>,
     }
-    // A list would fill the fields by position: only objects are plans.
-    text.trim_start().starts_with('{')
-        && serde_json::from_str::<Probe>(text)
-            .is_ok_and(|p| p.version.is_some() && p.layers.is_some())
+    let text = text.trim_start();
+    if let Some(list) = text.strip_prefix('[') {
+        return match list.trim_start().as_bytes().first() {
+            Some(b'[' | b']') => JsonShape::Layers,
+            _ => JsonShape::Other,
+        };
+    }
+    // A list would fill the fields by position: only objects are probed.
+    if !text.starts_with('{') {
+        return JsonShape::Other;
+    }
+    match serde_json::from_str::<Probe>(text) {
+        Ok(p) if p.layers.is_some() => {
+            if p.version.is_some() {
+                JsonShape::Plan
+            } else {
+                JsonShape::Layers
+            }
+        }
+        _ => JsonShape::Other,
+    }
 }
 
 /// Turns the planning arguments into planner options (reading the files).

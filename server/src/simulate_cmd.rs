@@ -21,7 +21,7 @@ use strata_planner::{
     Plan, PlanOptions, Revision,
 };
 
-use crate::cli::{human_bytes, plan_options, PlanningArgs, UsageError};
+use crate::cli::{human_bytes, json_shape, plan_options, JsonShape, PlanningArgs, UsageError};
 use crate::files::read_input;
 
 /// Extra help for `strata simulate`.
@@ -141,20 +141,10 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// Whether a file holds layers (a plan in one of the shapes `read_layers`
-/// takes) rather than a closure: an object with `layers` (no closure shape
-/// has one), or a list whose items are lists (closure lists hold objects).
-/// Only the `layers` key is looked at, so this is one scan of the bytes.
+/// Whether a file holds layers (a plan in any shape `read_layers` takes)
+/// rather than a closure.
 fn is_layers(text: &str) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        layers: Option<serde::de::IgnoredAny>,
-    }
-    let text = text.trim_start();
-    if let Some(list) = text.strip_prefix('[') {
-        return matches!(list.trim_start().as_bytes().first(), Some(b'[' | b']'));
-    }
-    text.starts_with('{') && serde_json::from_str::<Probe>(text).is_ok_and(|p| p.layers.is_some())
+    json_shape(text) != JsonShape::Other
 }
 
 /// Reads every plan or closure of a revision directory, sorted by image

@@ -70,10 +70,16 @@ impl Ord for Candidate {
     }
 }
 
-/// Merges `groups` (disjoint, non-empty) into at most `target` groups.
-pub fn merge(graph: &Graph, groups: Vec<Vec<NodeId>>, target: usize) -> Vec<Group> {
+/// Merges `groups` (disjoint, non-empty) into at most `target` groups;
+/// `closure_counts` is [`Graph::closure_counts`], which the caller has.
+pub fn merge(
+    graph: &Graph,
+    closure_counts: &[usize],
+    groups: Vec<Vec<NodeId>>,
+    target: usize,
+) -> Vec<Group> {
     let target = target.max(1);
-    let groups = precut(graph, groups);
+    let groups = precut(closure_counts, groups);
     let unchanged = change_table(graph.len());
     let mut closures: Vec<Vec<u64>> = closure_bitsets(graph, &groups);
     let mut bytes: Vec<u64> = groups
@@ -157,12 +163,11 @@ fn change_table(n: usize) -> Vec<f64> {
 
 /// Cuts more than [`MERGE_CAP`] groups into that many runs, in order of
 /// their largest member's closure count (ties by first member).
-fn precut(graph: &Graph, mut groups: Vec<Vec<NodeId>>) -> Vec<Vec<NodeId>> {
+fn precut(closure_counts: &[usize], mut groups: Vec<Vec<NodeId>>) -> Vec<Vec<NodeId>> {
     if groups.len() <= MERGE_CAP {
         return groups;
     }
-    let counts = graph.closure_counts();
-    let level = |g: &Vec<NodeId>| g.iter().map(|&id| counts[id]).max().unwrap_or(0);
+    let level = |g: &Vec<NodeId>| g.iter().map(|&id| closure_counts[id]).max().unwrap_or(0);
     groups.sort_by(|a, b| level(a).cmp(&level(b)).then(a[0].cmp(&b[0])));
     let total = groups.len();
     let mut runs: Vec<Vec<NodeId>> = vec![Vec::new(); MERGE_CAP];
@@ -250,7 +255,12 @@ mod tests {
     fn a_library_goes_with_the_program_that_alone_uses_it() {
         // 0: libc; 1: lib used only by 2; 2: app; 3: tool on libc only.
         let g = graph(&[&[], &[0], &[0, 1], &[0]], &[100, 50, 40, 40]);
-        let groups = merge(&g, (0..4).map(|i| vec![i]).collect(), 3);
+        let groups = merge(
+            &g,
+            &g.closure_counts(),
+            (0..4).map(|i| vec![i]).collect(),
+            3,
+        );
         let members: Vec<Vec<NodeId>> = groups.into_iter().map(|g| g.members).collect();
         assert!(members.contains(&vec![1, 2]), "{members:?}");
     }
@@ -258,7 +268,12 @@ mod tests {
     #[test]
     fn closure_counts_are_of_the_union() {
         let g = graph(&[&[], &[0], &[0], &[1, 2]], &[1, 1, 1, 1]);
-        let groups = merge(&g, vec![vec![1, 2], vec![0], vec![3]], 3);
+        let groups = merge(
+            &g,
+            &g.closure_counts(),
+            vec![vec![1, 2], vec![0], vec![3]],
+            3,
+        );
         let by_members: Vec<(Vec<NodeId>, usize)> = groups
             .into_iter()
             .map(|g| (g.members, g.closure_count))
@@ -276,7 +291,12 @@ mod tests {
         let refs: Vec<&[usize]> = refs.iter().map(Vec::as_slice).collect();
         let sizes: Vec<u64> = (0..n as u64).map(|i| 1 + i % 7).collect();
         let g = graph(&refs, &sizes);
-        let groups = merge(&g, (0..n).map(|i| vec![i]).collect(), 5);
+        let groups = merge(
+            &g,
+            &g.closure_counts(),
+            (0..n).map(|i| vec![i]).collect(),
+            5,
+        );
         assert_eq!(groups.len(), 5);
         let mut all: Vec<NodeId> = groups.into_iter().flat_map(|g| g.members).collect();
         all.sort_unstable();

@@ -49,7 +49,7 @@
 
 mod merge;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 pub use merge::{MERGE_CAP, REBUILD_RATE};
 
@@ -102,7 +102,7 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
         .map(|&id| (closure_counts[id], vec![id]))
         .collect();
     layers.extend(
-        merge::merge(graph, groups, budget - singletons)
+        merge::merge(graph, &closure_counts, groups, budget - singletons)
             .into_iter()
             .map(|g| (g.closure_count, g.members)),
     );
@@ -126,7 +126,7 @@ fn initial_groups(
     previous: Option<&[Vec<String>]>,
 ) -> Vec<Vec<NodeId>> {
     let in_rest: HashSet<NodeId> = rest.iter().copied().collect();
-    let mut group_of: HashMap<NodeId, usize> = HashMap::new();
+    let mut grouped: HashSet<NodeId> = HashSet::new();
     let mut groups: Vec<Vec<NodeId>> = Vec::new();
     for layer in previous.into_iter().flatten() {
         if layer.len() < 2 {
@@ -139,19 +139,17 @@ fn initial_groups(
         let Some(mut ids) = ids else { continue };
         ids.sort_unstable();
         ids.dedup();
-        if ids.iter().any(|id| group_of.contains_key(id)) {
+        if ids.iter().any(|id| grouped.contains(id)) {
             continue;
         }
-        for &id in &ids {
-            group_of.insert(id, groups.len());
-        }
+        grouped.extend(&ids);
         groups.push(ids);
     }
     let mut rest: Vec<NodeId> = rest.to_vec();
     rest.sort_unstable();
     groups.extend(
         rest.into_iter()
-            .filter(|id| !group_of.contains_key(id))
+            .filter(|id| !grouped.contains(id))
             .map(|id| vec![id]),
     );
     groups.sort_by_key(|g| g[0]);
@@ -279,11 +277,20 @@ mod tests {
         let rest: Vec<String> = merged.iter().flat_map(|l| l.paths.clone()).collect();
         assert_eq!(merged.len(), 3);
         for part in rest.chunks(rest.len().div_ceil(3)) {
+            let mut paths = part.to_vec();
+            paths.sort();
             previous.push(crate::plan::Layer {
-                paths: part.to_vec(),
+                paths,
                 ..Default::default()
             });
         }
+        let own: Vec<&Vec<String>> = merged.iter().map(|l| &l.paths).collect();
+        assert!(
+            previous[previous.len() - 3..]
+                .iter()
+                .any(|l| !own.contains(&&l.paths)),
+            "the handed-in groups must differ from the planner's own"
+        );
         options.previous = Some(previous.clone());
         let second = plan_closure(&g, &options).unwrap();
         for layer in &previous[previous.len() - 3..] {
