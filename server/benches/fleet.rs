@@ -6,8 +6,10 @@
 //!
 //! Run: `cargo bench -p strata-server --bench fleet` (needs ../shared/bench
 //! and python3; prints "skipped" otherwise). Takes a few minutes.
-//! `STRATA_FLEET=FILE`, `STRATA_SEED=N`, `STRATA_REVISIONS=N` try other
-//! fleets.
+//! `STRATA_FLEET=FILE` (an absolute path), `STRATA_SEED=N`,
+//! `STRATA_REVISIONS=N` try other fleets, e.g. the check fleets in
+//! `server/benches/fleets/` (servers with seed 2, tools with seed 3, 10
+//! revisions), which `fleet` was not tuned on.
 
 use std::fs;
 use std::path::{Path, PathBuf};
