@@ -20,6 +20,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// This package's directory. Cargo sets it when it runs tests, which beats
+/// the compile-time value when a shared target directory holds a binary
+/// built from a clone elsewhere.
+fn manifest_dir() -> std::ffi::OsString {
+    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 /// The `strata` binary built alongside these tests.
 pub fn strata_path() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
@@ -45,7 +52,7 @@ pub fn strata() -> Command {
 
 /// The repository's root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(&manifest_dir())
         .parent()
         .expect("tests/ is inside the repository")
         .to_path_buf()
