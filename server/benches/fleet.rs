@@ -9,7 +9,8 @@
 //! `STRATA_FLEET=FILE` (an absolute path), `STRATA_SEED=N`,
 //! `STRATA_REVISIONS=N` try other fleets, e.g. the check fleets in
 //! `server/benches/fleets/` (servers with seed 2, tools with seed 3, 10
-//! revisions), which `fleet` was not tuned on.
+//! revisions), which `fleet` was not tuned on; `STRATA_BUDGETS=10,12`
+//! other budgets.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ fn manifest_dir() -> std::ffi::OsString {
     std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }
 
+/// Budgets measured unless `STRATA_BUDGETS` says otherwise.
 const BUDGETS: [usize; 2] = [20, 100];
 
 /// (name, extra `strata plan` arguments); `{pop}` and `{prev}` are pullsim's.
@@ -71,7 +73,18 @@ fn main() {
         "budget", "algorithm", "fleet", "update", "image", "fleet", "update", "image"
     );
     println!("{:<21}{:^24}   {:^24}", "", "pullsim.py", "strata simulate");
-    for budget in BUDGETS {
+    let budgets: Vec<usize> = match std::env::var("STRATA_BUDGETS") {
+        Ok(list) => list
+            .split(',')
+            .map(|b| {
+                b.trim()
+                    .parse()
+                    .expect("STRATA_BUDGETS: comma-separated numbers")
+            })
+            .collect(),
+        Err(_) => BUDGETS.to_vec(),
+    };
+    for budget in budgets {
         let mut args: Vec<String> = vec![
             bench.join("pullsim.py").to_string_lossy().into_owned(),
             "--packages".into(),
