@@ -84,9 +84,10 @@ pub const SINGLETON_SHARE: f64 = 0.85;
 /// changing base and what lies between need one each, or an update pulls
 /// the base again with the top. On the dev fleet at budgets 8 to 15, three
 /// groups instead of one or two lower the update and image figures by 0.01
-/// to 0.06 and raise the fleet figure by 0.03 to 0.09, which puts `fleet`
-/// ahead of `auto` on the update and image figures there; four trade more
-/// fleet figure for little. From budget 20 on, 15% is at least three.
+/// to 0.06 and raise the fleet figure by 0.03 to 0.09 (still well below
+/// `auto`'s); that brings the image figure level with `auto`'s at budget
+/// 10 and ahead at 12 and 15. Four groups trade more fleet figure for
+/// little. From budget 20 on, 15% is at least three.
 pub const MIN_MERGED_LAYERS: usize = 3;
 
 /// Score multiplier for paths that were singletons in the previous plan.
