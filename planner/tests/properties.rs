@@ -1,7 +1,8 @@
 //! Invariants every algorithm keeps, on random closures (DAGs with
 //! self-references): the plan is a partition of the closure within budget,
 //! passes `check_plan`, names the roots, and is byte-identical when made
-//! twice or from the input listed in another order.
+//! twice or from the input listed in another order; `fleet` given its own
+//! plan as `--previous` gives that plan again.
 
 use proptest::prelude::*;
 use strata_planner::{
@@ -130,5 +131,20 @@ proptest! {
             prop_assert!(!plan.layers.iter().any(|l| l.paths.contains(&exclude)), "{algorithm}: excluded path planned");
             check_plan(&plan, &graph).map_err(|e| TestCaseError::fail(format!("{algorithm}: {e}")))?;
         }
+    }
+
+    #[test]
+    fn fleet_with_its_own_previous_plan_is_stable(
+        entries in arb_closure(),
+        budget in 1usize..25,
+    ) {
+        let graph = parse_closure(&to_json(&entries), "/nix/store").unwrap();
+        let first = plan_closure(&graph, &PlanOptions::new(Algorithm::Fleet, budget)).unwrap();
+        let mut options = PlanOptions::new(Algorithm::Fleet, budget);
+        options.previous = Some(first.layers.clone());
+        let second = plan_closure(&graph, &options).unwrap();
+        prop_assert_eq!(&first.layers, &second.layers);
+        options.previous = Some(second.layers.clone());
+        prop_assert_eq!(&first.layers, &plan_closure(&graph, &options).unwrap().layers);
     }
 }
