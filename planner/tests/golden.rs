@@ -6,17 +6,10 @@ use std::path::{Path, PathBuf};
 
 use strata_planner::{parse_closure, plan_closure, Algorithm, PlanOptions};
 
-/// This package's directory. Cargo sets it when it runs tests, which beats
-/// the compile-time value when a shared target directory holds a binary
-/// built from a clone elsewhere.
-fn manifest_dir() -> std::ffi::OsString {
-    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
-
 const BUDGETS: [usize; 5] = [1, 2, 5, 20, 100];
 
 fn golden_dir() -> PathBuf {
-    Path::new(&manifest_dir()).join("tests/golden")
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("tests/golden")
 }
 
 fn closures() -> Vec<(String, String)> {

@@ -6,13 +6,6 @@ use std::path::{Path, PathBuf};
 
 use strata_planner::{parse_closure, parse_popularity, plan_closure, Algorithm, PlanOptions};
 
-/// This package's directory. Cargo sets it when it runs tests, which beats
-/// the compile-time value when a shared target directory holds a binary
-/// built from a clone elsewhere.
-fn manifest_dir() -> std::ffi::OsString {
-    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
-
 /// Budgets for the Debian closures; 94 is Nixery's `LayerBudget`.
 const BUDGETS: [usize; 5] = [1, 2, 5, 20, 94];
 
@@ -20,7 +13,7 @@ const BUDGETS: [usize; 5] = [1, 2, 5, 20, 94];
 const HEADER_BUDGETS: [usize; 7] = [1, 2, 3, 4, 5, 6, 10];
 
 fn golden_dir() -> PathBuf {
-    Path::new(&manifest_dir()).join("tests/golden")
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("tests/golden")
 }
 
 fn read(path: &Path) -> String {

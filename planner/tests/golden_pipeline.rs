@@ -15,15 +15,8 @@ use serde_json::Value;
 use strata_planner::algorithms::pipeline::flatten_references_graph;
 use strata_planner::{check_plan, parse_closure, plan_closure, Algorithm, Graph, PlanOptions};
 
-/// This package's directory. Cargo sets it when it runs tests, which beats
-/// the compile-time value when a shared target directory holds a binary
-/// built from a clone elsewhere.
-fn manifest_dir() -> std::ffi::OsString {
-    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
-
 fn golden_dir() -> PathBuf {
-    Path::new(&manifest_dir()).join("tests/golden")
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("tests/golden")
 }
 
 fn read_json(path: &Path) -> Value {

@@ -16,13 +16,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// This package's directory. Cargo sets it when it runs tests, which beats
-/// the compile-time value when a shared target directory holds a binary
-/// built from a clone elsewhere.
-fn manifest_dir() -> std::ffi::OsString {
-    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
-
 /// Budgets measured unless `STRATA_BUDGETS` says otherwise.
 const BUDGETS: [usize; 2] = [20, 100];
 
@@ -41,7 +34,10 @@ const PLANNERS: [(&str, &str); 7] = [
 ];
 
 fn main() {
-    let repo = Path::new(&manifest_dir()).parent().unwrap().to_path_buf();
+    let repo = Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let bench = repo.join("../shared/bench");
     if !bench.join("pullsim.py").exists() {
         println!("skipped: {} not present", bench.display());

@@ -13,13 +13,6 @@ use std::process::Command;
 
 use strata_planner::{parse_closure, Graph};
 
-/// This package's directory. Cargo sets it when it runs tests, which beats
-/// the compile-time value when a shared target directory holds a binary
-/// built from a clone elsewhere.
-fn manifest_dir() -> std::ffi::OsString {
-    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
-
 const SIZES: [usize; 2] = [1_000, 10_000];
 const ALGORITHMS: [&str; 5] = ["popularity", "nixery", "auto", "pipeline", "fleet"];
 const RUNS: usize = 3;
@@ -32,7 +25,10 @@ struct Timing {
 }
 
 fn main() {
-    let repo = Path::new(&manifest_dir()).parent().unwrap().to_path_buf();
+    let repo = Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let bench = repo.join("../shared/bench");
     if !bench.join("debian_closures.py").exists() {
         println!("skipped: {} not present", bench.display());

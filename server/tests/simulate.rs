@@ -10,15 +10,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// This package's directory. Cargo sets it when it runs tests, which beats
-/// the compile-time value when a shared target directory holds a binary
-/// built from a clone elsewhere.
-fn manifest_dir() -> std::ffi::OsString {
-    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
-
 fn repo() -> PathBuf {
-    Path::new(&manifest_dir()).parent().unwrap().to_path_buf()
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn fixture() -> PathBuf {

@@ -20,13 +20,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// This package's directory. Cargo sets it when it runs tests, which beats
-/// the compile-time value when a shared target directory holds a binary
-/// built from a clone elsewhere.
-fn manifest_dir() -> std::ffi::OsString {
-    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
-
 /// The `strata` binary built alongside these tests.
 pub fn strata_path() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
@@ -50,9 +43,12 @@ pub fn strata() -> Command {
     cmd
 }
 
-/// The repository's root.
+/// The repository's root. Read from the variable Cargo sets when it runs
+/// tests, not from `env!`: with a target directory shared between clones,
+/// Cargo can reuse a test binary built in another clone, whose compile-time
+/// path would point there (every test and bench here does the same).
 pub fn repo() -> PathBuf {
-    Path::new(&manifest_dir())
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
         .parent()
         .expect("tests/ is inside the repository")
         .to_path_buf()
