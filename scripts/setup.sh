@@ -14,7 +14,7 @@ fi
 # Debian packages the tests drive (python3 runs shared/bench/pullsim.py;
 # the image tests use real Nix, skopeo, umoci, podman with runc, and
 # Debian's static busybox as the program inside test images; pigz is the
-# image benchmark's peer).
+# image benchmark's peer; Chromium runs the UI tests).
 missing=()
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 have python3 || missing+=(python3)
@@ -25,6 +25,9 @@ have podman || missing+=(podman)
 have runc || missing+=(runc)
 have pigz || missing+=(pigz)
 installed busybox-static || missing+=(busybox-static)
+# The UI tests drive Debian's Chromium through chromedriver.
+have chromium || missing+=(chromium)
+have chromedriver || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo

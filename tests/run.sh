@@ -12,8 +12,11 @@ export CI=1
 step() { echo; echo "==> $*" >&2; "$@"; }
 step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets -- -D warnings
-# The image tests (tests/) run the strata binary from the target dir.
+step cargo clippy -p strata-web -p strata-planner-wasm --target wasm32-unknown-unknown -- -D warnings
+# The image and UI tests (tests/) run the strata binary from the target
+# dir; the UI tests need the built UI in web/dist (the planner, its JS API
+# and the Leptos app for wasm32, glued by wasm-bindgen).
 step cargo build -p strata-server --bin strata
+step cargo run -q -p xtask -- web
 step cargo test --workspace
-step cargo build -p strata-planner --target wasm32-unknown-unknown
 echo; echo "all checks passed" >&2

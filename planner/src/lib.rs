@@ -34,7 +34,9 @@ pub mod error;
 pub mod graph;
 pub mod input;
 pub mod plan;
+pub mod revisions;
 pub mod simulate;
+mod units;
 
 pub use algorithms::{parse_popularity, Algorithm, Popularity};
 pub use controls::{plan_closure, PlanOptions};
@@ -42,4 +44,6 @@ pub use error::{CheckError, InputError, PlanError};
 pub use graph::{Graph, PathEntry, DEFAULT_STORE_DIR};
 pub use input::{parse_closure, InputFormat};
 pub use plan::{check_plan, read_layers, AlgorithmInfo, Layer, Plan, PLAN_VERSION};
+pub use revisions::{plan_fleet, FleetError, FleetPlans, ImageClosure, RevisionPlanner};
 pub use simulate::{simulate, Figure, Figures, ImagePlan, Revision, SimulateError};
+pub use units::human_bytes;

@@ -14,11 +14,9 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use strata_planner::{plan_closure, Plan};
+use strata_planner::{human_bytes, plan_closure, Plan};
 
-use crate::cli::{
-    human_bytes, load_plan_or_closure, plan_options, PlanOrClosure, PlanningArgs, UsageError,
-};
+use crate::cli::{load_plan_or_closure, plan_options, PlanOrClosure, PlanningArgs, UsageError};
 use crate::files::read_input;
 use crate::image::archive::{docker, oci};
 use crate::image::compress::Compression;

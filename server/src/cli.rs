@@ -12,12 +12,12 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use strata_planner::{
-    check_plan, parse_closure, parse_popularity, plan_closure, read_layers, Algorithm, Graph, Plan,
-    PlanOptions, DEFAULT_STORE_DIR,
+    check_plan, human_bytes, parse_closure, parse_popularity, plan_closure, read_layers, Algorithm,
+    Graph, Plan, PlanOptions, DEFAULT_STORE_DIR,
 };
 
 use crate::files::{read_input, write_atomic};
-use crate::{build_cmd, simulate_cmd};
+use crate::{build_cmd, serve_cmd, simulate_cmd};
 
 /// The example closure planned when `strata plan` gets no closure.
 pub const EXAMPLE_CLOSURE: &str = include_str!("../../examples/nginx-light.closure.json");
@@ -67,6 +67,9 @@ enum Command {
     /// docker-archive or OCI layout, layers cached by content.
     #[command(after_help = build_cmd::HELP)]
     Build(Box<build_cmd::BuildArgs>),
+    /// Serve the web UI over HTTP.
+    #[command(after_help = serve_cmd::HELP)]
+    Serve(serve_cmd::ServeArgs),
 }
 
 /// The algorithm used when `--algorithm` is not given (and no
@@ -209,6 +212,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => check(args),
         Command::Simulate(args) => simulate_cmd::run(args),
         Command::Build(args) => build_cmd::run(*args),
+        Command::Serve(args) => serve_cmd::run(args),
     }
 }
 
@@ -478,22 +482,6 @@ fn short_name<'a>(path: &'a str, store_dir: &str) -> &'a str {
         .and_then(|p| p.strip_prefix('/'))
         .and_then(|p| p.get(33..))
         .unwrap_or(path)
-}
-
-/// Bytes in binary units, one decimal.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), if known.

@@ -1,5 +1,5 @@
 //! Strata's server crate: the `strata` command line (plan, check, simulate,
-//! build) on top of the pure planner, the image builder ([`image`]: layer
+//! build, serve) on top of the pure planner, the image builder ([`image`]: layer
 //! tars, compression, config, docker-archive and OCI outputs) and the
 //! content-addressed blob store it caches layers in ([`store`]).
 
@@ -10,5 +10,6 @@ pub mod build_cmd;
 pub mod cli;
 pub mod files;
 pub mod image;
+pub mod serve_cmd;
 pub mod simulate_cmd;
 pub mod store;

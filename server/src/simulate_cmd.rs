@@ -9,7 +9,6 @@
 //! before: what a CI job that keeps its last plan does, and what pullsim.py
 //! gives its planners.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -17,11 +16,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use strata_planner::{
-    parse_closure, plan_closure, read_layers, simulate, Figure, Figures, Graph, ImagePlan, Layer,
-    Plan, PlanOptions, Revision,
+    human_bytes, parse_closure, read_layers, simulate, Figure, Figures, Graph, ImagePlan, Layer,
+    Plan, PlanOptions, Revision, RevisionPlanner,
 };
 
-use crate::cli::{human_bytes, json_shape, plan_options, JsonShape, PlanningArgs, UsageError};
+use crate::cli::{json_shape, plan_options, JsonShape, PlanningArgs, UsageError};
 use crate::files::read_input;
 
 /// Extra help for `strata simulate`.
@@ -70,11 +69,13 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         .iter()
         .map(|dir| load_revision(dir, &mut planner))
         .collect::<Result<Vec<_>>>()?;
-    if planner.planned > 0 && io::stderr().is_terminal() {
+    if planner.planned() > 0 && io::stderr().is_terminal() {
         let options = planner.options.as_ref().expect("options were made");
         eprintln!(
             "strata: planned {} closures with {}, budget {}",
-            planner.planned, options.algorithm, options.budget
+            planner.planned(),
+            options.algorithm,
+            options.budget
         );
     }
     let figures = simulate(&revisions)?;
@@ -87,16 +88,14 @@ pub fn run(args: SimulateArgs) -> Result<()> {
 }
 
 /// Plans the closures of the revisions, each image with its own previous
-/// layers.
+/// layers (the planner's [`RevisionPlanner`], as the web UI does).
 pub struct Planner<'a> {
     args: &'a PlanningArgs,
     /// Made at the first closure, so plans alone need no valid planning
     /// flags (e.g. `-a pipeline` without `--pipeline`).
     options: Option<PlanOptions>,
     /// Each image's layers at the latest revision read.
-    previous: BTreeMap<String, Vec<Layer>>,
-    /// Closures planned so far.
-    planned: usize,
+    revisions: RevisionPlanner,
 }
 
 impl<'a> Planner<'a> {
@@ -105,39 +104,41 @@ impl<'a> Planner<'a> {
         Planner {
             args,
             options: None,
-            previous: BTreeMap::new(),
-            planned: 0,
+            revisions: RevisionPlanner::new(),
         }
+    }
+
+    /// Closures planned so far.
+    pub fn planned(&self) -> usize {
+        self.revisions.planned()
     }
 
     /// The layers of one image's file: read from a plan, or planned from a
     /// closure.
     fn layers(&mut self, image: &str, path: &Path) -> Result<Vec<Layer>> {
         let text = read_input(path)?;
-        let layers = if is_layers(&text) {
-            read_layers(&text).with_context(|| format!("plan {}", path.display()))?
-        } else {
-            let graph = parse_closure(&text, &self.args.store_dir)
-                .with_context(|| format!("closure {}", path.display()))?;
-            drop(text);
-            self.plan(image, &graph)
-                .with_context(|| format!("planning closure {}", path.display()))?
-                .layers
-        };
-        self.previous.insert(image.to_string(), layers.clone());
-        Ok(layers)
+        if is_layers(&text) {
+            let layers = read_layers(&text).with_context(|| format!("plan {}", path.display()))?;
+            self.revisions.record(image, layers.clone());
+            return Ok(layers);
+        }
+        let graph = parse_closure(&text, &self.args.store_dir)
+            .with_context(|| format!("closure {}", path.display()))?;
+        drop(text);
+        Ok(self
+            .plan(image, &graph)
+            .with_context(|| format!("planning closure {}", path.display()))?
+            .layers)
     }
 
     /// Plans one image's closure, with its layers at the revision before
-    /// (if any) as `previous`. The caller records the result's layers.
+    /// (if any) as `previous`.
     fn plan(&mut self, image: &str, graph: &Graph) -> Result<Plan> {
         if self.options.is_none() {
             self.options = Some(plan_options(self.args)?);
         }
-        let mut options = self.options.clone().expect("options were just made");
-        options.previous = self.previous.get(image).cloned();
-        self.planned += 1;
-        Ok(plan_closure(graph, &options)?)
+        let options = self.options.as_ref().expect("options were just made");
+        Ok(self.revisions.plan(image, graph, options)?)
     }
 }
 
@@ -230,14 +231,10 @@ mod tests {
         .to_string();
         let graph = parse_closure(&text, "/nix/store").unwrap();
         let mut planner = Planner::new(&flags.planning);
-        let first = planner.plan("hello", &graph).unwrap();
-        assert!(!first.algorithm.previous);
-        planner
-            .previous
-            .insert("hello".to_string(), first.layers.clone());
+        assert!(!planner.plan("hello", &graph).unwrap().algorithm.previous);
         assert!(planner.plan("hello", &graph).unwrap().algorithm.previous);
         assert!(!planner.plan("other", &graph).unwrap().algorithm.previous);
-        assert_eq!(planner.planned, 3);
+        assert_eq!(planner.planned(), 3);
     }
 
     #[test]

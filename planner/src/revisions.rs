@@ -1,0 +1,199 @@
+//! Planning a fleet's closures revision by revision, as a CI job does.
+//!
+//! Each image is planned with its own layers at the revision before as
+//! `previous` (what a CI job that keeps its last plan has, and what
+//! `shared/bench/pullsim.py` gives its planners). `strata simulate` and the
+//! web UI's compare view both plan through [`RevisionPlanner`], so the same
+//! closures and options give them the same figures.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::controls::{plan_closure, PlanOptions};
+use crate::error::PlanError;
+use crate::graph::Graph;
+use crate::plan::{Layer, Plan};
+use crate::simulate::{simulate, Figures, ImagePlan, Revision, SimulateError};
+
+/// Plans images one revision after another, remembering each image's
+/// latest layers.
+#[derive(Debug, Clone, Default)]
+pub struct RevisionPlanner {
+    previous: BTreeMap<String, Vec<Layer>>,
+    planned: usize,
+}
+
+impl RevisionPlanner {
+    /// A planner that has seen no revision yet.
+    pub fn new() -> Self {
+        RevisionPlanner::default()
+    }
+
+    /// Closures planned so far.
+    pub fn planned(&self) -> usize {
+        self.planned
+    }
+
+    /// Plans one image's closure at the next revision with `options`, its
+    /// layers at the revision before (if any) as `previous` in place of
+    /// theirs, and remembers the result.
+    pub fn plan(
+        &mut self,
+        image: &str,
+        graph: &Graph,
+        options: &PlanOptions,
+    ) -> Result<Plan, PlanError> {
+        let mut options = options.clone();
+        options.previous = self.previous.get(image).cloned();
+        let plan = plan_closure(graph, &options)?;
+        self.planned += 1;
+        self.record(image, plan.layers.clone());
+        Ok(plan)
+    }
+
+    /// Remembers an image's layers made elsewhere (a plan file), as the
+    /// `previous` of its next revision.
+    pub fn record(&mut self, image: &str, layers: Vec<Layer>) {
+        self.previous.insert(image.to_string(), layers);
+    }
+}
+
+/// One image's closure at one revision.
+#[derive(Debug, Clone)]
+pub struct ImageClosure {
+    /// The image's name (the same at every revision).
+    pub image: String,
+    /// Its closure.
+    pub graph: Graph,
+}
+
+/// A fleet of closures could not be planned or simulated.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FleetError {
+    /// One image could not be planned.
+    #[error("revision {revision}, image {image}: {source}")]
+    Plan {
+        /// Revision index.
+        revision: usize,
+        /// Image name.
+        image: String,
+        /// Why.
+        source: PlanError,
+    },
+    /// The plans could not be simulated.
+    #[error(transparent)]
+    Simulate(#[from] SimulateError),
+}
+
+/// Every image's plan at every revision, and the pulls they cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetPlans {
+    /// Plans per revision, oldest first, images in the order given.
+    pub revisions: Vec<Vec<Plan>>,
+    /// The simulated pulls.
+    pub figures: Figures,
+}
+
+/// Plans every closure of every revision (oldest first) with `options`,
+/// each image with its own previous layers, and simulates the pulls.
+pub fn plan_fleet(
+    revisions: &[Vec<ImageClosure>],
+    options: &PlanOptions,
+) -> Result<FleetPlans, FleetError> {
+    let mut planner = RevisionPlanner::new();
+    let mut plans = Vec::with_capacity(revisions.len());
+    let mut simulated = Vec::with_capacity(revisions.len());
+    for (r, images) in revisions.iter().enumerate() {
+        let mut rev_plans = Vec::with_capacity(images.len());
+        let mut rev = Revision::default();
+        for closure in images {
+            let plan = planner
+                .plan(&closure.image, &closure.graph, options)
+                .map_err(|source| FleetError::Plan {
+                    revision: r,
+                    image: closure.image.clone(),
+                    source,
+                })?;
+            rev.images.push(ImagePlan {
+                image: closure.image.clone(),
+                layers: plan.layers.clone(),
+            });
+            rev_plans.push(plan);
+        }
+        plans.push(rev_plans);
+        simulated.push(rev);
+    }
+    let figures = simulate(&simulated)?;
+    Ok(FleetPlans {
+        revisions: plans,
+        figures,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::Algorithm;
+    use crate::input::parse_closure;
+
+    fn closure(image: &str, entries: &[(&str, u64, &[&str])]) -> ImageClosure {
+        let json: Vec<_> = entries
+            .iter()
+            .map(|(p, size, refs)| {
+                serde_json::json!({
+                    "path": format!("/nix/store/{p}"),
+                    "narSize": size,
+                    "references": refs.iter().map(|r| format!("/nix/store/{r}")).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let text = serde_json::Value::Array(json).to_string();
+        ImageClosure {
+            image: image.to_string(),
+            graph: parse_closure(&text, "/nix/store").unwrap(),
+        }
+    }
+
+    const LIBC: &str = "11111111111111111111111111111111-glibc-2.39";
+    const HELLO: &str = "00000000000000000000000000000000-hello-2.12";
+    const HELLO2: &str = "22222222222222222222222222222222-hello-2.13";
+
+    #[test]
+    fn each_image_gets_its_own_previous_layers() {
+        let mut planner = RevisionPlanner::new();
+        let options = PlanOptions::new(Algorithm::Fleet, 2);
+        let c = closure("hello", &[(HELLO, 10, &[LIBC]), (LIBC, 20, &[])]);
+        let mut plan = |image: &str| planner.plan(image, &c.graph, &options).unwrap();
+        assert!(!plan("hello").algorithm.previous);
+        assert!(plan("hello").algorithm.previous);
+        assert!(!plan("other").algorithm.previous);
+        assert_eq!(planner.planned(), 3);
+    }
+
+    #[test]
+    fn a_rebuilt_top_is_all_an_update_pulls_with_a_layer_per_path() {
+        let revisions = vec![
+            vec![closure("hello", &[(HELLO, 10, &[LIBC]), (LIBC, 20, &[])])],
+            vec![closure("hello", &[(HELLO2, 12, &[LIBC]), (LIBC, 20, &[])])],
+        ];
+        let fleet = plan_fleet(&revisions, &PlanOptions::new(Algorithm::Fleet, 2)).unwrap();
+        assert_eq!(fleet.revisions.len(), 2);
+        assert_eq!(fleet.figures.update.bytes, 12);
+        assert_eq!(fleet.figures.update.ratio, Some(1.0));
+        let one = plan_fleet(&revisions, &PlanOptions::new(Algorithm::Fleet, 1)).unwrap();
+        assert_eq!(one.figures.update.bytes, 32);
+    }
+
+    #[test]
+    fn a_failing_image_is_named_with_its_revision() {
+        let revisions = vec![vec![closure("hello", &[(HELLO, 10, &[])])]];
+        let err = plan_fleet(&revisions, &PlanOptions::new(Algorithm::Fleet, 0)).unwrap_err();
+        assert!(
+            err.to_string().starts_with("revision 0, image hello: "),
+            "{err}"
+        );
+    }
+}

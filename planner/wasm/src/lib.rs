@@ -1,0 +1,94 @@
+//! The planner's JavaScript API, for docs pages and tools that want plans
+//! without the UI. Every function takes and returns plain JS objects with
+//! the same shapes as the CLI's JSON (camelCase keys): closures in any shape
+//! `strata plan` reads, [`PlanOptions`], [`Plan`], [`Figures`].
+//!
+//! ```js
+//! import init, { plan, planFleet } from "./strata_planner_wasm.js";
+//! await init();
+//! const p = plan(closureText, { algorithm: "fleet", budget: 20 });
+//! const f = planFleet([[{ image: "web", closure: text0 }], [{ image: "web", closure: text1 }]],
+//!                     { algorithm: "fleet", budget: 20 });
+//! console.log(f.figures.update.ratio);
+//! ```
+
+use serde::{Deserialize, Serialize};
+use strata_planner::{
+    parse_closure, plan_closure, plan_fleet, simulate, Algorithm, ImageClosure, PlanOptions,
+    Revision, DEFAULT_STORE_DIR,
+};
+use wasm_bindgen::prelude::*;
+
+/// One image's closure at one revision, as JS passes it to [`plan_fleet_js`].
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImageClosureText {
+    image: String,
+    /// The closure's JSON text, in any shape `strata plan` reads.
+    closure: String,
+}
+
+/// Values go to JS as plain objects (maps as objects, not `Map`s).
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, JsError> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("{what}: {e}")))
+}
+
+fn options(value: JsValue) -> Result<PlanOptions, JsError> {
+    from_js(value, "options")
+}
+
+/// The algorithms' names, in the order the UI shows them.
+#[wasm_bindgen]
+pub fn algorithms() -> Vec<String> {
+    Algorithm::ALL
+        .iter()
+        .map(|a| a.name().to_string())
+        .collect()
+}
+
+/// Plans a closure (its JSON text) with options (`{algorithm, budget,
+/// popularity?, pipeline?, pins?, excludes?, base?, previous?}`).
+#[wasm_bindgen]
+pub fn plan(closure: &str, options_js: JsValue) -> Result<JsValue, JsError> {
+    let options = options(options_js)?;
+    let graph = parse_closure(closure, DEFAULT_STORE_DIR)?;
+    to_js(&plan_closure(&graph, &options)?)
+}
+
+/// Simulates pulls of plans made before: a list of revisions, each
+/// `{images: [{image, layers}]}`, oldest first.
+#[wasm_bindgen]
+pub fn simulate_plans(revisions: JsValue) -> Result<JsValue, JsError> {
+    let revisions: Vec<Revision> = from_js(revisions, "revisions")?;
+    to_js(&simulate(&revisions)?)
+}
+
+/// Plans a fleet's closures at several revisions (a list, oldest first, of
+/// lists of `{image, closure}`), each image with its own previous layers as
+/// `strata simulate` does, and simulates the pulls: `{revisions: [[Plan]],
+/// figures}`.
+#[wasm_bindgen(js_name = planFleet)]
+pub fn plan_fleet_js(revisions: JsValue, options_js: JsValue) -> Result<JsValue, JsError> {
+    let texts: Vec<Vec<ImageClosureText>> = from_js(revisions, "revisions")?;
+    let options = options(options_js)?;
+    let mut closures = Vec::with_capacity(texts.len());
+    for (r, images) in texts.into_iter().enumerate() {
+        let mut rev = Vec::with_capacity(images.len());
+        for text in images {
+            let graph = parse_closure(&text.closure, DEFAULT_STORE_DIR)
+                .map_err(|e| JsError::new(&format!("revision {r}, image {}: {e}", text.image)))?;
+            rev.push(ImageClosure {
+                image: text.image,
+                graph,
+            });
+        }
+        closures.push(rev);
+    }
+    to_js(&plan_fleet(&closures, &options)?)
+}

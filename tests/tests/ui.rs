@@ -1,0 +1,440 @@
+//! The web UI in real headless Chromium (driven through chromedriver with
+//! fantoccini), served by `strata serve`: the compare view shows the
+//! figures `strata simulate` prints for the same closures, at the default
+//! budget and after the budget is changed, for closures the user uploads,
+//! and the layers view shows the plans a CI job would make.
+//!
+//! Needs the built UI (`cargo run -p xtask -- web`, which tests/run.sh runs
+//! first), chromium and chromedriver (scripts/setup.sh installs them).
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use strata_tests::{repo, require, run_ok, stdout, strata, temp_dir};
+
+/// The algorithms the compare view measures, in its order.
+const COMPARED: [&str; 4] = ["fleet", "auto", "popularity", "nixery"];
+const FIGURES: [&str; 3] = ["fleet", "update", "image"];
+const IMAGES: [&str; 5] = ["curl", "git", "jq", "nginx-light", "python3-requests"];
+
+/// A child process killed when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Everything a UI test needs, or `None` (skipped) outside CI.
+fn ready() -> Option<PathBuf> {
+    if !require(&["chromium", "chromedriver"]) {
+        return None;
+    }
+    let ui = repo().join("web/dist");
+    if !ui.join("index.html").exists() {
+        let msg = "web/dist is not built: run `cargo run -p xtask -- web` (tests/run.sh does)";
+        if std::env::var_os("CI").is_some() {
+            panic!("{msg}");
+        }
+        eprintln!("skipped: {msg}");
+        return None;
+    }
+    Some(ui)
+}
+
+/// `strata serve` on a free port; returns it and the UI's address.
+fn serve(ui: &Path) -> (Running, String) {
+    let mut child = strata()
+        .args(["serve", "--listen", "127.0.0.1:0", "--ui"])
+        .arg(ui)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strata serve starts");
+    let stderr = child.stderr.take().expect("piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("strata serve printed its address")
+            .unwrap();
+        if let Some(url) = line.strip_prefix("strata: serving the UI at ") {
+            break url.to_string();
+        }
+    };
+    (Running(child), url)
+}
+
+/// chromedriver on a free port, ready for sessions.
+fn chromedriver() -> (Running, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "chromedriver is not listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Running(child), port)
+}
+
+/// A headless Chromium session, with the flags this machine needs.
+async fn browser(port: u16) -> Client {
+    let profile = temp_dir(&format!("chromium-{port}"));
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_string(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--window-size=1200,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a chromedriver session")
+}
+
+fn testid(id: &str) -> String {
+    format!("[data-testid=\"{id}\"]")
+}
+
+/// The element's text, once it equals `expected` (the DOM updates on the
+/// next tick after an event); fails with the last text seen.
+async fn text_becomes(client: &Client, id: &str, expected: &str) {
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < Duration::from_secs(30) {
+        if let Ok(el) = client.find(Locator::Css(&testid(id))).await {
+            last = el.text().await.unwrap_or_default();
+            if last.trim() == expected {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{id}: expected {expected:?}, the page shows {last:?}");
+}
+
+/// `strata simulate --json` over revision directories.
+fn simulate(dirs: &[PathBuf], algorithm: &str, budget: usize) -> serde_json::Value {
+    let out = run_ok(
+        strata()
+            .args(["simulate", "--json", "-a", algorithm, "-b"])
+            .arg(budget.to_string())
+            .args(dirs),
+    );
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+fn example_revisions(n: usize) -> Vec<PathBuf> {
+    (0..n)
+        .map(|r| repo().join(format!("examples/fleet/rev{r}")))
+        .collect()
+}
+
+/// Every cell of the compare table equals `strata simulate`'s ratio.
+async fn compare_matches_simulate(client: &Client, dirs: &[PathBuf], budget: usize) {
+    for algorithm in COMPARED {
+        let figures = simulate(dirs, algorithm, budget);
+        for figure in FIGURES {
+            let expected = figures[figure]["ratio"]
+                .as_f64()
+                .map_or("-".to_string(), |r| format!("{r:.3}"));
+            text_becomes(client, &format!("compare-{algorithm}-{figure}"), &expected).await;
+        }
+    }
+}
+
+/// Sets the budget as a person does: type, then leave the field.
+async fn set_budget(client: &Client, budget: usize) {
+    let input = client.find(Locator::Css(&testid("budget"))).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(&budget.to_string()).await.unwrap();
+    client
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_compare_view_shows_the_figures_strata_simulate_prints() {
+    let Some(ui) = ready() else { return };
+    let (_server, url) = serve(&ui);
+    let (_driver, port) = chromedriver();
+    let client = browser(port).await;
+    client.goto(&url).await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(&testid("compare-table")))
+        .await
+        .expect("the UI renders its compare table");
+    let dirs = example_revisions(3);
+    text_becomes(
+        &client,
+        "fleet-summary",
+        "example fleet (examples/fleet): 5 images, 3 revisions, 130 distinct store paths",
+    )
+    .await;
+    compare_matches_simulate(&client, &dirs, 20).await;
+    set_budget(&client, 6).await;
+    compare_matches_simulate(&client, &dirs, 6).await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn uploaded_closures_are_compared_and_bad_files_are_named() {
+    let Some(ui) = ready() else { return };
+    let (_server, url) = serve(&ui);
+    let (_driver, port) = chromedriver();
+    let client = browser(port).await;
+    client.goto(&format!("{url}?budget=8")).await.unwrap();
+    let upload = |r: usize| {
+        IMAGES
+            .iter()
+            .map(|i| {
+                repo()
+                    .join(format!("examples/fleet/rev{r}/{i}.json"))
+                    .display()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for r in 0..2 {
+        let input = client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(&testid("add-revision")))
+            .await
+            .unwrap();
+        input.send_keys(&upload(r)).await.unwrap();
+        let summary = format!("your closures, {} revisions: 5 images", r + 1);
+        let start = Instant::now();
+        loop {
+            let text = client
+                .find(Locator::Css(&testid("fleet-summary")))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if text.starts_with(&summary) {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{text}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    compare_matches_simulate(&client, &example_revisions(2), 8).await;
+
+    let dir = temp_dir("ui-bad-closure");
+    let bad = dir.join("broken.json");
+    std::fs::write(&bad, r#"[{"path": "/nix/store/not-a-store-path"}]"#).unwrap();
+    let input = client
+        .find(Locator::Css(&testid("add-revision")))
+        .await
+        .unwrap();
+    input.send_keys(&bad.display().to_string()).await.unwrap();
+    let error = client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(&testid("error")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(error.starts_with("broken.json: "), "{error}");
+    // Nothing was lost: the two revisions are still there.
+    let summary = client
+        .find(Locator::Css(&testid("fleet-summary")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        summary.starts_with("your closures, 2 revisions"),
+        "{summary}"
+    );
+    client.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_layers_view_shows_the_plan_a_ci_job_keeping_its_last_plan_makes() {
+    let Some(ui) = ready() else { return };
+    let (_server, url) = serve(&ui);
+    let (_driver, port) = chromedriver();
+    let client = browser(port).await;
+    client.goto(&url).await.unwrap();
+    let select = |id: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .wait()
+                .at_most(Duration::from_secs(30))
+                .for_element(Locator::Css(&testid(id)))
+                .await
+                .unwrap()
+        }
+    };
+    select("algorithm")
+        .await
+        .select_by_value("auto")
+        .await
+        .unwrap();
+    select("image").await.select_by_label("git").await.unwrap();
+    // What `strata plan` makes for git at each revision, each run given
+    // the plan before as --previous.
+    let dir = temp_dir("ui-layers");
+    let mut previous: Option<PathBuf> = None;
+    let mut counts = Vec::new();
+    for r in 0..3 {
+        let out = dir.join(format!("git{r}.plan.json"));
+        let mut cmd = strata();
+        cmd.args(["plan", "-a", "auto", "-b", "20", "-o"])
+            .arg(&out)
+            .arg(repo().join(format!("examples/fleet/rev{r}/git.json")));
+        if let Some(p) = &previous {
+            cmd.arg("--previous").arg(p);
+        }
+        run_ok(&mut cmd);
+        let plan: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        counts.push(plan["layers"].as_array().unwrap().len());
+        previous = Some(out);
+    }
+    for r in [2, 0] {
+        select("revision")
+            .await
+            .select_by_value(&r.to_string())
+            .await
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            let rows = client
+                .find_all(Locator::Css(&testid("plan-layer")))
+                .await
+                .unwrap()
+                .len();
+            let summary = client
+                .find(Locator::Css(&testid("plan-summary")))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if rows == counts[r] && summary.ends_with(&format!("{} layers (auto)", counts[r])) {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "revision {r}: {rows} rows, {summary:?}; strata plan made {} layers",
+                counts[r]
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let row = client
+        .find(Locator::Css(&testid("compare-row-auto")))
+        .await
+        .unwrap();
+    assert_eq!(
+        row.attr("class").await.unwrap().as_deref(),
+        Some("selected")
+    );
+    client.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_js_api_plans_a_fleet_as_strata_simulate_does_and_throws_named_errors() {
+    let Some(ui) = ready() else { return };
+    let (_server, url) = serve(&ui);
+    let (_driver, port) = chromedriver();
+    let client = browser(port).await;
+    client.goto(&url).await.unwrap();
+    let revisions: Vec<Vec<serde_json::Value>> = (0..3)
+        .map(|r| {
+            IMAGES
+                .iter()
+                .map(|image| {
+                    let path = repo().join(format!("examples/fleet/rev{r}/{image}.json"));
+                    serde_json::json!({
+                        "image": image,
+                        "closure": std::fs::read_to_string(path).unwrap(),
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let script = r#"
+        const [revisions, done] = arguments;
+        import("./api/strata_planner_wasm.js").then(async (api) => {
+            await api.default();
+            const fleet = api.planFleet(revisions, { algorithm: "popularity", budget: 12 });
+            let error = null;
+            try {
+                api.plan('[{"path": "/nix/store/x"}]', { algorithm: "fleet", budget: 3 });
+            } catch (e) {
+                error = String(e.message);
+            }
+            done({ figures: fleet.figures, layers: fleet.revisions[2][1].layers.length,
+                   algorithms: api.algorithms(), error });
+        }).catch((e) => done({ failed: String(e) }));
+    "#;
+    let result = client
+        .execute_async(script, vec![serde_json::json!(revisions)])
+        .await
+        .unwrap();
+    assert!(result.get("failed").is_none(), "{result}");
+    let expected = simulate(&example_revisions(3), "popularity", 12);
+    for figure in FIGURES {
+        assert_eq!(
+            result["figures"][figure]["bytes"], expected[figure]["bytes"],
+            "{figure}"
+        );
+        assert_eq!(
+            result["figures"][figure]["ratio"],
+            expected[figure]["ratio"]
+        );
+    }
+    assert!(result["layers"].as_u64().unwrap() <= 12);
+    assert_eq!(
+        result["algorithms"],
+        serde_json::json!(["fleet", "auto", "popularity", "nixery", "pipeline"])
+    );
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("/nix/store/x"), "{error}");
+    client.close().await.unwrap();
+}

@@ -1,0 +1,309 @@
+//! The Leptos components: where the closures come from, the planning
+//! controls, the compare table and one image's layers.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use strata_planner::{human_bytes, Algorithm, Figure, Plan};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::HtmlInputElement;
+
+use crate::fleet::{
+    compare, example_fleet, ratio_text, read_revision, Comparison, Fleet, COMPARED,
+};
+
+/// The budget the page opens with: small enough that the algorithms differ
+/// on the example's 6-52 path images (`?budget=N` overrides it).
+const DEFAULT_BUDGET: usize = 20;
+
+/// `?algorithm=auto&budget=12` in the page's address, for links to a view.
+fn query(key: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(key)
+}
+
+/// The whole UI.
+#[component]
+pub fn App() -> impl IntoView {
+    let fleet = RwSignal::new(example_fleet());
+    let algorithm = RwSignal::new(
+        query("algorithm")
+            .and_then(|a| a.parse::<Algorithm>().ok())
+            .filter(|a| COMPARED.contains(a))
+            .unwrap_or(Algorithm::Fleet),
+    );
+    let budget = RwSignal::new(
+        query("budget")
+            .and_then(|b| b.parse::<usize>().ok())
+            .filter(|&b| b > 0)
+            .unwrap_or(DEFAULT_BUDGET),
+    );
+    let error = RwSignal::new(None::<String>);
+    let comparisons = Memo::new(move |_| fleet.with(|f| compare(f, budget.get(), &COMPARED)));
+
+    view! {
+        <main class="strata">
+            <header>
+                <h1>"Strata"</h1>
+                <p>
+                    "How a Nix closure is cut into container image layers, and how many bytes "
+                    "each cut makes clients pull across a fleet of images and its updates."
+                </p>
+            </header>
+            <Source fleet error/>
+            <Controls algorithm budget/>
+            <Compare comparisons algorithm/>
+            <Layers fleet comparisons algorithm/>
+        </main>
+    }
+}
+
+/// Where the closures come from: the example, or the user's files, one
+/// file choice per revision.
+#[component]
+fn Source(fleet: RwSignal<Fleet>, error: RwSignal<Option<String>>) -> impl IntoView {
+    let add_revision = move |ev: leptos::ev::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        let Some(files) = input.files() else { return };
+        let files: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+        input.set_value("");
+        spawn_local(async move {
+            let mut texts = Vec::with_capacity(files.len());
+            for file in files {
+                match JsFuture::from(file.text()).await {
+                    Ok(text) => texts.push((file.name(), text.as_string().unwrap_or_default())),
+                    Err(_) => {
+                        error.set(Some(format!("{}: could not be read", file.name())));
+                        return;
+                    }
+                }
+            }
+            match read_revision(&texts) {
+                Ok(revision) => {
+                    error.set(None);
+                    fleet.update(|f| {
+                        if !f.name.starts_with("your closures") {
+                            *f = Fleet::default();
+                        }
+                        f.revisions.push(revision);
+                        f.name = format!("your closures, {} revisions", f.revisions.len());
+                    });
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <section class="source">
+            <p data-testid="fleet-summary">
+                {move || fleet.with(|f| format!(
+                    "{}: {} images, {} revisions, {} distinct store paths",
+                    f.name, f.images().len(), f.revisions.len(), f.path_count()
+                ))}
+            </p>
+            <label>
+                "Add a revision from closure files (one per image, named after it: "
+                <code>"nix path-info --json --recursive"</code>" or exportReferencesGraph): "
+                <input type="file" multiple accept=".json,application/json"
+                    data-testid="add-revision" on:change=add_revision/>
+            </label>
+            " "
+            <button data-testid="use-example" on:click=move |_| {
+                error.set(None);
+                fleet.set(example_fleet());
+            }>"Use the example fleet"</button>
+            {move || error.get().map(|e| view! { <p class="error" data-testid="error">{e}</p> })}
+        </section>
+    }
+}
+
+/// The algorithm whose layers are shown, and the layer budget.
+#[component]
+fn Controls(algorithm: RwSignal<Algorithm>, budget: RwSignal<usize>) -> impl IntoView {
+    view! {
+        <section class="controls">
+            <label>
+                "Algorithm "
+                <select data-testid="algorithm" on:change=move |ev| {
+                    if let Ok(a) = event_target_value(&ev).parse::<Algorithm>() {
+                        algorithm.set(a);
+                    }
+                }>
+                    {COMPARED.iter().map(|&a| view! {
+                        <option value=a.name() selected=move || algorithm.get() == a>{a.name()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
+                " Budget (most layers) "
+                <input type="number" min="1" max="1000" data-testid="budget"
+                    prop:value=move || budget.get().to_string()
+                    on:change=move |ev| {
+                        if let Ok(b) = event_target_value(&ev).trim().parse::<usize>() {
+                            if b > 0 {
+                                budget.set(b);
+                            }
+                        }
+                    }/>
+            </label>
+        </section>
+    }
+}
+
+/// Every algorithm's pulled bytes over the fleet, as ratios to the bound of
+/// one layer per store path (lower is better).
+#[component]
+fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Algorithm>) -> impl IntoView {
+    type Pick = fn(&strata_planner::Figures) -> &Figure;
+    const FIGURES: [(&str, Pick); 3] = [
+        ("fleet", |f| &f.fleet),
+        ("update", |f| &f.update),
+        ("image", |f| &f.image),
+    ];
+    let best = move |pick: Pick| {
+        comparisons.with(|cs| {
+            cs.iter()
+                .filter_map(|c| c.result.as_ref().ok())
+                .map(|p| pick(&p.figures).bytes)
+                .min()
+        })
+    };
+    view! {
+        <section class="compare">
+            <h2>"Compare"</h2>
+            <table data-testid="compare-table">
+                <thead>
+                    <tr>
+                        <th>"algorithm"</th>
+                        {FIGURES.iter().map(|(name, _)| view! { <th>{*name}</th> }).collect_view()}
+                        <th>"layers"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {move || comparisons.get().into_iter().map(|c| {
+                        let name = c.algorithm.name();
+                        let selected = move || algorithm.get() == c.algorithm;
+                        match c.result {
+                            Ok(plans) => {
+                                let f = plans.figures;
+                                view! {
+                                    <tr data-testid=format!("compare-row-{name}") class:selected=selected>
+                                        <th>{name}</th>
+                                        {FIGURES.iter().map(|&(figure, pick)| {
+                                            let fig = *pick(&f);
+                                            let is_best = best(pick) == Some(fig.bytes);
+                                            view! {
+                                                <td data-testid=format!("compare-{name}-{figure}")
+                                                    class:best=is_best
+                                                    title=format!("{} pulled, bound {}", human_bytes(fig.bytes), human_bytes(fig.bound))>
+                                                    {ratio_text(&fig)}
+                                                </td>
+                                            }
+                                        }).collect_view()}
+                                        <td>{f.max_layers}</td>
+                                    </tr>
+                                }.into_any()
+                            }
+                            Err(e) => view! {
+                                <tr data-testid=format!("compare-row-{name}")>
+                                    <th>{name}</th>
+                                    <td colspan="4" class="error">{e}</td>
+                                </tr>
+                            }.into_any(),
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <p class="hint">
+                "Ratios of bytes pulled to the bound of one layer per store path; lower is better. "
+                "fleet: a node pulls every image of each revision. update: a node holding every "
+                "image at the revision before pulls the next. image: each image updated alone. "
+                "Each image is planned with its own plan at the revision before, as a CI job "
+                "keeping its last plan does; "<code>"strata simulate"</code>" prints the same figures."
+            </p>
+        </section>
+    }
+}
+
+/// One image's layers at one revision, from the chosen algorithm's plans.
+#[component]
+fn Layers(
+    fleet: RwSignal<Fleet>,
+    comparisons: Memo<Vec<Comparison>>,
+    algorithm: RwSignal<Algorithm>,
+) -> impl IntoView {
+    let image = RwSignal::new(0usize);
+    let revision = RwSignal::new(usize::MAX);
+    let images = move || fleet.with(Fleet::images);
+    let revisions = move || fleet.with(|f| f.revisions.len());
+    // The newest revision unless one was picked; clamped when the fleet shrinks.
+    let shown_revision = move || revision.get().min(revisions().saturating_sub(1));
+    let plan = move || -> Option<Plan> {
+        let (r, i) = (shown_revision(), image.get());
+        comparisons.with(|cs| {
+            let c = cs.iter().find(|c| c.algorithm == algorithm.get())?;
+            c.result.as_ref().ok()?.revisions.get(r)?.get(i).cloned()
+        })
+    };
+    view! {
+        <section class="layers">
+            <h2>"Layers"</h2>
+            <label>
+                "Image "
+                <select data-testid="image" on:change=move |ev| {
+                    image.set(event_target_value(&ev).parse().unwrap_or(0));
+                }>
+                    {move || images().into_iter().enumerate().map(|(i, name)| view! {
+                        <option value=i.to_string() selected=move || image.get() == i>{name}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
+                " Revision "
+                <select data-testid="revision" on:change=move |ev| {
+                    revision.set(event_target_value(&ev).parse().unwrap_or(usize::MAX));
+                }>
+                    {move || (0..revisions()).map(|r| view! {
+                        <option value=r.to_string() selected=move || shown_revision() == r>{r}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            {move || plan().map(|p| {
+                let total = p.size.max(1);
+                view! {
+                    <p data-testid="plan-summary">
+                        {format!("{} paths, {} in {} layers ({})", p.layers.iter().map(|l| l.paths.len()).sum::<usize>(),
+                            human_bytes(p.size), p.layers.len(), p.algorithm.name)}
+                    </p>
+                    <table data-testid="plan-table">
+                        <thead><tr><th>"layer"</th><th>"paths"</th><th>"size"</th><th>"share"</th><th>"largest path"</th></tr></thead>
+                        <tbody>
+                            {p.layers.iter().enumerate().map(|(i, l)| {
+                                let largest = l.paths.iter().zip(&l.nar_sizes)
+                                    .max_by_key(|(_, s)| **s)
+                                    .map(|(p, _)| store_name(p).to_string())
+                                    .unwrap_or_default();
+                                view! {
+                                    <tr data-testid="plan-layer" title=l.paths.join("\n")>
+                                        <td>{i}</td>
+                                        <td>{l.paths.len()}</td>
+                                        <td>{human_bytes(l.size)}</td>
+                                        <td>{format!("{:.1}%", l.size as f64 * 100.0 / total as f64)}</td>
+                                        <td>{largest}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }
+            })}
+        </section>
+    }
+}
+
+/// `name-version` of a store path (the part after the hash).
+fn store_name(path: &str) -> &str {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.split_once('-').map_or(base, |(_, name)| name)
+}

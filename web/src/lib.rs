@@ -1,0 +1,20 @@
+//! Strata's browser UI: load a fleet of closures (the bundled example or
+//! your own files, one set per revision), plan them with each algorithm,
+//! compare the algorithms by simulated pulls (the figures `strata simulate`
+//! prints for the same closures) and look at one image's layers.
+//!
+//! It is a client-side Leptos app that calls the planner crate directly.
+//! `cargo run -p xtask -- web` builds it into `web/dist`, which `strata
+//! serve` serves; a docs page can embed it with [`mount_planner`].
+
+mod app;
+pub mod fleet;
+
+use wasm_bindgen::prelude::*;
+
+/// Mounts the planner UI inside `el` (for embedding in any page). The app
+/// lives as long as the page.
+#[wasm_bindgen]
+pub fn mount_planner(el: web_sys::HtmlElement) {
+    leptos::mount::mount_to(el, app::App).forget();
+}
