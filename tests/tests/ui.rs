@@ -36,6 +36,11 @@ fn ready() -> Option<PathBuf> {
     if !require(&["chromium", "chromedriver"]) {
         return None;
     }
+    built_ui()
+}
+
+/// The built UI, or `None` (skipped) outside CI.
+fn built_ui() -> Option<PathBuf> {
     let ui = repo().join("web/dist");
     if !ui.join("index.html").exists() {
         let msg = "web/dist is not built: run `cargo run -p xtask -- web` (tests/run.sh does)";
@@ -68,6 +73,62 @@ fn serve(ui: &Path) -> (Running, String) {
         }
     };
     (Running(child), url)
+}
+
+/// One HTTP/1.1 GET; returns the status line and headers (lowercase
+/// names) and the body's length.
+fn get(url: &str, path: &str) -> (String, usize) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&response[..end]).to_lowercase();
+    (head, response.len() - end - 4)
+}
+
+#[test]
+fn serve_gives_the_ui_compressed_and_names_a_missing_ui() {
+    let out = strata()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--ui",
+            "/nonexistent/strata-ui",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/strata-ui: no built web UI here"),
+        "{err}"
+    );
+
+    let Some(ui) = built_ui() else { return };
+    let (_server, url) = serve(&ui);
+    let (head, _) = get(&url, "/");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    let (head, body) = get(&url, "/strata_web_bg.wasm");
+    assert!(head.contains("content-type: application/wasm"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    let size = std::fs::metadata(ui.join("strata_web_bg.wasm"))
+        .unwrap()
+        .len() as usize;
+    assert!(body < size / 2, "gzip: {body} of {size} bytes");
+    let (head, _) = get(&url, "/no/such/file.js");
+    assert!(head.starts_with("http/1.1 404"), "{head}");
 }
 
 /// chromedriver on a free port, ready for sessions.
