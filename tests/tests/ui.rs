@@ -155,9 +155,9 @@ fn chromedriver() -> (Running, u16) {
     (Running(child), port)
 }
 
-/// A headless Chromium session, with the flags this machine needs.
-async fn browser(port: u16) -> Client {
-    let profile = temp_dir(&format!("chromium-{port}"));
+/// A headless Chromium session, with the flags this machine needs and its
+/// profile in `profile`.
+async fn browser(port: u16, profile: &Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".to_string(),
@@ -184,21 +184,115 @@ fn testid(id: &str) -> String {
     format!("[data-testid=\"{id}\"]")
 }
 
-/// The element's text, once it equals `expected` (the DOM updates on the
-/// next tick after an event); fails with the last text seen.
-async fn text_becomes(client: &Client, id: &str, expected: &str) {
-    let start = Instant::now();
-    let mut last = String::new();
-    while start.elapsed() < Duration::from_secs(30) {
-        if let Ok(el) = client.find(Locator::Css(&testid(id))).await {
-            last = el.text().await.unwrap_or_default();
-            if last.trim() == expected {
+/// The UI open in a fresh headless Chromium, with its server and driver
+/// (both stopped when the page is dropped).
+struct Page {
+    client: Client,
+    _server: Running,
+    _driver: Running,
+    profile: PathBuf,
+}
+
+impl Drop for Page {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// How long the page may take to show what a test waits for.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+impl Page {
+    /// Opens `/{query}` and waits for the compare table; `None` when the
+    /// test is skipped (see [`ready`]).
+    async fn open(query: &str) -> Option<Page> {
+        let ui = ready()?;
+        let (server, url) = serve(&ui);
+        let (driver, port) = chromedriver();
+        let profile = temp_dir(&format!("chromium-{port}"));
+        let client = browser(port, &profile).await;
+        client.goto(&format!("{url}{query}")).await.unwrap();
+        let page = Page {
+            client,
+            _server: server,
+            _driver: driver,
+            profile,
+        };
+        page.element("compare-table").await;
+        Some(page)
+    }
+
+    /// The element with this `data-testid`, once it is there.
+    async fn element(&self, id: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(&testid(id)))
+            .await
+            .unwrap_or_else(|e| panic!("no {id} on the page: {e}"))
+    }
+
+    /// The element's text.
+    async fn text(&self, id: &str) -> String {
+        self.element(id).await.text().await.unwrap()
+    }
+
+    /// Waits until the element's text passes `check` (the DOM updates on
+    /// the next tick after an event); fails with the last text seen.
+    async fn text_until(&self, id: &str, want: &str, check: impl Fn(&str) -> bool) {
+        let start = Instant::now();
+        loop {
+            let text = self.text(id).await;
+            if check(text.trim()) {
                 return;
             }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "{id}: expected {want}, the page shows {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{id}: expected {expected:?}, the page shows {last:?}");
+
+    /// Waits until the element's text is `expected`.
+    async fn text_becomes(&self, id: &str, expected: &str) {
+        self.text_until(id, &format!("{expected:?}"), |t| t == expected)
+            .await;
+    }
+
+    /// Every cell of the compare table equals `strata simulate`'s ratio.
+    async fn compare_matches_simulate(&self, dirs: &[PathBuf], budget: usize) {
+        for algorithm in COMPARED {
+            let figures = simulate(dirs, algorithm, budget);
+            for figure in FIGURES {
+                let expected = figures[figure]["ratio"]
+                    .as_f64()
+                    .map_or("-".to_string(), |r| format!("{r:.3}"));
+                self.text_becomes(&format!("compare-{algorithm}-{figure}"), &expected)
+                    .await;
+            }
+        }
+    }
+
+    /// Sets the budget as a person does: type, then leave the field.
+    async fn set_budget(&self, budget: usize) {
+        let input = self.element("budget").await;
+        input.clear().await.unwrap();
+        input.send_keys(&budget.to_string()).await.unwrap();
+        let heading = self.client.find(Locator::Css("h1")).await.unwrap();
+        heading.click().await.unwrap();
+    }
+
+    /// Chooses files in the "add a revision" input.
+    async fn upload(&self, files: &[PathBuf]) {
+        let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let input = self.element("add-revision").await;
+        input.send_keys(&paths.join("\n")).await.unwrap();
+    }
+
+    async fn close(self) {
+        self.client.clone().close().await.unwrap();
+    }
 }
 
 /// `strata simulate --json` over revision directories.
@@ -212,180 +306,90 @@ fn simulate(dirs: &[PathBuf], algorithm: &str, budget: usize) -> serde_json::Val
     serde_json::from_str(&stdout(&out)).unwrap()
 }
 
+/// The first `n` revisions of the bundled example fleet.
 fn example_revisions(n: usize) -> Vec<PathBuf> {
     (0..n)
         .map(|r| repo().join(format!("examples/fleet/rev{r}")))
         .collect()
 }
 
-/// Every cell of the compare table equals `strata simulate`'s ratio.
-async fn compare_matches_simulate(client: &Client, dirs: &[PathBuf], budget: usize) {
-    for algorithm in COMPARED {
-        let figures = simulate(dirs, algorithm, budget);
-        for figure in FIGURES {
-            let expected = figures[figure]["ratio"]
-                .as_f64()
-                .map_or("-".to_string(), |r| format!("{r:.3}"));
-            text_becomes(client, &format!("compare-{algorithm}-{figure}"), &expected).await;
-        }
-    }
-}
-
-/// Sets the budget as a person does: type, then leave the field.
-async fn set_budget(client: &Client, budget: usize) {
-    let input = client.find(Locator::Css(&testid("budget"))).await.unwrap();
-    input.clear().await.unwrap();
-    input.send_keys(&budget.to_string()).await.unwrap();
-    client
-        .find(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn the_compare_view_shows_the_figures_strata_simulate_prints() {
-    let Some(ui) = ready() else { return };
-    let (_server, url) = serve(&ui);
-    let (_driver, port) = chromedriver();
-    let client = browser(port).await;
-    client.goto(&url).await.unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css(&testid("compare-table")))
-        .await
-        .expect("the UI renders its compare table");
+    let Some(page) = Page::open("").await else {
+        return;
+    };
     let dirs = example_revisions(3);
-    text_becomes(
-        &client,
+    page.text_becomes(
         "fleet-summary",
         "example fleet (examples/fleet): 5 images, 3 revisions, 130 distinct store paths",
     )
     .await;
-    compare_matches_simulate(&client, &dirs, 20).await;
-    set_budget(&client, 6).await;
-    compare_matches_simulate(&client, &dirs, 6).await;
-    client.close().await.unwrap();
+    page.compare_matches_simulate(&dirs, 20).await;
+    page.set_budget(6).await;
+    page.compare_matches_simulate(&dirs, 6).await;
+    page.close().await;
 }
 
 #[tokio::test]
 async fn uploaded_closures_are_compared_and_bad_files_are_named() {
-    let Some(ui) = ready() else { return };
-    let (_server, url) = serve(&ui);
-    let (_driver, port) = chromedriver();
-    let client = browser(port).await;
-    client.goto(&format!("{url}?budget=8")).await.unwrap();
-    let upload = |r: usize| {
-        IMAGES
-            .iter()
-            .map(|i| {
-                repo()
-                    .join(format!("examples/fleet/rev{r}/{i}.json"))
-                    .display()
-                    .to_string()
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+    let Some(page) = Page::open("?budget=8").await else {
+        return;
     };
-    for r in 0..2 {
-        let input = client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css(&testid("add-revision")))
-            .await
-            .unwrap();
-        input.send_keys(&upload(r)).await.unwrap();
+    for (r, dir) in example_revisions(2).iter().enumerate() {
+        let files: Vec<PathBuf> = IMAGES
+            .iter()
+            .map(|i| dir.join(format!("{i}.json")))
+            .collect();
+        page.upload(&files).await;
         let summary = format!("your closures, {} revisions: 5 images", r + 1);
-        let start = Instant::now();
-        loop {
-            let text = client
-                .find(Locator::Css(&testid("fleet-summary")))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            if text.starts_with(&summary) {
-                break;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "{text}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        page.text_until("fleet-summary", &summary, |t| t.starts_with(&summary))
+            .await;
     }
-    compare_matches_simulate(&client, &example_revisions(2), 8).await;
+    page.compare_matches_simulate(&example_revisions(2), 8)
+        .await;
 
     let dir = temp_dir("ui-bad-closure");
     let bad = dir.join("broken.json");
     std::fs::write(&bad, r#"[{"path": "/nix/store/not-a-store-path"}]"#).unwrap();
-    let input = client
-        .find(Locator::Css(&testid("add-revision")))
-        .await
-        .unwrap();
-    input.send_keys(&bad.display().to_string()).await.unwrap();
-    let error = client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css(&testid("error")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    page.upload(&[bad]).await;
+    let error = page.text("error").await;
     assert!(error.starts_with("broken.json: "), "{error}");
     // Nothing was lost: the two revisions are still there.
-    let summary = client
-        .find(Locator::Css(&testid("fleet-summary")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let summary = page.text("fleet-summary").await;
     assert!(
         summary.starts_with("your closures, 2 revisions"),
         "{summary}"
     );
-    client.close().await.unwrap();
+    page.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
 async fn the_layers_view_shows_the_plan_a_ci_job_keeping_its_last_plan_makes() {
-    let Some(ui) = ready() else { return };
-    let (_server, url) = serve(&ui);
-    let (_driver, port) = chromedriver();
-    let client = browser(port).await;
-    client.goto(&url).await.unwrap();
-    let select = |id: &'static str| {
-        let client = client.clone();
-        async move {
-            client
-                .wait()
-                .at_most(Duration::from_secs(30))
-                .for_element(Locator::Css(&testid(id)))
-                .await
-                .unwrap()
-        }
+    let Some(page) = Page::open("").await else {
+        return;
     };
-    select("algorithm")
+    page.element("algorithm")
         .await
         .select_by_value("auto")
         .await
         .unwrap();
-    select("image").await.select_by_label("git").await.unwrap();
+    page.element("image")
+        .await
+        .select_by_label("git")
+        .await
+        .unwrap();
     // What `strata plan` makes for git at each revision, each run given
     // the plan before as --previous.
     let dir = temp_dir("ui-layers");
     let mut previous: Option<PathBuf> = None;
     let mut counts = Vec::new();
-    for r in 0..3 {
+    for (r, rev) in example_revisions(3).iter().enumerate() {
         let out = dir.join(format!("git{r}.plan.json"));
         let mut cmd = strata();
         cmd.args(["plan", "-a", "auto", "-b", "20", "-o"])
             .arg(&out)
-            .arg(repo().join(format!("examples/fleet/rev{r}/git.json")));
+            .arg(rev.join("git.json"));
         if let Some(p) = &previous {
             cmd.arg("--previous").arg(p);
         }
@@ -396,65 +400,43 @@ async fn the_layers_view_shows_the_plan_a_ci_job_keeping_its_last_plan_makes() {
         previous = Some(out);
     }
     for r in [2, 0] {
-        select("revision")
+        page.element("revision")
             .await
             .select_by_value(&r.to_string())
             .await
             .unwrap();
-        let start = Instant::now();
-        loop {
-            let rows = client
-                .find_all(Locator::Css(&testid("plan-layer")))
-                .await
-                .unwrap()
-                .len();
-            let summary = client
-                .find(Locator::Css(&testid("plan-summary")))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            if rows == counts[r] && summary.ends_with(&format!("{} layers (auto)", counts[r])) {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "revision {r}: {rows} rows, {summary:?}; strata plan made {} layers",
-                counts[r]
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let summary = format!("{} layers (auto)", counts[r]);
+        page.text_until("plan-summary", &summary, |t| t.ends_with(&summary))
+            .await;
+        let rows = page
+            .client
+            .find_all(Locator::Css(&testid("plan-layer")))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), counts[r], "revision {r}");
     }
-    let row = client
-        .find(Locator::Css(&testid("compare-row-auto")))
-        .await
-        .unwrap();
+    let row = page.element("compare-row-auto").await;
     assert_eq!(
         row.attr("class").await.unwrap().as_deref(),
         Some("selected")
     );
-    client.close().await.unwrap();
+    page.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
 async fn the_js_api_plans_a_fleet_as_strata_simulate_does_and_throws_named_errors() {
-    let Some(ui) = ready() else { return };
-    let (_server, url) = serve(&ui);
-    let (_driver, port) = chromedriver();
-    let client = browser(port).await;
-    client.goto(&url).await.unwrap();
-    let revisions: Vec<Vec<serde_json::Value>> = (0..3)
-        .map(|r| {
+    let Some(page) = Page::open("").await else {
+        return;
+    };
+    let revisions: Vec<Vec<serde_json::Value>> = example_revisions(3)
+        .iter()
+        .map(|dir| {
             IMAGES
                 .iter()
                 .map(|image| {
-                    let path = repo().join(format!("examples/fleet/rev{r}/{image}.json"));
-                    serde_json::json!({
-                        "image": image,
-                        "closure": std::fs::read_to_string(path).unwrap(),
-                    })
+                    let text = std::fs::read_to_string(dir.join(format!("{image}.json")));
+                    serde_json::json!({ "image": image, "closure": text.unwrap() })
                 })
                 .collect()
         })
@@ -474,7 +456,8 @@ async fn the_js_api_plans_a_fleet_as_strata_simulate_does_and_throws_named_error
                    algorithms: api.algorithms(), error });
         }).catch((e) => done({ failed: String(e) }));
     "#;
-    let result = client
+    let result = page
+        .client
         .execute_async(script, vec![serde_json::json!(revisions)])
         .await
         .unwrap();
@@ -497,5 +480,5 @@ async fn the_js_api_plans_a_fleet_as_strata_simulate_does_and_throws_named_error
     );
     let error = result["error"].as_str().unwrap();
     assert!(error.contains("/nix/store/x"), "{error}");
-    client.close().await.unwrap();
+    page.close().await;
 }
