@@ -31,7 +31,7 @@ fn repo() -> PathBuf {
 
 fn web(debug: bool) -> Result<()> {
     let repo = repo();
-    let profile = if debug { "debug" } else { "release" };
+    let profile = if debug { "debug" } else { "wasm-release" };
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut build = Command::new(cargo);
     build
@@ -39,7 +39,7 @@ fn web(debug: bool) -> Result<()> {
         .args(["build", "--target", TARGET])
         .args(["-p", "strata-web", "-p", "strata-planner-wasm"]);
     if !debug {
-        build.arg("--release");
+        build.args(["--profile", "wasm-release"]);
     }
     let status = build.status().context("running cargo build")?;
     if !status.success() {
