@@ -415,6 +415,20 @@ async fn the_layers_view_shows_the_plan_a_ci_job_keeping_its_last_plan_makes() {
             .unwrap();
         assert_eq!(rows.len(), counts[r], "revision {r}");
     }
+    // The plan the page offers for download is the one `strata plan`
+    // wrote, byte for byte (the planner in wasm and natively agree).
+    let downloaded = page
+        .client
+        .execute(
+            "const a = document.querySelector('[data-testid=download-plan]');
+             return [a.getAttribute('download'), decodeURIComponent(a.getAttribute('href').split(',')[1])];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(downloaded[0], "git.rev0.plan.json");
+    let written = std::fs::read_to_string(dir.join("git0.plan.json")).unwrap();
+    assert!(downloaded[1] == written.as_str(), "{}", downloaded[1]);
     let row = page.element("compare-row-auto").await;
     assert_eq!(
         row.attr("class").await.unwrap().as_deref(),

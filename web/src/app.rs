@@ -233,14 +233,25 @@ fn Layers(
     comparisons: Memo<Vec<Comparison>>,
     algorithm: RwSignal<Algorithm>,
 ) -> impl IntoView {
-    let image = RwSignal::new(0usize);
+    // The image by name, so it stays the same image when revisions hold
+    // different sets; the first image until one is picked.
+    let image = RwSignal::new(None::<String>);
     let revision = RwSignal::new(usize::MAX);
     let images = move || fleet.with(Fleet::images);
     let revisions = move || fleet.with(|f| f.revisions.len());
     // The newest revision unless one was picked; clamped when the fleet shrinks.
     let shown_revision = move || revision.get().min(revisions().saturating_sub(1));
+    let shown_image = move || {
+        let names = images();
+        image
+            .get()
+            .filter(|name| names.contains(name))
+            .or_else(|| names.first().cloned())
+            .unwrap_or_default()
+    };
     let plan = move || -> Option<Plan> {
-        let (r, i) = (shown_revision(), image.get());
+        let (r, name) = (shown_revision(), shown_image());
+        let i = fleet.with(|f| f.revisions.get(r)?.iter().position(|c| c.image == name))?;
         comparisons.with(|cs| {
             let c = cs.iter().find(|c| c.algorithm == algorithm.get())?;
             c.result.as_ref().ok()?.revisions.get(r)?.get(i).cloned()
@@ -252,10 +263,11 @@ fn Layers(
             <label>
                 "Image "
                 <select data-testid="image" on:change=move |ev| {
-                    image.set(event_target_value(&ev).parse().unwrap_or(0));
+                    image.set(Some(event_target_value(&ev)));
                 }>
-                    {move || images().into_iter().enumerate().map(|(i, name)| view! {
-                        <option value=i.to_string() selected=move || image.get() == i>{name}</option>
+                    {move || images().into_iter().map(|name| {
+                        let selected = { let name = name.clone(); move || shown_image() == name };
+                        view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
                     }).collect_view()}
                 </select>
             </label>
@@ -269,12 +281,37 @@ fn Layers(
                     }).collect_view()}
                 </select>
             </label>
-            {move || plan().map(|p| {
+            {move || match plan() {
+                None => {
+                    let (name, r) = (shown_image(), shown_revision());
+                    let held = fleet.with(|f| f.revisions.get(r).is_some_and(|rev| rev.iter().any(|c| c.image == name)));
+                    let text = if held {
+                        format!("{} could not plan {name} (see Compare)", algorithm.get())
+                    } else {
+                        format!("{name} is not in revision {r}")
+                    };
+                    view! { <p data-testid="plan-summary">{text}</p> }.into_any()
+                }
+                Some(p) => {
                 let total = p.size.max(1);
+                let name = shown_image();
+                // The plan's canonical bytes, as `strata plan -o` writes them.
+                let href = format!(
+                    "data:application/json;charset=utf-8,{}",
+                    js_sys::encode_uri_component(&p.to_json())
+                );
                 view! {
                     <p data-testid="plan-summary">
                         {format!("{} paths, {} in {} layers ({})", p.layers.iter().map(|l| l.paths.len()).sum::<usize>(),
                             human_bytes(p.size), p.layers.len(), p.algorithm.name)}
+                    </p>
+                    <p>
+                        <a data-testid="download-plan" href=href
+                            download=format!("{name}.rev{}.plan.json", shown_revision())>
+                            "Download this plan"
+                        </a>
+                        " (what "<code>"strata plan --previous"</code>" writes; "
+                        <code>"strata build"</code>" builds the image from it)"
                     </p>
                     <table data-testid="plan-table">
                         <thead><tr><th>"layer"</th><th>"paths"</th><th>"size"</th><th>"share"</th><th>"largest path"</th></tr></thead>
@@ -296,8 +333,9 @@ fn Layers(
                             }).collect_view()}
                         </tbody>
                     </table>
+                }.into_any()
                 }
-            })}
+            }}
         </section>
     }
 }
