@@ -31,7 +31,8 @@ Examples:
   strata plan closure.json --pin /nix/store/...-glibc-2.39,/nix/store/...-openssl-3.0.14
   strata plan closure.json --pin /nix/store/...-glibc-2.39 --previous last-plan.json
   strata check plan.json closure.json
-  strata simulate rev0/ rev1/ rev2/            plans of a fleet at three revisions";
+  strata simulate rev0/ rev1/ rev2/            plans of a fleet at three revisions
+  strata serve                                 the web UI at http://127.0.0.1:8080/";
 
 const CHECK_EXAMPLES: &str = "\
 Examples:
