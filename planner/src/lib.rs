@@ -44,6 +44,6 @@ pub use error::{CheckError, InputError, PlanError};
 pub use graph::{Graph, PathEntry, DEFAULT_STORE_DIR};
 pub use input::{parse_closure, InputFormat};
 pub use plan::{check_plan, read_layers, AlgorithmInfo, Layer, Plan, PLAN_VERSION};
-pub use revisions::{plan_fleet, FleetError, FleetPlans, ImageClosure, RevisionPlanner};
+pub use revisions::{plan_fleet, FleetError, FleetPlans, History, ImageClosure, RevisionPlanner};
 pub use simulate::{simulate, Figure, Figures, ImagePlan, Revision, SimulateError};
 pub use units::human_bytes;

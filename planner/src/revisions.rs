@@ -17,18 +17,33 @@ use crate::graph::Graph;
 use crate::plan::{Layer, Plan};
 use crate::simulate::{simulate, Figures, ImagePlan, Revision, SimulateError};
 
+/// Whether each image is planned with its own plan of the revision before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum History {
+    /// With it, as a CI job that keeps its last plan (`--previous`).
+    #[default]
+    Previous,
+    /// Alone, as a job that keeps nothing between runs.
+    Alone,
+}
+
 /// Plans images one revision after another, remembering each image's
 /// latest layers.
 #[derive(Debug, Clone, Default)]
 pub struct RevisionPlanner {
+    history: History,
     previous: BTreeMap<String, Vec<Layer>>,
     planned: usize,
 }
 
 impl RevisionPlanner {
     /// A planner that has seen no revision yet.
-    pub fn new() -> Self {
-        RevisionPlanner::default()
+    pub fn new(history: History) -> Self {
+        RevisionPlanner {
+            history,
+            ..RevisionPlanner::default()
+        }
     }
 
     /// Closures planned so far.
@@ -37,8 +52,9 @@ impl RevisionPlanner {
     }
 
     /// Plans one image's closure at the next revision with `options`, its
-    /// layers at the revision before (if any) as `previous` in place of
-    /// theirs, and remembers the result.
+    /// layers at the revision before (if any, and unless planning
+    /// [`History::Alone`]) as `previous` in place of theirs, and remembers
+    /// the result.
     pub fn plan(
         &mut self,
         image: &str,
@@ -46,7 +62,10 @@ impl RevisionPlanner {
         options: &PlanOptions,
     ) -> Result<Plan, PlanError> {
         let mut options = options.clone();
-        options.previous = self.previous.get(image).cloned();
+        options.previous = match self.history {
+            History::Previous => self.previous.get(image).cloned(),
+            History::Alone => None,
+        };
         let plan = plan_closure(graph, &options)?;
         self.planned += 1;
         self.record(image, plan.layers.clone());
@@ -98,12 +117,14 @@ pub struct FleetPlans {
 }
 
 /// Plans every closure of every revision (oldest first) with `options`,
-/// each image with its own previous layers, and simulates the pulls.
+/// each image with its own previous layers or alone (`history`), and
+/// simulates the pulls.
 pub fn plan_fleet(
     revisions: &[Vec<ImageClosure>],
     options: &PlanOptions,
+    history: History,
 ) -> Result<FleetPlans, FleetError> {
-    let mut planner = RevisionPlanner::new();
+    let mut planner = RevisionPlanner::new(history);
     let mut plans = Vec::with_capacity(revisions.len());
     let mut simulated = Vec::with_capacity(revisions.len());
     for (r, images) in revisions.iter().enumerate() {
@@ -163,7 +184,7 @@ mod tests {
 
     #[test]
     fn each_image_gets_its_own_previous_layers() {
-        let mut planner = RevisionPlanner::new();
+        let mut planner = RevisionPlanner::new(History::Previous);
         let options = PlanOptions::new(Algorithm::Fleet, 2);
         let c = closure("hello", &[(HELLO, 10, &[LIBC]), (LIBC, 20, &[])]);
         let mut plan = |image: &str| planner.plan(image, &c.graph, &options).unwrap();
@@ -171,6 +192,12 @@ mod tests {
         assert!(plan("hello").algorithm.previous);
         assert!(!plan("other").algorithm.previous);
         assert_eq!(planner.planned(), 3);
+
+        let mut alone = RevisionPlanner::new(History::Alone);
+        for _ in 0..2 {
+            let plan = alone.plan("hello", &c.graph, &options).unwrap();
+            assert!(!plan.algorithm.previous);
+        }
     }
 
     #[test]
@@ -179,18 +206,33 @@ mod tests {
             vec![closure("hello", &[(HELLO, 10, &[LIBC]), (LIBC, 20, &[])])],
             vec![closure("hello", &[(HELLO2, 12, &[LIBC]), (LIBC, 20, &[])])],
         ];
-        let fleet = plan_fleet(&revisions, &PlanOptions::new(Algorithm::Fleet, 2)).unwrap();
+        let fleet = plan_fleet(
+            &revisions,
+            &PlanOptions::new(Algorithm::Fleet, 2),
+            History::Previous,
+        )
+        .unwrap();
         assert_eq!(fleet.revisions.len(), 2);
         assert_eq!(fleet.figures.update.bytes, 12);
         assert_eq!(fleet.figures.update.ratio, Some(1.0));
-        let one = plan_fleet(&revisions, &PlanOptions::new(Algorithm::Fleet, 1)).unwrap();
+        let one = plan_fleet(
+            &revisions,
+            &PlanOptions::new(Algorithm::Fleet, 1),
+            History::Alone,
+        )
+        .unwrap();
         assert_eq!(one.figures.update.bytes, 32);
     }
 
     #[test]
     fn a_failing_image_is_named_with_its_revision() {
         let revisions = vec![vec![closure("hello", &[(HELLO, 10, &[])])]];
-        let err = plan_fleet(&revisions, &PlanOptions::new(Algorithm::Fleet, 0)).unwrap_err();
+        let err = plan_fleet(
+            &revisions,
+            &PlanOptions::new(Algorithm::Fleet, 0),
+            History::Previous,
+        )
+        .unwrap_err();
         assert!(
             err.to_string().starts_with("revision 0, image hello: "),
             "{err}"

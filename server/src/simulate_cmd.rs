@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use strata_planner::{
-    human_bytes, parse_closure, read_layers, simulate, Figure, Figures, Graph, ImagePlan, Layer,
-    Plan, PlanOptions, Revision, RevisionPlanner,
+    human_bytes, parse_closure, read_layers, simulate, Figure, Figures, Graph, History, ImagePlan,
+    Layer, Plan, PlanOptions, Revision, RevisionPlanner,
 };
 
 use crate::cli::{json_shape, plan_options, JsonShape, PlanningArgs, UsageError};
@@ -28,7 +28,7 @@ pub const HELP: &str = "\
 Each REVISION is a directory with one file per image (<image>.json or
 <image>.plan.json); give them oldest first. A file is a plan, or a closure
 that is planned here with the planning options (-a, -b, ...) and, for
-stability, the same image's plan at the revision before. Figures (lower is
+stability, the same image's plan at the revision before (not with --alone). Figures (lower is
 better, 1.000 is the bound of one layer per store path):
   fleet   a node pulls every image of a revision (summed over revisions)
   update  a node holding revision r-1 of every image pulls revision r
@@ -49,6 +49,10 @@ pub struct SimulateArgs {
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
+    /// Plan each closure alone, without its image's plan of the revision
+    /// before (a CI job that keeps no plan).
+    #[arg(long)]
+    alone: bool,
     /// How closures are planned (plans are taken as they are).
     #[command(flatten)]
     planning: PlanningArgs,
@@ -63,7 +67,12 @@ pub fn run(args: SimulateArgs) -> Result<()> {
                 .to_string()
         ));
     }
-    let mut planner = Planner::new(&args.planning);
+    let history = if args.alone {
+        History::Alone
+    } else {
+        History::Previous
+    };
+    let mut planner = Planner::new(&args.planning, history);
     let revisions = args
         .revisions
         .iter()
@@ -100,11 +109,11 @@ pub struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     /// A planner for closures, with these planning flags.
-    pub fn new(args: &'a PlanningArgs) -> Self {
+    pub fn new(args: &'a PlanningArgs, history: History) -> Self {
         Planner {
             args,
             options: None,
-            revisions: RevisionPlanner::new(),
+            revisions: RevisionPlanner::new(history),
         }
     }
 
@@ -230,7 +239,7 @@ mod tests {
         ])
         .to_string();
         let graph = parse_closure(&text, "/nix/store").unwrap();
-        let mut planner = Planner::new(&flags.planning);
+        let mut planner = Planner::new(&flags.planning, History::Previous);
         assert!(!planner.plan("hello", &graph).unwrap().algorithm.previous);
         assert!(planner.plan("hello", &graph).unwrap().algorithm.previous);
         assert!(!planner.plan("other", &graph).unwrap().algorithm.previous);

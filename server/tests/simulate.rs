@@ -113,12 +113,14 @@ fn closures_are_planned_in_place_with_the_same_figures() {
     }
 }
 
-#[test]
-fn each_closure_gets_its_own_plan_at_the_revision_before_as_previous() {
-    // By hand: plan rev0, then rev1 with --previous, simulate the plans;
-    // simulating the closures must give the same figures.
-    let out = std::env::temp_dir().join(format!("strata-sim-previous-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&out);
+/// A budget at which `--previous` changes the fixture's figures.
+const BUDGET: &str = "5";
+
+/// Plans the fixture's closures by hand with `strata plan -a fleet -b 5`
+/// into `out/rev0` and `out/rev1`, rev1 with rev0's plans as `--previous`
+/// when `previous`; returns the two directories.
+fn plan_by_hand(out: &Path, previous: bool) -> Vec<String> {
+    let _ = fs::remove_dir_all(out);
     let mut revisions = Vec::new();
     for (r, rev) in ["rev0", "rev1"].into_iter().enumerate() {
         let dir = out.join(rev);
@@ -133,11 +135,11 @@ fn each_closure_gets_its_own_plan_at_the_revision_before_as_previous() {
                 "-a".to_string(),
                 "fleet".to_string(),
                 "-b".to_string(),
-                "4".to_string(),
+                BUDGET.to_string(),
                 "-o".to_string(),
                 plan.to_str().unwrap().to_string(),
             ];
-            if r > 0 {
+            if r > 0 && previous {
                 args.push("--previous".to_string());
                 args.push(out.join("rev0").join(name).to_str().unwrap().to_string());
             }
@@ -145,10 +147,21 @@ fn each_closure_gets_its_own_plan_at_the_revision_before_as_previous() {
         }
         revisions.push(dir.to_str().unwrap().to_string());
     }
+    revisions
+}
+
+#[test]
+fn each_closure_gets_its_own_plan_at_the_revision_before_as_previous() {
+    // By hand: plan rev0, then rev1 with --previous, simulate the plans;
+    // simulating the closures must give the same figures.
+    let out = std::env::temp_dir().join(format!("strata-sim-previous-{}", std::process::id()));
+    let revisions = plan_by_hand(&out, true);
     let by_hand = strata(&["simulate", "--json", &revisions[0], &revisions[1]]);
     let (rev0, rev1) = (fixture().join("rev0"), fixture().join("rev1"));
     let (rev0, rev1) = (rev0.to_str().unwrap(), rev1.to_str().unwrap());
-    let in_place = strata(&["simulate", "--json", "-a", "fleet", "-b", "4", rev0, rev1]);
+    let in_place = strata(&[
+        "simulate", "--json", "-a", "fleet", "-b", BUDGET, rev0, rev1,
+    ]);
     assert_eq!(
         String::from_utf8_lossy(&by_hand),
         String::from_utf8_lossy(&in_place)
@@ -160,7 +173,7 @@ fn each_closure_gets_its_own_plan_at_the_revision_before_as_previous() {
         "-a",
         "fleet",
         "-b",
-        "4",
+        BUDGET,
         &revisions[0],
         rev1,
     ]);
@@ -168,6 +181,26 @@ fn each_closure_gets_its_own_plan_at_the_revision_before_as_previous() {
         String::from_utf8_lossy(&by_hand),
         String::from_utf8_lossy(&mixed)
     );
+    fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn alone_plans_each_closure_without_its_previous_plan() {
+    let out = std::env::temp_dir().join(format!("strata-sim-alone-{}", std::process::id()));
+    let revisions = plan_by_hand(&out, false);
+    let by_hand = strata(&["simulate", "--json", &revisions[0], &revisions[1]]);
+    let (rev0, rev1) = (fixture().join("rev0"), fixture().join("rev1"));
+    let (rev0, rev1) = (rev0.to_str().unwrap(), rev1.to_str().unwrap());
+    let args = ["simulate", "--json", "-a", "fleet", "-b", BUDGET];
+    let alone = strata(&[&args[..], &["--alone", rev0, rev1]].concat());
+    assert_eq!(
+        String::from_utf8_lossy(&by_hand),
+        String::from_utf8_lossy(&alone)
+    );
+    // On this fixture the previous plan changes the figures, so the test
+    // above would notice --alone being ignored.
+    let with_previous = strata(&[&args[..], &[rev0, rev1]].concat());
+    assert_ne!(alone, with_previous);
     fs::remove_dir_all(&out).unwrap();
 }
 

@@ -16,8 +16,15 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use strata_tests::{repo, require, run_ok, stdout, strata, temp_dir};
 
-/// The algorithms the compare view measures, in its order.
-const COMPARED: [&str; 4] = ["fleet", "auto", "popularity", "nixery"];
+/// What the compare view measures, in its order, and the `strata
+/// simulate` flags that measure the same.
+const COMPARED: [(&str, &[&str]); 5] = [
+    ("fleet", &["-a", "fleet"]),
+    ("fleet-alone", &["-a", "fleet", "--alone"]),
+    ("auto", &["-a", "auto"]),
+    ("popularity", &["-a", "popularity"]),
+    ("nixery", &["-a", "nixery"]),
+];
 const FIGURES: [&str; 3] = ["fleet", "update", "image"];
 const IMAGES: [&str; 5] = ["curl", "git", "jq", "nginx-light", "python3-requests"];
 
@@ -262,8 +269,8 @@ impl Page {
 
     /// Every cell of the compare table equals `strata simulate`'s ratio.
     async fn compare_matches_simulate(&self, dirs: &[PathBuf], budget: usize) {
-        for algorithm in COMPARED {
-            let figures = simulate(dirs, algorithm, budget);
+        for (algorithm, flags) in COMPARED {
+            let figures = simulate(dirs, flags, budget);
             for figure in FIGURES {
                 let expected = figures[figure]["ratio"]
                     .as_f64()
@@ -296,11 +303,12 @@ impl Page {
 }
 
 /// `strata simulate --json` over revision directories.
-fn simulate(dirs: &[PathBuf], algorithm: &str, budget: usize) -> serde_json::Value {
+fn simulate(dirs: &[PathBuf], flags: &[&str], budget: usize) -> serde_json::Value {
     let out = run_ok(
         strata()
-            .args(["simulate", "--json", "-a", algorithm, "-b"])
+            .args(["simulate", "--json", "-b"])
             .arg(budget.to_string())
+            .args(flags)
             .args(dirs),
     );
     serde_json::from_str(&stdout(&out)).unwrap()
@@ -459,7 +467,7 @@ async fn the_js_api_plans_a_fleet_as_strata_simulate_does_and_throws_named_error
         const [revisions, done] = arguments;
         import("./api/strata_planner_wasm.js").then(async (api) => {
             await api.default();
-            const fleet = api.planFleet(revisions, { algorithm: "popularity", budget: 12 });
+            const fleet = api.planFleet(revisions, { algorithm: "fleet", budget: 12 }, true);
             let error = null;
             try {
                 api.plan('[{"path": "/nix/store/x"}]', { algorithm: "fleet", budget: 3 });
@@ -467,6 +475,9 @@ async fn the_js_api_plans_a_fleet_as_strata_simulate_does_and_throws_named_error
                 error = String(e.message);
             }
             done({ figures: fleet.figures, layers: fleet.revisions[2][1].layers.length,
+                   previous: fleet.revisions[2][1].algorithm.previous === true,
+                   kept: api.planFleet(revisions, { algorithm: "fleet", budget: 12 })
+                       .revisions[2][1].algorithm.previous === true,
                    algorithms: api.algorithms(), error });
         }).catch((e) => done({ failed: String(e) }));
     "#;
@@ -476,7 +487,7 @@ async fn the_js_api_plans_a_fleet_as_strata_simulate_does_and_throws_named_error
         .await
         .unwrap();
     assert!(result.get("failed").is_none(), "{result}");
-    let expected = simulate(&example_revisions(3), "popularity", 12);
+    let expected = simulate(&example_revisions(3), &["-a", "fleet", "--alone"], 12);
     for figure in FIGURES {
         assert_eq!(
             result["figures"][figure]["bytes"], expected[figure]["bytes"],
@@ -488,6 +499,8 @@ async fn the_js_api_plans_a_fleet_as_strata_simulate_does_and_throws_named_error
         );
     }
     assert!(result["layers"].as_u64().unwrap() <= 12);
+    assert_eq!(result["previous"], false, "planned alone");
+    assert_eq!(result["kept"], true, "planned with the previous plan");
     assert_eq!(
         result["algorithms"],
         serde_json::json!(["fleet", "auto", "popularity", "nixery", "pipeline"])

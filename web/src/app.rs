@@ -3,12 +3,13 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use strata_planner::{human_bytes, Algorithm, Figure, Plan};
+use strata_planner::{human_bytes, Figure, Plan};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 
 use crate::fleet::{
-    compare, example_fleet, ratio_text, read_revision, Comparison, Fleet, COMPARED,
+    compare, example_fleet, find_planner, ratio_text, read_revision, Comparison, Fleet, Planner,
+    COMPARED,
 };
 
 /// The budget the page opens with: small enough that the algorithms differ
@@ -29,9 +30,8 @@ pub fn App() -> impl IntoView {
     let fleet = RwSignal::new(example_fleet());
     let algorithm = RwSignal::new(
         query("algorithm")
-            .and_then(|a| a.parse::<Algorithm>().ok())
-            .filter(|a| COMPARED.contains(a))
-            .unwrap_or(Algorithm::Fleet),
+            .and_then(|a| find_planner(&a))
+            .unwrap_or(COMPARED[0]),
     );
     let budget = RwSignal::new(
         query("budget")
@@ -118,20 +118,20 @@ fn Source(fleet: RwSignal<Fleet>, error: RwSignal<Option<String>>) -> impl IntoV
     }
 }
 
-/// The algorithm whose layers are shown, and the layer budget.
+/// The planner whose layers are shown, and the layer budget.
 #[component]
-fn Controls(algorithm: RwSignal<Algorithm>, budget: RwSignal<usize>) -> impl IntoView {
+fn Controls(algorithm: RwSignal<Planner>, budget: RwSignal<usize>) -> impl IntoView {
     view! {
         <section class="controls">
             <label>
                 "Algorithm "
                 <select data-testid="algorithm" on:change=move |ev| {
-                    if let Ok(a) = event_target_value(&ev).parse::<Algorithm>() {
-                        algorithm.set(a);
+                    if let Some(p) = find_planner(&event_target_value(&ev)) {
+                        algorithm.set(p);
                     }
                 }>
-                    {COMPARED.iter().map(|&a| view! {
-                        <option value=a.name() selected=move || algorithm.get() == a>{a.name()}</option>
+                    {COMPARED.iter().map(|&p| view! {
+                        <option value=p.key selected=move || algorithm.get() == p>{p.key}</option>
                     }).collect_view()}
                 </select>
             </label>
@@ -154,7 +154,7 @@ fn Controls(algorithm: RwSignal<Algorithm>, budget: RwSignal<usize>) -> impl Int
 /// Every algorithm's pulled bytes over the fleet, as ratios to the bound of
 /// one layer per store path (lower is better).
 #[component]
-fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Algorithm>) -> impl IntoView {
+fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Planner>) -> impl IntoView {
     type Pick = fn(&strata_planner::Figures) -> &Figure;
     const FIGURES: [(&str, Pick); 3] = [
         ("fleet", |f| &f.fleet),
@@ -182,8 +182,8 @@ fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Algorithm>) -
                 </thead>
                 <tbody>
                     {move || comparisons.get().into_iter().map(|c| {
-                        let name = c.algorithm.name();
-                        let selected = move || algorithm.get() == c.algorithm;
+                        let name = c.planner.key;
+                        let selected = move || algorithm.get() == c.planner;
                         match c.result {
                             Ok(plans) => {
                                 let f = plans.figures;
@@ -220,7 +220,8 @@ fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Algorithm>) -
                 "fleet: a node pulls every image of each revision. update: a node holding every "
                 "image at the revision before pulls the next. image: each image updated alone. "
                 "Each image is planned with its own plan at the revision before, as a CI job "
-                "keeping its last plan does; "<code>"strata simulate"</code>" prints the same figures."
+                "keeping its last plan does (fleet-alone: without it); "<code>"strata simulate"</code>
+                " (with "<code>"--alone"</code>") prints the same figures."
             </p>
         </section>
     }
@@ -231,7 +232,7 @@ fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Algorithm>) -
 fn Layers(
     fleet: RwSignal<Fleet>,
     comparisons: Memo<Vec<Comparison>>,
-    algorithm: RwSignal<Algorithm>,
+    algorithm: RwSignal<Planner>,
 ) -> impl IntoView {
     // The image by name, so it stays the same image when revisions hold
     // different sets; the first image until one is picked.
@@ -253,7 +254,7 @@ fn Layers(
         let (r, name) = (shown_revision(), shown_image());
         let i = fleet.with(|f| f.revisions.get(r)?.iter().position(|c| c.image == name))?;
         comparisons.with(|cs| {
-            let c = cs.iter().find(|c| c.algorithm == algorithm.get())?;
+            let c = cs.iter().find(|c| c.planner == algorithm.get())?;
             c.result.as_ref().ok()?.revisions.get(r)?.get(i).cloned()
         })
     };
@@ -286,7 +287,7 @@ fn Layers(
                     let (name, r) = (shown_image(), shown_revision());
                     let held = fleet.with(|f| f.revisions.get(r).is_some_and(|rev| rev.iter().any(|c| c.image == name)));
                     let text = if held {
-                        format!("{} could not plan {name} (see Compare)", algorithm.get())
+                        format!("{} could not plan {name} (see Compare)", algorithm.get().key)
                     } else {
                         format!("{name} is not in revision {r}")
                     };
@@ -303,7 +304,7 @@ fn Layers(
                 view! {
                     <p data-testid="plan-summary">
                         {format!("{} paths, {} in {} layers ({})", p.layers.iter().map(|l| l.paths.len()).sum::<usize>(),
-                            human_bytes(p.size), p.layers.len(), p.algorithm.name)}
+                            human_bytes(p.size), p.layers.len(), algorithm.get().key)}
                     </p>
                     <p>
                         <a data-testid="download-plan" href=href

@@ -3,18 +3,46 @@
 //! files) and the comparison of algorithms over it by simulated pulls.
 
 use strata_planner::{
-    parse_closure, plan_fleet, Algorithm, Figure, FleetPlans, ImageClosure, PlanOptions,
+    parse_closure, plan_fleet, Algorithm, Figure, FleetPlans, History, ImageClosure, PlanOptions,
     DEFAULT_STORE_DIR,
 };
 
-/// The algorithms the compare view measures, best first by design.
-/// (`pipeline` needs a user-written pipeline, so it is not compared here.)
-pub const COMPARED: [Algorithm; 4] = [
-    Algorithm::Fleet,
-    Algorithm::Auto,
-    Algorithm::Popularity,
-    Algorithm::Nixery,
+/// One way of planning that the compare view measures: an algorithm, and
+/// whether each image gets its plan of the revision before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Planner {
+    /// Its name on the page (`fleet`, `fleet-alone`, `auto`, ...), also in
+    /// `data-testid`s and `?algorithm=`.
+    pub key: &'static str,
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// With or without each image's previous plan.
+    pub history: History,
+}
+
+const fn planner(key: &'static str, algorithm: Algorithm, history: History) -> Planner {
+    Planner {
+        key,
+        algorithm,
+        history,
+    }
+}
+
+/// What the compare view measures, in its order: `fleet` with and without
+/// `--previous` (the peers do not use it), then the peers. `pipeline` needs
+/// a user-written pipeline, so it is not compared here.
+pub const COMPARED: [Planner; 5] = [
+    planner("fleet", Algorithm::Fleet, History::Previous),
+    planner("fleet-alone", Algorithm::Fleet, History::Alone),
+    planner("auto", Algorithm::Auto, History::Previous),
+    planner("popularity", Algorithm::Popularity, History::Previous),
+    planner("nixery", Algorithm::Nixery, History::Previous),
 ];
+
+/// The compared planner with this key.
+pub fn find_planner(key: &str) -> Option<Planner> {
+    COMPARED.iter().copied().find(|p| p.key == key)
+}
 
 /// Closures of a fleet of images at one or more revisions, oldest first.
 #[derive(Debug, Clone, Default)]
@@ -131,24 +159,29 @@ pub fn read_revision(files: &[(String, String)]) -> Result<Vec<ImageClosure>, St
     Ok(images)
 }
 
-/// One algorithm's plans over the fleet, or why it could not plan.
+/// One planner's plans over the fleet, or why it could not plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
-    /// The algorithm.
-    pub algorithm: Algorithm,
+    /// The planner.
+    pub planner: Planner,
     /// Its plans and figures.
     pub result: Result<FleetPlans, String>,
 }
 
-/// Plans the fleet with each algorithm at this budget, as `strata simulate
-/// -a ALGORITHM -b BUDGET` does with the same closures.
-pub fn compare(fleet: &Fleet, budget: usize, algorithms: &[Algorithm]) -> Vec<Comparison> {
-    algorithms
+/// Plans the fleet with each planner at this budget, as `strata simulate
+/// -a ALGORITHM -b BUDGET` (with `--alone` for [`History::Alone`]) does
+/// with the same closures.
+pub fn compare(fleet: &Fleet, budget: usize, planners: &[Planner]) -> Vec<Comparison> {
+    planners
         .iter()
-        .map(|&algorithm| Comparison {
-            algorithm,
-            result: plan_fleet(&fleet.revisions, &PlanOptions::new(algorithm, budget))
-                .map_err(|e| e.to_string()),
+        .map(|&planner| Comparison {
+            planner,
+            result: plan_fleet(
+                &fleet.revisions,
+                &PlanOptions::new(planner.algorithm, budget),
+                planner.history,
+            )
+            .map_err(|e| e.to_string()),
         })
         .collect()
 }
@@ -178,17 +211,29 @@ mod tests {
     fn fleet_pulls_no_more_than_one_layer_per_image_and_no_less_than_the_bound() {
         let fleet = example_fleet();
         let results = compare(&fleet, 20, &COMPARED);
-        assert_eq!(results.len(), 4);
+        assert_eq!(results.len(), 5);
         for c in &results {
             let plans = c.result.as_ref().unwrap();
             let f = &plans.figures;
-            assert!(f.fleet.bytes >= f.fleet.bound, "{:?}", c.algorithm);
+            assert!(f.fleet.bytes >= f.fleet.bound, "{}", c.planner.key);
             assert!(f.max_layers <= 20);
             assert_eq!(plans.revisions.len(), 3);
         }
-        let one_layer = compare(&fleet, 1, &[Algorithm::Fleet]);
+        let one_layer = compare(&fleet, 1, &COMPARED[..1]);
         let one = &one_layer[0].result.as_ref().unwrap().figures;
         assert!(one.update.bytes > results[0].result.as_ref().unwrap().figures.update.bytes);
+    }
+
+    #[test]
+    fn fleet_alone_plans_without_the_previous_plan() {
+        let fleet = example_fleet();
+        let alone = compare(&fleet, 20, &[find_planner("fleet-alone").unwrap()]);
+        let plans = alone[0].result.as_ref().unwrap();
+        assert!(plans.revisions[2].iter().all(|p| !p.algorithm.previous));
+        let kept = compare(&fleet, 20, &COMPARED[..1]);
+        let plans = kept[0].result.as_ref().unwrap();
+        assert!(plans.revisions[2].iter().all(|p| p.algorithm.previous));
+        assert!(plans.revisions[0].iter().all(|p| !p.algorithm.previous));
     }
 
     #[test]
@@ -213,7 +258,7 @@ mod tests {
     fn a_single_revision_has_no_update_figure() {
         let mut fleet = example_fleet();
         fleet.revisions.truncate(1);
-        let c = compare(&fleet, 20, &[Algorithm::Auto]);
+        let c = compare(&fleet, 20, &[find_planner("auto").unwrap()]);
         let f = &c[0].result.as_ref().unwrap().figures;
         assert_eq!(ratio_text(&f.update), "-");
         assert_ne!(ratio_text(&f.fleet), "-");

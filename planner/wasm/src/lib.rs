@@ -14,8 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 use strata_planner::{
-    parse_closure, plan_closure, plan_fleet, simulate, Algorithm, ImageClosure, PlanOptions,
-    Revision, DEFAULT_STORE_DIR,
+    parse_closure, plan_closure, plan_fleet, simulate, Algorithm, History, ImageClosure,
+    PlanOptions, Revision, DEFAULT_STORE_DIR,
 };
 use wasm_bindgen::prelude::*;
 
@@ -71,10 +71,15 @@ pub fn simulate_plans(revisions: JsValue) -> Result<JsValue, JsError> {
 
 /// Plans a fleet's closures at several revisions (a list, oldest first, of
 /// lists of `{image, closure}`), each image with its own previous layers as
-/// `strata simulate` does, and simulates the pulls: `{revisions: [[Plan]],
+/// `strata simulate` does (or alone when `alone` is true, as `strata
+/// simulate --alone`), and simulates the pulls: `{revisions: [[Plan]],
 /// figures}`.
 #[wasm_bindgen(js_name = planFleet)]
-pub fn plan_fleet_js(revisions: JsValue, options_js: JsValue) -> Result<JsValue, JsError> {
+pub fn plan_fleet_js(
+    revisions: JsValue,
+    options_js: JsValue,
+    alone: Option<bool>,
+) -> Result<JsValue, JsError> {
     let texts: Vec<Vec<ImageClosureText>> = from_js(revisions, "revisions")?;
     let options = options(options_js)?;
     let mut closures = Vec::with_capacity(texts.len());
@@ -90,5 +95,10 @@ pub fn plan_fleet_js(revisions: JsValue, options_js: JsValue) -> Result<JsValue,
         }
         closures.push(rev);
     }
-    to_js(&plan_fleet(&closures, &options)?)
+    let history = if alone.unwrap_or(false) {
+        History::Alone
+    } else {
+        History::Previous
+    };
+    to_js(&plan_fleet(&closures, &options, history)?)
 }
