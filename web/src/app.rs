@@ -311,7 +311,7 @@ fn Layers(
                             download=format!("{name}.rev{}.plan.json", shown_revision())>
                             "Download this plan"
                         </a>
-                        " (what "<code>"strata plan --previous"</code>" writes; "
+                        " (what "<code>"strata plan"</code>" writes for this image and revision; "
                         <code>"strata build"</code>" builds the image from it)"
                     </p>
                     <table data-testid="plan-table">
