@@ -6,9 +6,11 @@ by shared/bench/debian_closures.py. Revisions are drawn the way
 shared/bench/pullsim.py draws them (its seed-1 random generator, packages
 that bookworm really updated, all in the fleet's closures): each revision
 rebuilds 4 more, and a rebuilt package changes its store path and the paths
-of everything that depends on it. The UI's compare view and its tests use
-this fleet; `strata simulate examples/fleet/rev0 examples/fleet/rev1
-examples/fleet/rev2` measures it.
+of everything that depends on it. popularity.json is the package set's
+Nixery-style popularity for the fleet's packages, as pullsim.py gives its
+planners. The UI's compare view and its tests use this fleet; `strata
+simulate --popularity examples/fleet/popularity.json examples/fleet/rev0
+examples/fleet/rev1 examples/fleet/rev2` measures it.
 
     python3 examples/fleet/generate.py [path/to/shared/bench]
 """
@@ -43,3 +45,18 @@ for r in range(REVISIONS):
             json.dump(u.graph(u.closure([image])), f, indent=1)
             f.write("\n")
     print(f"rev{r}: rebuilt {', '.join(bumped) or 'nothing'}", file=sys.stderr)
+
+# Nixery-style popularity (how many packages of the whole package set depend
+# on each, plus one), as pullsim.py computes it, for the names in the fleet.
+names = set()
+for image in IMAGES:
+    names |= {e["path"].split("-", 1)[1] for e in base.graph(base.closure([image]))["graph"]}
+counts = {}
+for n, deps in base.dag.items():
+    for d in deps + [n]:
+        name = base.path[d].split("-", 1)[1]
+        if name in names:
+            counts[name] = counts.get(name, 0) + 1
+with open(os.path.join(HERE, "popularity.json"), "w") as f:
+    json.dump({k: v for k, v in sorted(counts.items()) if v > 1}, f, indent=1)
+    f.write("\n")

@@ -268,9 +268,14 @@ impl Page {
     }
 
     /// Every cell of the compare table equals `strata simulate`'s ratio.
-    async fn compare_matches_simulate(&self, dirs: &[PathBuf], budget: usize) {
+    async fn compare_matches_simulate(
+        &self,
+        dirs: &[PathBuf],
+        budget: usize,
+        popularity: Option<&Path>,
+    ) {
         for (algorithm, flags) in COMPARED {
-            let figures = simulate(dirs, flags, budget);
+            let figures = simulate(dirs, flags, budget, popularity);
             for figure in FIGURES {
                 let expected = figures[figure]["ratio"]
                     .as_f64()
@@ -292,8 +297,13 @@ impl Page {
 
     /// Chooses files in the "add a revision" input.
     async fn upload(&self, files: &[PathBuf]) {
+        self.upload_to("add-revision", files).await;
+    }
+
+    /// Chooses files in a file input.
+    async fn upload_to(&self, id: &str, files: &[PathBuf]) {
         let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        let input = self.element("add-revision").await;
+        let input = self.element(id).await;
         input.send_keys(&paths.join("\n")).await.unwrap();
     }
 
@@ -302,15 +312,28 @@ impl Page {
     }
 }
 
-/// `strata simulate --json` over revision directories.
-fn simulate(dirs: &[PathBuf], flags: &[&str], budget: usize) -> serde_json::Value {
-    let out = run_ok(
-        strata()
-            .args(["simulate", "--json", "-b"])
-            .arg(budget.to_string())
-            .args(flags)
-            .args(dirs),
-    );
+/// The bundled example's popularity file.
+fn example_popularity() -> PathBuf {
+    repo().join("examples/fleet/popularity.json")
+}
+
+/// `strata simulate --json` over revision directories, with this
+/// popularity file if any.
+fn simulate(
+    dirs: &[PathBuf],
+    flags: &[&str],
+    budget: usize,
+    popularity: Option<&Path>,
+) -> serde_json::Value {
+    let mut cmd = strata();
+    cmd.args(["simulate", "--json", "-b"])
+        .arg(budget.to_string())
+        .args(flags)
+        .args(dirs);
+    if let Some(file) = popularity {
+        cmd.arg("--popularity").arg(file);
+    }
+    let out = run_ok(&mut cmd);
     serde_json::from_str(&stdout(&out)).unwrap()
 }
 
@@ -329,12 +352,16 @@ async fn the_compare_view_shows_the_figures_strata_simulate_prints() {
     let dirs = example_revisions(3);
     page.text_becomes(
         "fleet-summary",
-        "example fleet (examples/fleet): 5 images, 3 revisions, 130 distinct store paths",
+        "example fleet (examples/fleet): 5 images, 3 revisions, 130 distinct store paths; \
+         popularity from examples/fleet/popularity.json (94 names)",
     )
     .await;
-    page.compare_matches_simulate(&dirs, 20).await;
+    let popularity = example_popularity();
+    page.compare_matches_simulate(&dirs, 20, Some(&popularity))
+        .await;
     page.set_budget(6).await;
-    page.compare_matches_simulate(&dirs, 6).await;
+    page.compare_matches_simulate(&dirs, 6, Some(&popularity))
+        .await;
     page.close().await;
 }
 
@@ -353,7 +380,17 @@ async fn uploaded_closures_are_compared_and_bad_files_are_named() {
         page.text_until("fleet-summary", &summary, |t| t.starts_with(&summary))
             .await;
     }
-    page.compare_matches_simulate(&example_revisions(2), 8)
+    // Closures of one's own replace the example and its popularity ...
+    page.compare_matches_simulate(&example_revisions(2), 8, None)
+        .await;
+    // ... until one chooses a popularity file.
+    page.upload_to("popularity-file", &[example_popularity()])
+        .await;
+    page.text_until("fleet-summary", "popularity named", |t| {
+        t.ends_with("popularity from popularity.json (94 names)")
+    })
+    .await;
+    page.compare_matches_simulate(&example_revisions(2), 8, Some(&example_popularity()))
         .await;
 
     let dir = temp_dir("ui-bad-closure");
@@ -487,7 +524,7 @@ async fn the_js_api_plans_a_fleet_as_strata_simulate_does_and_throws_named_error
         .await
         .unwrap();
     assert!(result.get("failed").is_none(), "{result}");
-    let expected = simulate(&example_revisions(3), &["-a", "fleet", "--alone"], 12);
+    let expected = simulate(&example_revisions(3), &["-a", "fleet", "--alone"], 12, None);
     for figure in FIGURES {
         assert_eq!(
             result["figures"][figure]["bytes"], expected[figure]["bytes"],

@@ -8,8 +8,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 
 use crate::fleet::{
-    compare, example_fleet, find_planner, ratio_text, read_revision, Comparison, Fleet, Planner,
-    COMPARED,
+    compare, example_fleet, find_planner, ratio_text, read_popularity, read_revision, Comparison,
+    Fleet, Planner, COMPARED,
 };
 
 /// The budget the page opens with: small enough that the algorithms differ
@@ -59,36 +59,56 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The chosen files' names and texts (the input is cleared, so choosing
+/// the same files again is a new choice).
+async fn read_files(input: &HtmlInputElement) -> Result<Vec<(String, String)>, String> {
+    let files: Vec<web_sys::File> = match input.files() {
+        Some(list) => (0..list.length()).filter_map(|i| list.get(i)).collect(),
+        None => Vec::new(),
+    };
+    input.set_value("");
+    let mut texts = Vec::with_capacity(files.len());
+    for file in files {
+        let text = JsFuture::from(file.text())
+            .await
+            .map_err(|_| format!("{}: could not be read", file.name()))?;
+        texts.push((file.name(), text.as_string().unwrap_or_default()));
+    }
+    Ok(texts)
+}
+
 /// Where the closures come from: the example, or the user's files, one
-/// file choice per revision.
+/// file choice per revision; and the popularity `nixery` uses.
 #[component]
 fn Source(fleet: RwSignal<Fleet>, error: RwSignal<Option<String>>) -> impl IntoView {
     let add_revision = move |ev: leptos::ev::Event| {
         let input: HtmlInputElement = event_target(&ev);
-        let Some(files) = input.files() else { return };
-        let files: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
-        input.set_value("");
         spawn_local(async move {
-            let mut texts = Vec::with_capacity(files.len());
-            for file in files {
-                match JsFuture::from(file.text()).await {
-                    Ok(text) => texts.push((file.name(), text.as_string().unwrap_or_default())),
-                    Err(_) => {
-                        error.set(Some(format!("{}: could not be read", file.name())));
-                        return;
-                    }
-                }
-            }
-            match read_revision(&texts) {
+            match read_files(&input)
+                .await
+                .and_then(|texts| read_revision(&texts))
+            {
                 Ok(revision) => {
                     error.set(None);
-                    fleet.update(|f| {
-                        if !f.name.starts_with("your closures") {
-                            *f = Fleet::default();
-                        }
-                        f.revisions.push(revision);
-                        f.name = format!("your closures, {} revisions", f.revisions.len());
-                    });
+                    fleet.update(|f| f.add_user_revision(revision));
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let set_popularity = move |ev: leptos::ev::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        spawn_local(async move {
+            let read = read_files(&input)
+                .await
+                .and_then(|texts| match texts.as_slice() {
+                    [(name, text)] => Ok((name.clone(), read_popularity(name, text)?)),
+                    _ => Err("choose one popularity file".to_string()),
+                });
+            match read {
+                Ok(popularity) => {
+                    error.set(None);
+                    fleet.update(|f| f.popularity = Some(popularity));
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -96,17 +116,18 @@ fn Source(fleet: RwSignal<Fleet>, error: RwSignal<Option<String>>) -> impl IntoV
     };
     view! {
         <section class="source">
-            <p data-testid="fleet-summary">
-                {move || fleet.with(|f| format!(
-                    "{}: {} images, {} revisions, {} distinct store paths",
-                    f.name, f.images().len(), f.revisions.len(), f.path_count()
-                ))}
-            </p>
+            <p data-testid="fleet-summary">{move || fleet.with(Fleet::summary)}</p>
             <label>
                 "Add a revision from closure files (one per image, named after it: "
                 <code>"nix path-info --json --recursive"</code>" or exportReferencesGraph): "
                 <input type="file" multiple accept=".json,application/json"
                     data-testid="add-revision" on:change=add_revision/>
+            </label>
+            <br/>
+            <label>
+                "Popularity (Nixery's "<code>"{\"name-version\": count}"</code>", for nixery): "
+                <input type="file" accept=".json,application/json"
+                    data-testid="popularity-file" on:change=set_popularity/>
             </label>
             " "
             <button data-testid="use-example" on:click=move |_| {

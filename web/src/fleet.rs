@@ -3,8 +3,8 @@
 //! files) and the comparison of algorithms over it by simulated pulls.
 
 use strata_planner::{
-    parse_closure, plan_fleet, Algorithm, Figure, FleetPlans, History, ImageClosure, PlanOptions,
-    DEFAULT_STORE_DIR,
+    parse_closure, parse_popularity, plan_fleet, Algorithm, Figure, FleetPlans, History,
+    ImageClosure, PlanOptions, Popularity, DEFAULT_STORE_DIR,
 };
 
 /// One way of planning that the compare view measures: an algorithm, and
@@ -51,6 +51,10 @@ pub struct Fleet {
     pub name: String,
     /// Per revision, one closure per image.
     pub revisions: Vec<Vec<ImageClosure>>,
+    /// The package set's Nixery-style popularity, for the algorithms that
+    /// use it (`nixery`), as `strata simulate --popularity` takes it, and
+    /// the file it came from.
+    pub popularity: Option<(String, Popularity)>,
 }
 
 impl Fleet {
@@ -60,6 +64,38 @@ impl Fleet {
             .last()
             .map(|r| r.iter().map(|c| c.image.clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// One line for people: where the fleet came from and its size.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "{}: {} images, {} revisions, {} distinct store paths",
+            self.name,
+            self.images().len(),
+            self.revisions.len(),
+            self.path_count()
+        );
+        if let Some((file, popularity)) = &self.popularity {
+            line += &format!("; popularity from {file} ({} names)", popularity.len());
+        }
+        line
+    }
+
+    /// Adds a revision of the user's closures; the first one replaces the
+    /// example (and its popularity, but not a popularity the user chose).
+    pub fn add_user_revision(&mut self, revision: Vec<ImageClosure>) {
+        if !self.name.starts_with("your closures") {
+            let popularity = self
+                .popularity
+                .take()
+                .filter(|(file, _)| !file.starts_with("examples/"));
+            *self = Fleet {
+                popularity,
+                ..Fleet::default()
+            };
+        }
+        self.revisions.push(revision);
+        self.name = format!("your closures, {} revisions", self.revisions.len());
     }
 
     /// Distinct store paths over every revision.
@@ -120,10 +156,18 @@ pub fn example_fleet() -> Fleet {
                 .collect()
         })
         .collect();
+    let popularity = parse_popularity(include_str!("../../examples/fleet/popularity.json"))
+        .expect("the bundled popularity parses");
     Fleet {
         name: "example fleet (examples/fleet)".to_string(),
         revisions,
+        popularity: Some(("examples/fleet/popularity.json".to_string(), popularity)),
     }
+}
+
+/// Reads a Nixery-style popularity file; the error names the file.
+pub fn read_popularity(file_name: &str, text: &str) -> Result<Popularity, String> {
+    parse_popularity(text).map_err(|e| format!("{file_name}: {e}"))
 }
 
 /// An image's name from its closure file's name: `git.closure.json`,
@@ -169,19 +213,19 @@ pub struct Comparison {
 }
 
 /// Plans the fleet with each planner at this budget, as `strata simulate
-/// -a ALGORITHM -b BUDGET` (with `--alone` for [`History::Alone`]) does
-/// with the same closures.
+/// -a ALGORITHM -b BUDGET [--popularity FILE]` (with `--alone` for
+/// [`History::Alone`]) does with the same closures.
 pub fn compare(fleet: &Fleet, budget: usize, planners: &[Planner]) -> Vec<Comparison> {
     planners
         .iter()
-        .map(|&planner| Comparison {
-            planner,
-            result: plan_fleet(
-                &fleet.revisions,
-                &PlanOptions::new(planner.algorithm, budget),
-                planner.history,
-            )
-            .map_err(|e| e.to_string()),
+        .map(|&planner| {
+            let mut options = PlanOptions::new(planner.algorithm, budget);
+            options.popularity = fleet.popularity.as_ref().map(|(_, p)| p.clone());
+            Comparison {
+                planner,
+                result: plan_fleet(&fleet.revisions, &options, planner.history)
+                    .map_err(|e| e.to_string()),
+            }
         })
         .collect()
 }
@@ -205,6 +249,7 @@ mod tests {
             ["curl", "git", "jq", "nginx-light", "python3-requests"]
         );
         assert!(fleet.path_count() > 100);
+        assert_eq!(fleet.popularity.unwrap().1["debconf-1.5.82"], 670);
     }
 
     #[test]
@@ -252,6 +297,29 @@ mod tests {
             "two files name the image a"
         );
         assert_eq!(read_revision(&[]).unwrap_err(), "no closure files chosen");
+        let err = read_popularity("pop.json", "[1]").unwrap_err();
+        assert!(err.starts_with("pop.json: "), "{err}");
+    }
+
+    #[test]
+    fn user_closures_replace_the_example_and_its_popularity_only() {
+        let example = example_fleet();
+        let revision = example.revisions[0].clone();
+        let mut fleet = example_fleet();
+        fleet.add_user_revision(revision.clone());
+        assert_eq!(fleet.revisions.len(), 1);
+        assert!(fleet.popularity.is_none());
+        fleet.popularity = Some(("mine.json".to_string(), Popularity::new()));
+        fleet.add_user_revision(revision.clone());
+        assert_eq!(fleet.name, "your closures, 2 revisions");
+
+        let mut fleet = example_fleet();
+        fleet.popularity = Some(("mine.json".to_string(), Popularity::new()));
+        fleet.add_user_revision(revision);
+        assert_eq!(fleet.popularity.unwrap().0, "mine.json");
+        assert!(example
+            .summary()
+            .ends_with("popularity from examples/fleet/popularity.json (94 names)"));
     }
 
     #[test]
