@@ -546,3 +546,61 @@ async fn the_js_api_plans_a_fleet_as_strata_simulate_does_and_throws_named_error
     assert!(error.contains("/nix/store/x"), "{error}");
     page.close().await;
 }
+
+#[tokio::test]
+async fn the_planner_embeds_in_a_docs_page_as_a_custom_element() {
+    let Some(page) = Page::open("").await else {
+        return;
+    };
+    // A docs page of its own, with the element and its module only.
+    let script = r#"
+        const [done] = arguments;
+        document.head.innerHTML = "<style>h2 { color: red }</style>";
+        document.body.innerHTML =
+            '<h1>Docs</h1><strata-planner budget="6" algorithm="auto"></strata-planner>';
+        const el = document.querySelector("strata-planner");
+        const cell = (id) => el.shadowRoot &&
+            el.shadowRoot.querySelector(`[data-testid="${id}"]`);
+        const until = async (test) => {
+            for (let i = 0; i < 600; i++) {
+                if (test()) return true;
+                await new Promise((r) => setTimeout(r, 50));
+            }
+            return false;
+        };
+        import("./strata-planner.js").then(async () => {
+            if (!await until(() => cell("compare-auto-fleet"))) {
+                return done({ failed: "no compare table in the shadow root" });
+            }
+            const before = cell("compare-auto-fleet").textContent.trim();
+            const selected = cell("compare-row-auto").className;
+            const shownBudget = cell("budget").value;
+            // A person's change: the event bubbles but does not leave the
+            // shadow root (change events are not composed).
+            const budget = cell("budget");
+            budget.value = "8";
+            budget.dispatchEvent(new Event("change", { bubbles: true }));
+            await until(() => cell("compare-auto-fleet").textContent.trim() !== before);
+            const after = cell("compare-auto-fleet").textContent.trim();
+            const heading = getComputedStyle(el.shadowRoot.querySelector("h2")).color;
+            done({ before, after, selected, shownBudget, heading,
+                   outside: document.querySelectorAll('[data-testid="compare-table"]').length });
+        }).catch((e) => done({ failed: String(e) }));
+    "#;
+    let result = page.client.execute_async(script, vec![]).await.unwrap();
+    assert!(result.get("failed").is_none(), "{result}");
+    let dirs = example_revisions(3);
+    let popularity = example_popularity();
+    let ratio = |budget| {
+        let figures = simulate(&dirs, &["-a", "auto"], budget, Some(&popularity));
+        format!("{:.3}", figures["fleet"]["ratio"].as_f64().unwrap())
+    };
+    assert_eq!(result["shownBudget"], "6");
+    assert_eq!(result["before"], ratio(6).as_str());
+    assert_eq!(result["after"], ratio(8).as_str());
+    assert_eq!(result["selected"], "selected");
+    // The page's styles stay outside, the app's DOM stays inside.
+    assert_ne!(result["heading"], "rgb(255, 0, 0)");
+    assert_eq!(result["outside"], 0);
+    page.close().await;
+}

@@ -24,18 +24,31 @@ fn query(key: &str) -> Option<String> {
         .get(key)
 }
 
+/// What the page opens with when the host says (embedding); otherwise the
+/// address's query, otherwise the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    /// The budget.
+    pub budget: Option<usize>,
+    /// The compare row whose layers are shown.
+    pub algorithm: Option<String>,
+}
+
 /// The whole UI.
 #[component]
-pub fn App() -> impl IntoView {
+pub fn App(start: Start) -> impl IntoView {
     let fleet = RwSignal::new(example_fleet());
     let algorithm = RwSignal::new(
-        query("algorithm")
+        start
+            .algorithm
+            .or_else(|| query("algorithm"))
             .and_then(|a| find_planner(&a))
             .unwrap_or(COMPARED[0]),
     );
     let budget = RwSignal::new(
-        query("budget")
-            .and_then(|b| b.parse::<usize>().ok())
+        start
+            .budget
+            .or_else(|| query("budget").and_then(|b| b.parse::<usize>().ok()))
             .filter(|&b| b > 0)
             .unwrap_or(DEFAULT_BUDGET),
     );

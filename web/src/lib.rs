@@ -12,9 +12,17 @@ pub mod fleet;
 
 use wasm_bindgen::prelude::*;
 
-/// Mounts the planner UI inside `el` (for embedding in any page). The app
-/// lives as long as the page.
+/// Mounts the planner UI inside `el` (for embedding in any page; the
+/// `<strata-planner>` element in `strata-planner.js` calls it from its
+/// shadow root). `budget` and `algorithm` (a compare row: `fleet`,
+/// `fleet-alone`, `auto`, ...) set what the page opens with, ahead of the
+/// address's `?budget=` and `?algorithm=`. The app lives as long as the
+/// page.
 #[wasm_bindgen]
-pub fn mount_planner(el: web_sys::HtmlElement) {
-    leptos::mount::mount_to(el, app::App).forget();
+pub fn mount_planner(el: web_sys::HtmlElement, budget: Option<u32>, algorithm: Option<String>) {
+    let start = app::Start {
+        budget: budget.map(|b| b as usize),
+        algorithm,
+    };
+    leptos::mount::mount_to(el, move || app::App(app::AppProps { start })).forget();
 }

@@ -63,7 +63,7 @@ fn web(debug: bool) -> Result<()> {
         &staging.join("api"),
         debug,
     )?;
-    for file in ["index.html", "style.css"] {
+    for file in ["index.html", "style.css", "strata-planner.js"] {
         fs::copy(repo.join("web").join(file), staging.join(file))
             .with_context(|| format!("copying web/{file}"))?;
     }
