@@ -474,6 +474,45 @@ async fn the_layers_view_shows_the_plan_a_ci_job_keeping_its_last_plan_makes() {
     assert_eq!(downloaded[0], "git.rev0.plan.json");
     let written = std::fs::read_to_string(dir.join("git0.plan.json")).unwrap();
     assert!(downloaded[1] == written.as_str(), "{}", downloaded[1]);
+    // The reference graph draws every path of git, coloured by its layer
+    // in that plan.
+    let drawn = page
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=graph-node]')]
+                 .map((c) => [c.getAttribute('data-path'), c.getAttribute('data-layer'),
+                              c.getAttribute('fill')]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_str(&written).unwrap();
+    let layer_of = |path: &str| {
+        plan["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|l| l["paths"].as_array().unwrap().iter().any(|p| p == path))
+            .unwrap()
+    };
+    let drawn = drawn.as_array().unwrap();
+    let paths: usize = plan["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["paths"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(drawn.len(), paths);
+    let mut fills = std::collections::BTreeMap::new();
+    for node in drawn {
+        let (path, layer) = (node[0].as_str().unwrap(), node[1].as_str().unwrap());
+        assert_eq!(layer, layer_of(path).to_string(), "{path}");
+        // One colour per layer.
+        assert_eq!(
+            fills.entry(layer.to_string()).or_insert(node[2].clone()),
+            &node[2]
+        );
+    }
     let row = page.element("compare-row-auto").await;
     assert_eq!(
         row.attr("class").await.unwrap().as_deref(),

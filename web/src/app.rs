@@ -7,6 +7,7 @@ use strata_planner::{human_bytes, Figure, Plan};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 
+use crate::drawing::{draw, layer_colour, WIDTH};
 use crate::fleet::{
     compare, example_fleet, find_planner, ratio_text, read_popularity, read_revision, Comparison,
     Fleet, Planner, COMPARED,
@@ -358,7 +359,10 @@ fn Layers(
                                     .unwrap_or_default();
                                 view! {
                                     <tr data-testid="plan-layer" title=l.paths.join("\n")>
-                                        <td>{i}</td>
+                                        <td>
+                                            <span class="swatch" style=format!("background: {}", layer_colour(Some(i)))></span>
+                                            {i}
+                                        </td>
                                         <td>{l.paths.len()}</td>
                                         <td>{human_bytes(l.size)}</td>
                                         <td>{format!("{:.1}%", l.size as f64 * 100.0 / total as f64)}</td>
@@ -368,10 +372,59 @@ fn Layers(
                             }).collect_view()}
                         </tbody>
                     </table>
+                    {graph_view(&fleet, &name, shown_revision(), &p)}
                 }.into_any()
                 }
             }}
         </section>
+    }
+}
+
+/// The image's reference graph at this revision, each path coloured by its
+/// layer in `plan` (hover a path for its name, size and layer).
+fn graph_view(fleet: &RwSignal<Fleet>, image: &str, revision: usize, plan: &Plan) -> impl IntoView {
+    let drawing = fleet.with(|f| {
+        f.revisions
+            .get(revision)
+            .and_then(|rev| rev.iter().find(|c| c.image == image))
+            .map(|c| draw(&c.graph, plan))
+            .unwrap_or_default()
+    });
+    let view_box = format!("0 0 {WIDTH} {:.0}", drawing.height);
+    let edges = drawing
+        .edges
+        .iter()
+        .map(|&(from, to)| {
+            let (a, b) = (&drawing.nodes[from], &drawing.nodes[to]);
+            view! {
+                <line x1=format!("{:.1}", a.x) y1=format!("{:.1}", a.y)
+                    x2=format!("{:.1}", b.x) y2=format!("{:.1}", b.y)
+                    stroke="#bbb" stroke-width="0.7"/>
+            }
+        })
+        .collect_view();
+    let nodes = drawing
+        .nodes
+        .iter()
+        .map(|node| {
+            let layer = node.layer.map_or("-".to_string(), |l| l.to_string());
+            let title = format!("{} ({}), layer {layer}", node.name, human_bytes(node.size));
+            view! {
+                <circle data-testid="graph-node" data-path=node.path.clone() data-layer=layer
+                    cx=format!("{:.1}", node.x) cy=format!("{:.1}", node.y) r=format!("{:.1}", node.r)
+                    fill=layer_colour(node.layer) stroke="#333" stroke-width="0.5">
+                    <title>{title}</title>
+                </circle>
+            }
+        })
+        .collect_view();
+    view! {
+        <h3>"Reference graph"</h3>
+        <p class="hint">"Each circle is a store path (area by size, colour by layer); lines go from a path to what it references, downwards."</p>
+        <svg data-testid="graph" viewBox=view_box width="100%" role="img">
+            {edges}
+            {nodes}
+        </svg>
     }
 }
 

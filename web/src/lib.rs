@@ -8,6 +8,7 @@
 //! serve` serves; a docs page can embed it with [`mount_planner`].
 
 mod app;
+pub mod drawing;
 pub mod fleet;
 
 use wasm_bindgen::prelude::*;

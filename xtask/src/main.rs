@@ -21,9 +21,15 @@ fn main() -> Result<()> {
     }
 }
 
-/// The repository root (xtask's manifest is one level down).
+/// The repository root (xtask's manifest is one level down). Read from the
+/// variable `cargo run` sets, not from `env!`: with a target directory
+/// shared between clones, Cargo can reuse an xtask built in another clone,
+/// whose compile-time path points there (see tests/src/lib.rs, `repo`).
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    Path::new(&manifest)
         .parent()
         .expect("xtask/ is inside the repository")
         .to_path_buf()
