@@ -33,7 +33,7 @@ pub struct NodeView {
 }
 
 /// The drawing of a closure with a plan's layers.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Drawing {
     /// The nodes.
     pub nodes: Vec<NodeView>,

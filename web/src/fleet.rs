@@ -52,9 +52,21 @@ pub struct Fleet {
     /// Per revision, one closure per image.
     pub revisions: Vec<Vec<ImageClosure>>,
     /// The package set's Nixery-style popularity, for the algorithms that
-    /// use it (`nixery`), as `strata simulate --popularity` takes it, and
-    /// the file it came from.
-    pub popularity: Option<(String, Popularity)>,
+    /// use it (`nixery`), as `strata simulate --popularity` takes it.
+    pub popularity: Option<PopularityFile>,
+    /// Whether this is the bundled example (user closures replace it).
+    pub example: bool,
+}
+
+/// A popularity file and where it came from.
+#[derive(Debug, Clone)]
+pub struct PopularityFile {
+    /// Its name, for people.
+    pub file: String,
+    /// The counts.
+    pub counts: Popularity,
+    /// Whether it came with the example (and goes with it).
+    pub bundled: bool,
 }
 
 impl Fleet {
@@ -75,8 +87,8 @@ impl Fleet {
             self.revisions.len(),
             self.path_count()
         );
-        if let Some((file, popularity)) = &self.popularity {
-            line += &format!("; popularity from {file} ({} names)", popularity.len());
+        if let Some(p) = &self.popularity {
+            line += &format!("; popularity from {} ({} names)", p.file, p.counts.len());
         }
         line
     }
@@ -84,11 +96,8 @@ impl Fleet {
     /// Adds a revision of the user's closures; the first one replaces the
     /// example (and its popularity, but not a popularity the user chose).
     pub fn add_user_revision(&mut self, revision: Vec<ImageClosure>) {
-        if !self.name.starts_with("your closures") {
-            let popularity = self
-                .popularity
-                .take()
-                .filter(|(file, _)| !file.starts_with("examples/"));
+        if self.example {
+            let popularity = self.popularity.take().filter(|p| !p.bundled);
             *self = Fleet {
                 popularity,
                 ..Fleet::default()
@@ -156,12 +165,17 @@ pub fn example_fleet() -> Fleet {
                 .collect()
         })
         .collect();
-    let popularity = parse_popularity(include_str!("../../examples/fleet/popularity.json"))
+    let counts = parse_popularity(include_str!("../../examples/fleet/popularity.json"))
         .expect("the bundled popularity parses");
     Fleet {
         name: "example fleet (examples/fleet)".to_string(),
         revisions,
-        popularity: Some(("examples/fleet/popularity.json".to_string(), popularity)),
+        popularity: Some(PopularityFile {
+            file: "examples/fleet/popularity.json".to_string(),
+            counts,
+            bundled: true,
+        }),
+        example: true,
     }
 }
 
@@ -220,7 +234,7 @@ pub fn compare(fleet: &Fleet, budget: usize, planners: &[Planner]) -> Vec<Compar
         .iter()
         .map(|&planner| {
             let mut options = PlanOptions::new(planner.algorithm, budget);
-            options.popularity = fleet.popularity.as_ref().map(|(_, p)| p.clone());
+            options.popularity = fleet.popularity.as_ref().map(|p| p.counts.clone());
             Comparison {
                 planner,
                 result: plan_fleet(&fleet.revisions, &options, planner.history)
@@ -249,7 +263,7 @@ mod tests {
             ["curl", "git", "jq", "nginx-light", "python3-requests"]
         );
         assert!(fleet.path_count() > 100);
-        assert_eq!(fleet.popularity.unwrap().1["debconf-1.5.82"], 670);
+        assert_eq!(fleet.popularity.unwrap().counts["debconf-1.5.82"], 670);
     }
 
     #[test]
@@ -309,14 +323,20 @@ mod tests {
         fleet.add_user_revision(revision.clone());
         assert_eq!(fleet.revisions.len(), 1);
         assert!(fleet.popularity.is_none());
-        fleet.popularity = Some(("mine.json".to_string(), Popularity::new()));
+        let mine = || PopularityFile {
+            file: "mine.json".to_string(),
+            counts: Popularity::new(),
+            bundled: false,
+        };
+        fleet.popularity = Some(mine());
         fleet.add_user_revision(revision.clone());
         assert_eq!(fleet.name, "your closures, 2 revisions");
+        assert!(!fleet.example);
 
         let mut fleet = example_fleet();
-        fleet.popularity = Some(("mine.json".to_string(), Popularity::new()));
+        fleet.popularity = Some(mine());
         fleet.add_user_revision(revision);
-        assert_eq!(fleet.popularity.unwrap().0, "mine.json");
+        assert_eq!(fleet.popularity.unwrap().file, "mine.json");
         assert!(example
             .summary()
             .ends_with("popularity from examples/fleet/popularity.json (94 names)"));

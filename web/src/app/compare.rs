@@ -48,14 +48,6 @@ pub fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Planner>)
         ("update", |f| &f.update),
         ("image", |f| &f.image),
     ];
-    let best = move |pick: Pick| {
-        comparisons.with(|cs| {
-            cs.iter()
-                .filter_map(|c| c.result.as_ref().ok())
-                .map(|p| pick(&p.figures).bytes)
-                .min()
-        })
-    };
     view! {
         <section class="compare">
             <h2>"Compare"</h2>
@@ -68,7 +60,16 @@ pub fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Planner>)
                     </tr>
                 </thead>
                 <tbody>
-                    {move || comparisons.get().into_iter().map(|c| {
+                    {move || {
+                    let comparisons = comparisons.get();
+                    // The fewest bytes of each column, to mark its best cells.
+                    let best = FIGURES.map(|(_, pick)| {
+                        comparisons.iter()
+                            .filter_map(|c| c.result.as_ref().ok())
+                            .map(|p| pick(&p.figures).bytes)
+                            .min()
+                    });
+                    comparisons.into_iter().map(|c| {
                         let name = c.planner.key;
                         let selected = move || algorithm.get() == c.planner;
                         match c.result {
@@ -77,9 +78,9 @@ pub fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Planner>)
                                 view! {
                                     <tr data-testid=format!("compare-row-{name}") class:selected=selected>
                                         <th>{name}</th>
-                                        {FIGURES.iter().map(|&(figure, pick)| {
+                                        {FIGURES.iter().zip(best).map(|(&(figure, pick), best)| {
                                             let fig = *pick(&f);
-                                            let is_best = best(pick) == Some(fig.bytes);
+                                            let is_best = best == Some(fig.bytes);
                                             view! {
                                                 <td data-testid=format!("compare-{name}-{figure}")
                                                     class:best=is_best
@@ -99,7 +100,8 @@ pub fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Planner>)
                                 </tr>
                             }.into_any(),
                         }
-                    }).collect_view()}
+                    }).collect_view()
+                    }}
                 </tbody>
             </table>
             <p class="hint">

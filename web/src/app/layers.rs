@@ -29,9 +29,13 @@ pub fn Layers(
             .or_else(|| names.first().cloned())
             .unwrap_or_default()
     };
-    let plan = move || -> Option<Plan> {
+    // Where the shown image is in the shown revision, if it is there.
+    let position = move || {
         let (r, name) = (shown_revision(), shown_image());
-        let i = fleet.with(|f| f.revisions.get(r)?.iter().position(|c| c.image == name))?;
+        fleet.with(|f| f.revisions.get(r)?.iter().position(|c| c.image == name))
+    };
+    let plan = move || -> Option<Plan> {
+        let (r, i) = (shown_revision(), position()?);
         comparisons.with(|cs| {
             let c = cs.iter().find(|c| c.planner == algorithm.get())?;
             c.result.as_ref().ok()?.revisions.get(r)?.get(i).cloned()
@@ -64,8 +68,7 @@ pub fn Layers(
             {move || match plan() {
                 None => {
                     let (name, r) = (shown_image(), shown_revision());
-                    let held = fleet.with(|f| f.revisions.get(r).is_some_and(|rev| rev.iter().any(|c| c.image == name)));
-                    let text = if held {
+                    let text = if position().is_some() {
                         format!("{} could not plan {name} (see Compare)", algorithm.get().key)
                     } else {
                         format!("{name} is not in revision {r}")
@@ -116,7 +119,7 @@ pub fn Layers(
                             }).collect_view()}
                         </tbody>
                     </table>
-                    {graph_view(&fleet, &name, shown_revision(), &p)}
+                    {position().map(|i| graph_view(&fleet, shown_revision(), i, &p))}
                 }.into_any()
                 }
             }}
@@ -126,14 +129,13 @@ pub fn Layers(
 
 /// The image's reference graph at this revision, each path coloured by its
 /// layer in `plan` (hover a path for its name, size and layer).
-fn graph_view(fleet: &RwSignal<Fleet>, image: &str, revision: usize, plan: &Plan) -> impl IntoView {
-    let drawing = fleet.with(|f| {
-        f.revisions
-            .get(revision)
-            .and_then(|rev| rev.iter().find(|c| c.image == image))
-            .map(|c| draw(&c.graph, plan))
-            .unwrap_or_default()
-    });
+fn graph_view(
+    fleet: &RwSignal<Fleet>,
+    revision: usize,
+    image: usize,
+    plan: &Plan,
+) -> impl IntoView {
+    let drawing = fleet.with(|f| draw(&f.revisions[revision][image].graph, plan));
     let view_box = format!("0 0 {WIDTH} {:.0}", drawing.height);
     let edges = drawing
         .edges

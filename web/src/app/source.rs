@@ -5,7 +5,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 
-use crate::fleet::{example_fleet, read_popularity, read_revision, Fleet};
+use crate::fleet::{example_fleet, read_popularity, read_revision, Fleet, PopularityFile};
 
 /// The chosen files' names and texts (the input is cleared, so choosing
 /// the same files again is a new choice).
@@ -50,7 +50,11 @@ pub fn Source(fleet: RwSignal<Fleet>, error: RwSignal<Option<String>>) -> impl I
             let read = read_files(&input)
                 .await
                 .and_then(|texts| match texts.as_slice() {
-                    [(name, text)] => Ok((name.clone(), read_popularity(name, text)?)),
+                    [(name, text)] => Ok(PopularityFile {
+                        file: name.clone(),
+                        counts: read_popularity(name, text)?,
+                        bundled: false,
+                    }),
                     _ => Err("choose one popularity file".to_string()),
                 });
             match read {
