@@ -22,7 +22,10 @@
 //!    the image's top paths) share a layer, and small paths that rarely
 //!    change are kept apart from the often-changing top. With `--previous`,
 //!    the previous plan's layers that are still whole start as groups, so
-//!    an update keeps them (and clients keep their cached copies).
+//!    an update keeps them (and clients keep their cached copies). A path
+//!    rebuilt with a new hash but the same name counts as still there
+//!    ([`previous`]): its layer changes anyway, but keeping its other
+//!    paths together stops the regrouping from changing layers around it.
 //!
 //! Measured on `shared/bench` fleets (`server/benches/fleet.rs`): singletons
 //! alone with one catch-all layer give the best fleet figure but pull the
@@ -49,13 +52,16 @@
 //!   [`STABILITY_WEIGHT`].
 //!
 //! With `--previous`, paths that had a layer of their own in the previous
-//! plan get their score raised by [`PREVIOUS_BONUS`], so that close scores
+//! plan (matched the same way) get their score raised by [`PREVIOUS_BONUS`], so that close scores
 //! do not swap singletons back and forth between revisions.
 //!
 //! Layers go bottom to top by the number of paths in their closure (most
-//! shared, least changing first), ties by first path.
+//! shared, least changing first), ties by first name. Every other tie goes
+//! by name too, never by hash, so a closure rebuilt with new hashes and
+//! the same shape gets the same plan even without `--previous`.
 
 mod merge;
+mod previous;
 
 use std::collections::HashSet;
 
@@ -64,6 +70,7 @@ pub use merge::{MERGE_CAP, REBUILD_RATE};
 use super::{Context, Layers};
 use crate::error::PlanError;
 use crate::graph::{Graph, NodeId};
+use previous::PreviousPaths;
 
 /// Weight of stability (update cost) against sharing (fleet cost) in the
 /// score. Measured on `shared/bench` fleets at budget 20: from 0.5 to 0.75
@@ -99,17 +106,22 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     let n = graph.len();
     let budget = ctx.budget.max(1);
     let closure_counts = graph.closure_counts();
+    let by_name = name_positions(graph);
     if n <= budget {
         let mut ids: Vec<NodeId> = (0..n).collect();
-        ids.sort_by(|a, b| closure_counts[*a].cmp(&closure_counts[*b]).then(a.cmp(b)));
+        ids.sort_by_key(|&id| (closure_counts[id], by_name[id]));
         return Ok(ids.into_iter().map(|id| vec![id]).collect());
     }
     let scores = scores(ctx, &closure_counts);
     let mut ranked: Vec<NodeId> = (0..n).collect();
-    ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    ranked.sort_by(|&a, &b| {
+        scores[b]
+            .total_cmp(&scores[a])
+            .then(by_name[a].cmp(&by_name[b]))
+    });
     let singletons = singleton_count(budget);
     let (kept, rest) = ranked.split_at(singletons);
-    let groups = initial_groups(graph, rest, ctx.previous);
+    let groups = initial_groups(graph, rest, ctx.previous, &by_name);
     let mut layers: Vec<(usize, Vec<NodeId>)> = kept
         .iter()
         .map(|&id| (closure_counts[id], vec![id]))
@@ -119,8 +131,23 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
             .into_iter()
             .map(|g| (g.closure_count, g.members)),
     );
-    layers.sort_by(|a, b| a.0.cmp(&b.0).then(a.1[0].cmp(&b.1[0])));
+    let first_name = |members: &[NodeId]| members.iter().map(|&id| by_name[id]).min();
+    layers.sort_by(|a, b| a.0.cmp(&b.0).then(first_name(&a.1).cmp(&first_name(&b.1))));
     Ok(layers.into_iter().map(|(_, members)| members).collect())
+}
+
+/// Every node's position in the closure sorted by name (then path), for
+/// breaking ties: a rebuild changes hashes, not names, so ties go the same
+/// way before and after it and an unchanged shape gets the same plan even
+/// without `--previous`.
+fn name_positions(graph: &Graph) -> Vec<usize> {
+    let mut order: Vec<NodeId> = (0..graph.len()).collect();
+    order.sort_by(|&a, &b| graph.name(a).cmp(graph.name(b)).then(a.cmp(&b)));
+    let mut positions = vec![0; graph.len()];
+    for (position, id) in order.into_iter().enumerate() {
+        positions[id] = position;
+    }
+    positions
 }
 
 /// Layers of their own for `budget` (smaller than the closure): the
@@ -135,14 +162,17 @@ fn singleton_count(budget: usize) -> usize {
 }
 
 /// One group per path of `rest`, except that the previous plan's layers
-/// of two or more paths that are all still here, and all in `rest`, stay
-/// together. Groups are sorted by first member.
+/// of two or more paths that are all still here (by path or name), and
+/// all in `rest`, stay together. Groups are sorted by their first member
+/// in name order (`by_name`, from [`name_positions`]).
 fn initial_groups(
     graph: &Graph,
     rest: &[NodeId],
     previous: Option<&[Vec<String>]>,
+    by_name: &[usize],
 ) -> Vec<Vec<NodeId>> {
     let in_rest: HashSet<NodeId> = rest.iter().copied().collect();
+    let lookup = PreviousPaths::new(graph);
     let mut grouped: HashSet<NodeId> = HashSet::new();
     let mut groups: Vec<Vec<NodeId>> = Vec::new();
     for layer in previous.into_iter().flatten() {
@@ -151,7 +181,7 @@ fn initial_groups(
         }
         let ids: Option<Vec<NodeId>> = layer
             .iter()
-            .map(|path| graph.find(path).filter(|id| in_rest.contains(id)))
+            .map(|path| lookup.find(path).filter(|id| in_rest.contains(id)))
             .collect();
         let Some(mut ids) = ids else { continue };
         ids.sort_unstable();
@@ -169,7 +199,7 @@ fn initial_groups(
             .filter(|id| !grouped.contains(id))
             .map(|id| vec![id]),
     );
-    groups.sort_by_key(|g| g[0]);
+    groups.sort_by_key(|g| g.iter().map(|&id| by_name[id]).min());
     groups
 }
 
@@ -179,19 +209,20 @@ pub fn scores(ctx: &Context<'_>, closure_counts: &[usize]) -> Vec<f64> {
     let graph = ctx.graph;
     let n = graph.len() as f64;
     let dependents = graph.referrer_counts();
-    let previous_singletons: HashSet<&str> = ctx
+    let lookup = PreviousPaths::new(graph);
+    let previous_singletons: HashSet<NodeId> = ctx
         .previous
         .into_iter()
         .flatten()
         .filter(|layer| layer.len() == 1)
-        .map(|layer| layer[0].as_str())
+        .filter_map(|layer| lookup.find(&layer[0]))
         .collect();
     (0..graph.len())
         .map(|id| {
             let share = (dependents[id] + 1) as f64 / n;
             let stability = 1.0 - closure_counts[id] as f64 / n;
             let mut score = graph.node(id).nar_size as f64 * (share + STABILITY_WEIGHT * stability);
-            if previous_singletons.contains(graph.path(id)) {
+            if previous_singletons.contains(&id) {
                 score *= PREVIOUS_BONUS;
             }
             score
@@ -213,6 +244,19 @@ mod tests {
     /// A chain of libraries 0 <- 1 <- ... <- k-1 and an app k using all of
     /// them; sizes grow with the index.
     fn chain(k: usize) -> Graph {
+        rebuilt_chain(k, k + 1)
+    }
+
+    /// [`chain`] after a rebuild of library `from`: it and everything above
+    /// it have new hashes and the same names.
+    fn rebuilt_chain(k: usize, from: usize) -> Graph {
+        let p = |i: usize| {
+            if i >= from {
+                format!("/nix/store/{:f>32}-pkg{i}-1.0", i)
+            } else {
+                p(i)
+            }
+        };
         let entries = (0..=k)
             .map(|i| PathEntry {
                 path: p(i),
@@ -273,6 +317,30 @@ mod tests {
         assert!(plan.layers[0].paths.contains(&p(0)));
     }
 
+    /// `layers` with its merged paths cut into three groups in path order,
+    /// unlike the planner's own choice.
+    fn regrouped(layers: &[crate::plan::Layer]) -> Vec<crate::plan::Layer> {
+        let mut previous: Vec<crate::plan::Layer> = layers
+            .iter()
+            .filter(|l| l.paths.len() == 1)
+            .cloned()
+            .collect();
+        let rest: Vec<String> = layers
+            .iter()
+            .filter(|l| l.paths.len() > 1)
+            .flat_map(|l| l.paths.clone())
+            .collect();
+        for part in rest.chunks(rest.len().div_ceil(3)) {
+            let mut paths = part.to_vec();
+            paths.sort();
+            previous.push(crate::plan::Layer {
+                paths,
+                ..Default::default()
+            });
+        }
+        previous
+    }
+
     #[test]
     fn previous_groups_that_are_still_whole_are_kept() {
         let g = chain(40);
@@ -283,22 +351,8 @@ mod tests {
         assert!(!merged.is_empty());
         // Hand the planner a previous plan whose groups differ from its own
         // choice: those groups survive as long as they fit.
-        let mut previous: Vec<crate::plan::Layer> = first
-            .layers
-            .iter()
-            .filter(|l| l.paths.len() == 1)
-            .cloned()
-            .collect();
-        let rest: Vec<String> = merged.iter().flat_map(|l| l.paths.clone()).collect();
         assert_eq!(merged.len(), 3);
-        for part in rest.chunks(rest.len().div_ceil(3)) {
-            let mut paths = part.to_vec();
-            paths.sort();
-            previous.push(crate::plan::Layer {
-                paths,
-                ..Default::default()
-            });
-        }
+        let previous = regrouped(&first.layers);
         let own: Vec<&Vec<String>> = merged.iter().map(|l| &l.paths).collect();
         assert!(
             previous[previous.len() - 3..]
@@ -316,6 +370,37 @@ mod tests {
                 "{paths:?} not kept whole"
             );
         }
+    }
+
+    #[test]
+    fn a_rebuild_keeps_the_grouping_of_the_previous_plan() {
+        let names = |layers: &[crate::plan::Layer]| -> Vec<Vec<String>> {
+            let mut names: Vec<Vec<String>> = layers
+                .iter()
+                .map(|l| l.paths.iter().map(|p| p[44..].to_string()).collect())
+                .collect();
+            names.iter_mut().for_each(|l| l.sort());
+            names.sort();
+            names
+        };
+        let mut options = PlanOptions::new(Algorithm::Fleet, 20);
+        let own = plan_closure(&chain(40), &options).unwrap();
+        let previous = regrouped(&own.layers);
+        // Library 30 rebuilt: 30 to 40 have new hashes, in two of the
+        // three handed-in groups.
+        let rebuilt = rebuilt_chain(40, 30);
+        options.previous = Some(previous.clone());
+        let after = plan_closure(&rebuilt, &options).unwrap();
+        assert_eq!(names(&after.layers), names(&previous));
+        assert_ne!(
+            names(
+                &plan_closure(&rebuilt, &PlanOptions::new(Algorithm::Fleet, 20))
+                    .unwrap()
+                    .layers
+            ),
+            names(&previous),
+            "the planner alone would group differently"
+        );
     }
 
     #[test]

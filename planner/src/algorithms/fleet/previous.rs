@@ -1,0 +1,99 @@
+//! Finding the previous plan's paths in this closure.
+//!
+//! A Nix rebuild of a dependency gives a path a new hash but keeps its name
+//! (`/nix/store/<new hash>-openssl-3.0.17`). Matching the previous plan by
+//! exact path would lose every layer holding a rebuilt path, and the paths
+//! around it would be grouped afresh, changing layers that did not need to
+//! change. So a previous path is found by its exact path first, then by its
+//! name when exactly one path in the closure has that name.
+
+use std::collections::HashMap;
+
+use crate::graph::{Graph, NodeId};
+
+/// Looks up previous-plan paths in a graph.
+pub struct PreviousPaths<'g> {
+    graph: &'g Graph,
+    /// Name → node, `None` when several paths share the name.
+    by_name: HashMap<&'g str, Option<NodeId>>,
+}
+
+impl<'g> PreviousPaths<'g> {
+    /// Indexes `graph`'s paths by name.
+    pub fn new(graph: &'g Graph) -> Self {
+        let mut by_name: HashMap<&str, Option<NodeId>> = HashMap::with_capacity(graph.len());
+        for id in 0..graph.len() {
+            by_name
+                .entry(graph.name(id))
+                .and_modify(|slot| *slot = None)
+                .or_insert(Some(id));
+        }
+        PreviousPaths { graph, by_name }
+    }
+
+    /// The node that `path` (from the previous plan) is now, if any.
+    pub fn find(&self, path: &str) -> Option<NodeId> {
+        self.graph
+            .find(path)
+            .or_else(|| self.by_name.get(store_name(path)?).copied().flatten())
+    }
+}
+
+/// The name part of a store path: after the hash and its dash.
+fn store_name(path: &str) -> Option<&str> {
+    let base = path.rsplit('/').next()?;
+    let (_, name) = base.split_once('-')?;
+    Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::PathEntry;
+
+    fn entry(path: &str) -> PathEntry {
+        PathEntry {
+            path: path.to_string(),
+            nar_size: 1,
+            nar_hash: None,
+            closure_size: None,
+            references: vec![],
+        }
+    }
+
+    fn hash(c: char) -> String {
+        std::iter::repeat_n(c, 32).collect()
+    }
+
+    #[test]
+    fn rebuilt_paths_are_found_by_name_unless_the_name_is_ambiguous() {
+        let graph = Graph::new(
+            vec![
+                entry(&format!("/nix/store/{}-openssl-3.0", hash('a'))),
+                entry(&format!("/nix/store/{}-zlib-1.3", hash('b'))),
+                entry(&format!("/nix/store/{}-zlib-1.3", hash('c'))),
+            ],
+            None,
+            "/nix/store",
+        )
+        .unwrap();
+        let previous = PreviousPaths::new(&graph);
+        let exact = format!("/nix/store/{}-openssl-3.0", hash('a'));
+        let rebuilt = format!("/nix/store/{}-openssl-3.0", hash('d'));
+        let id = graph.find(&exact).unwrap();
+        assert_eq!(previous.find(&exact), Some(id));
+        assert_eq!(previous.find(&rebuilt), Some(id));
+        // Two zlibs: only the exact path says which.
+        let zlib = format!("/nix/store/{}-zlib-1.3", hash('c'));
+        assert_eq!(previous.find(&zlib), graph.find(&zlib));
+        assert_eq!(
+            previous.find(&format!("/nix/store/{}-zlib-1.3", hash('e'))),
+            None
+        );
+        assert_eq!(previous.find("/nix/store/nodash"), None);
+        assert_eq!(
+            previous.find(&format!("/nix/store/{}-curl-8.0", hash('a'))),
+            None
+        );
+    }
+}
