@@ -72,7 +72,6 @@ impl Ord for Candidate {
 
 /// Merges `groups` (disjoint, non-empty) into at most `target` groups;
 /// `closure_counts` is [`Graph::closure_counts`], which the caller has.
-/// Equal costs go to the pair earliest in `groups`' order.
 pub fn merge(
     graph: &Graph,
     closure_counts: &[usize],
@@ -163,13 +162,13 @@ fn change_table(n: usize) -> Vec<f64> {
 }
 
 /// Cuts more than [`MERGE_CAP`] groups into that many runs, in order of
-/// their largest member's closure count (ties in the given order).
+/// their largest member's closure count (ties by first member).
 fn precut(closure_counts: &[usize], mut groups: Vec<Vec<NodeId>>) -> Vec<Vec<NodeId>> {
     if groups.len() <= MERGE_CAP {
         return groups;
     }
     let level = |g: &Vec<NodeId>| g.iter().map(|&id| closure_counts[id]).max().unwrap_or(0);
-    groups.sort_by_key(level);
+    groups.sort_by(|a, b| level(a).cmp(&level(b)).then(a[0].cmp(&b[0])));
     let total = groups.len();
     let mut runs: Vec<Vec<NodeId>> = vec![Vec::new(); MERGE_CAP];
     for (i, group) in groups.into_iter().enumerate() {

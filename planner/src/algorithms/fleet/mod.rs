@@ -52,13 +52,12 @@
 //!   [`STABILITY_WEIGHT`].
 //!
 //! With `--previous`, paths that had a layer of their own in the previous
-//! plan (matched the same way) get their score raised by [`PREVIOUS_BONUS`], so that close scores
-//! do not swap singletons back and forth between revisions.
+//! plan (matched the same way) get their score raised by
+//! [`PREVIOUS_BONUS`], so that close scores do not swap singletons back
+//! and forth between revisions.
 //!
 //! Layers go bottom to top by the number of paths in their closure (most
-//! shared, least changing first), ties by first name. Every other tie goes
-//! by name too, never by hash, so a closure rebuilt with new hashes and
-//! the same shape gets the same plan even without `--previous`.
+//! shared, least changing first), ties by first path.
 
 mod merge;
 mod previous;
@@ -69,7 +68,7 @@ pub use merge::{MERGE_CAP, REBUILD_RATE};
 
 use super::{Context, Layers};
 use crate::error::PlanError;
-use crate::graph::{Graph, NodeId};
+use crate::graph::NodeId;
 use previous::PreviousPaths;
 
 /// Weight of stability (update cost) against sharing (fleet cost) in the
@@ -106,22 +105,18 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     let n = graph.len();
     let budget = ctx.budget.max(1);
     let closure_counts = graph.closure_counts();
-    let by_name = name_positions(graph);
     if n <= budget {
         let mut ids: Vec<NodeId> = (0..n).collect();
-        ids.sort_by_key(|&id| (closure_counts[id], by_name[id]));
+        ids.sort_by(|a, b| closure_counts[*a].cmp(&closure_counts[*b]).then(a.cmp(b)));
         return Ok(ids.into_iter().map(|id| vec![id]).collect());
     }
-    let scores = scores(ctx, &closure_counts);
+    let previous = PreviousPaths::new(graph);
+    let scores = scores(ctx, &closure_counts, &previous);
     let mut ranked: Vec<NodeId> = (0..n).collect();
-    ranked.sort_by(|&a, &b| {
-        scores[b]
-            .total_cmp(&scores[a])
-            .then(by_name[a].cmp(&by_name[b]))
-    });
+    ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let singletons = singleton_count(budget);
     let (kept, rest) = ranked.split_at(singletons);
-    let groups = initial_groups(graph, rest, ctx.previous, &by_name);
+    let groups = initial_groups(rest, ctx.previous, &previous);
     let mut layers: Vec<(usize, Vec<NodeId>)> = kept
         .iter()
         .map(|&id| (closure_counts[id], vec![id]))
@@ -131,23 +126,8 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
             .into_iter()
             .map(|g| (g.closure_count, g.members)),
     );
-    let first_name = |members: &[NodeId]| members.iter().map(|&id| by_name[id]).min();
-    layers.sort_by(|a, b| a.0.cmp(&b.0).then(first_name(&a.1).cmp(&first_name(&b.1))));
+    layers.sort_by(|a, b| a.0.cmp(&b.0).then(a.1[0].cmp(&b.1[0])));
     Ok(layers.into_iter().map(|(_, members)| members).collect())
-}
-
-/// Every node's position in the closure sorted by name (then path), for
-/// breaking ties: a rebuild changes hashes, not names, so ties go the same
-/// way before and after it and an unchanged shape gets the same plan even
-/// without `--previous`.
-fn name_positions(graph: &Graph) -> Vec<usize> {
-    let mut order: Vec<NodeId> = (0..graph.len()).collect();
-    order.sort_by(|&a, &b| graph.name(a).cmp(graph.name(b)).then(a.cmp(&b)));
-    let mut positions = vec![0; graph.len()];
-    for (position, id) in order.into_iter().enumerate() {
-        positions[id] = position;
-    }
-    positions
 }
 
 /// Layers of their own for `budget` (smaller than the closure): the
@@ -163,16 +143,13 @@ fn singleton_count(budget: usize) -> usize {
 
 /// One group per path of `rest`, except that the previous plan's layers
 /// of two or more paths that are all still here (by path or name), and
-/// all in `rest`, stay together. Groups are sorted by their first member
-/// in name order (`by_name`, from [`name_positions`]).
+/// all in `rest`, stay together. Groups are sorted by first member.
 fn initial_groups(
-    graph: &Graph,
     rest: &[NodeId],
     previous: Option<&[Vec<String>]>,
-    by_name: &[usize],
+    lookup: &PreviousPaths<'_>,
 ) -> Vec<Vec<NodeId>> {
     let in_rest: HashSet<NodeId> = rest.iter().copied().collect();
-    let lookup = PreviousPaths::new(graph);
     let mut grouped: HashSet<NodeId> = HashSet::new();
     let mut groups: Vec<Vec<NodeId>> = Vec::new();
     for layer in previous.into_iter().flatten() {
@@ -199,17 +176,16 @@ fn initial_groups(
             .filter(|id| !grouped.contains(id))
             .map(|id| vec![id]),
     );
-    groups.sort_by_key(|g| g.iter().map(|&id| by_name[id]).min());
+    groups.sort_by_key(|g| g[0]);
     groups
 }
 
 /// The score of every path: NAR size times (sharing + stability), raised
 /// for paths alone in their layer in the previous plan.
-pub fn scores(ctx: &Context<'_>, closure_counts: &[usize]) -> Vec<f64> {
+fn scores(ctx: &Context<'_>, closure_counts: &[usize], lookup: &PreviousPaths<'_>) -> Vec<f64> {
     let graph = ctx.graph;
     let n = graph.len() as f64;
     let dependents = graph.referrer_counts();
-    let lookup = PreviousPaths::new(graph);
     let previous_singletons: HashSet<NodeId> = ctx
         .previous
         .into_iter()
