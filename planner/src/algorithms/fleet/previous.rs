@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::graph::{Graph, NodeId};
+use crate::graph::{validate_store_path, Graph, NodeId};
 
 /// Looks up previous-plan paths in a graph.
 pub struct PreviousPaths<'g> {
@@ -33,17 +33,11 @@ impl<'g> PreviousPaths<'g> {
 
     /// The node that `path` (from the previous plan) is now, if any.
     pub fn find(&self, path: &str) -> Option<NodeId> {
-        self.graph
-            .find(path)
-            .or_else(|| self.by_name.get(store_name(path)?).copied().flatten())
+        self.graph.find(path).or_else(|| {
+            let name = validate_store_path(path, self.graph.store_dir()).ok()?;
+            self.by_name.get(name).copied().flatten()
+        })
     }
-}
-
-/// The name part of a store path: after the hash and its dash.
-fn store_name(path: &str) -> Option<&str> {
-    let base = path.rsplit('/').next()?;
-    let (_, name) = base.split_once('-')?;
-    Some(name)
 }
 
 #[cfg(test)]
@@ -87,7 +81,7 @@ mod tests {
         let zlib = format!("/nix/store/{}-zlib-1.3", hash('c'));
         assert_eq!(previous.find(&zlib), graph.find(&zlib));
         assert_eq!(
-            previous.find(&format!("/nix/store/{}-zlib-1.3", hash('e'))),
+            previous.find(&format!("/nix/store/{}-zlib-1.3", hash('f'))),
             None
         );
         assert_eq!(previous.find("/nix/store/nodash"), None);
