@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::algorithms::{Algorithm, Context, Popularity};
 use crate::error::PlanError;
 use crate::graph::{Graph, NodeId};
+use crate::nar_hash::NarHash;
 use crate::plan::{AlgorithmInfo, Layer, Plan, PLAN_VERSION};
+use crate::store_path::StorePath;
 
 /// Everything that shapes a plan besides the closure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,7 +139,7 @@ pub fn plan_closure(graph: &Graph, options: &PlanOptions) -> Result<Plan, PlanEr
         });
     }
     if remaining > 0 {
-        let previous: Option<Vec<Vec<String>>> = options
+        let previous: Option<Vec<Vec<StorePath>>> = options
             .previous
             .as_ref()
             .map(|ls| ls.iter().map(|l| l.paths.clone()).collect());
@@ -167,12 +169,8 @@ pub fn plan_closure(graph: &Graph, options: &PlanOptions) -> Result<Plan, PlanEr
             });
         }
     }
-    let mut pin_paths: Vec<String> = pins.iter().map(|&id| graph.path(id).to_string()).collect();
-    pin_paths.dedup();
-    let exclude_paths: Vec<String> = excludes
-        .iter()
-        .map(|&id| graph.path(id).to_string())
-        .collect();
+    let pin_paths: Vec<StorePath> = pins.iter().map(|&id| graph.path(id).clone()).collect();
+    let exclude_paths: Vec<StorePath> = excludes.iter().map(|&id| graph.path(id).clone()).collect();
     Ok(Plan {
         version: PLAN_VERSION,
         algorithm: AlgorithmInfo {
@@ -185,7 +183,7 @@ pub fn plan_closure(graph: &Graph, options: &PlanOptions) -> Result<Plan, PlanEr
         roots: graph
             .roots()
             .iter()
-            .map(|&id| graph.path(id).to_string())
+            .map(|&id| graph.path(id).clone())
             .collect(),
         size: layers.iter().map(|l| l.size).sum(),
         layers,
@@ -212,7 +210,7 @@ fn resolve(graph: &Graph, paths: &[String], option: &str) -> Result<Vec<NodeId>,
 pub(crate) fn layer_of(graph: &Graph, mut ids: Vec<NodeId>) -> Layer {
     ids.sort_unstable();
     let nodes: Vec<_> = ids.iter().map(|&id| graph.node(id)).collect();
-    let nar_hashes: Option<Vec<String>> = nodes.iter().map(|n| n.nar_hash.clone()).collect();
+    let nar_hashes: Option<Vec<NarHash>> = nodes.iter().map(|n| n.nar_hash).collect();
     Layer {
         paths: nodes.iter().map(|n| n.path.clone()).collect(),
         size: nodes.iter().map(|n| n.nar_size).sum(),

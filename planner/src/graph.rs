@@ -10,18 +10,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
-
-/// The default Nix store directory.
-pub const DEFAULT_STORE_DIR: &str = "/nix/store";
-
-/// Length of the nix-base32 hash part of a store path name.
-pub const HASH_LEN: usize = 32;
-
-/// Longest store path name (hash, dash and name) Nix accepts.
-pub const MAX_NAME_LEN: usize = 211;
-
-/// Nix's base-32 alphabet (no e, o, u, t).
-pub const NIX_BASE32: &str = "0123456789abcdfghijklmnpqrsvwxyz";
+use crate::nar_hash::NarHash;
+use crate::store_path::StorePath;
 
 /// Index of a node in a [`Graph`] (position in path order).
 pub type NodeId = usize;
@@ -34,9 +24,9 @@ pub struct PathEntry {
     pub path: String,
     /// Size of the path's NAR serialisation in bytes.
     pub nar_size: u64,
-    /// `sha256:<nix-base32>` or SRI `sha256-<base64>`, as the input had it.
+    /// The NAR hash, read from any form Nix prints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nar_hash: Option<String>,
+    pub nar_hash: Option<NarHash>,
     /// Closure size as the input reported it (not needed by the planner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_size: Option<u64>,
@@ -44,57 +34,15 @@ pub struct PathEntry {
     pub references: Vec<String>,
 }
 
-/// A validated store path: `<store_dir>/<hash>-<name>`.
-///
-/// Returns the name part (after the hash and dash) on success.
-pub fn validate_store_path<'a>(path: &'a str, store_dir: &str) -> Result<&'a str, InputError> {
-    let base = path
-        .strip_prefix(store_dir)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .filter(|base| !base.is_empty() && !base.contains('/'))
-        .ok_or_else(|| InputError::NotInStore {
-            path: path.to_string(),
-            store_dir: store_dir.to_string(),
-        })?;
-    let invalid = |reason: &str| InputError::InvalidStorePath {
-        path: path.to_string(),
-        reason: reason.to_string(),
-    };
-    if base.len() > MAX_NAME_LEN {
-        return Err(invalid("name longer than 211 bytes"));
-    }
-    let (hash, name) = match base.split_at_checked(HASH_LEN) {
-        Some((hash, rest)) if rest.starts_with('-') => (hash, &rest[1..]),
-        _ => return Err(invalid("expected a 32-character hash and a dash")),
-    };
-    let base32 =
-        |b: u8| matches!(b, b'0'..=b'9' | b'a'..=b'z') && !matches!(b, b'e' | b'o' | b'u' | b't');
-    if !hash.bytes().all(base32) {
-        return Err(invalid("hash has characters outside nix-base32"));
-    }
-    if name.is_empty() {
-        return Err(invalid("empty name"));
-    }
-    if name.starts_with('.') {
-        return Err(invalid("name starts with a period"));
-    }
-    let allowed =
-        |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '_' | '?' | '=');
-    if let Some(bad) = name.chars().find(|&c| !allowed(c)) {
-        return Err(invalid(&format!("character {bad:?} not allowed in a name")));
-    }
-    Ok(name)
-}
-
 /// One node: a store path with its size and references as node ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    /// Absolute store path.
-    pub path: String,
+    /// The store path.
+    pub path: StorePath,
     /// NAR size in bytes.
     pub nar_size: u64,
-    /// NAR hash as given, if any.
-    pub nar_hash: Option<String>,
+    /// NAR hash, if the input had one.
+    pub nar_hash: Option<NarHash>,
     /// Referenced nodes, sorted, without the node itself.
     pub references: Vec<NodeId>,
     /// Whether the input listed the path among its own references.
@@ -126,6 +74,7 @@ impl Graph {
         let mut entries = entries;
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         let mut unique: Vec<PathEntry> = Vec::with_capacity(entries.len());
+        let mut paths: Vec<StorePath> = Vec::with_capacity(entries.len());
         for mut entry in entries {
             entry.references.sort();
             entry.references.dedup();
@@ -137,7 +86,7 @@ impl Graph {
                     continue;
                 }
             }
-            validate_store_path(&entry.path, store_dir)?;
+            paths.push(StorePath::parse(&entry.path, store_dir)?);
             unique.push(entry);
         }
         let index: HashMap<&str, NodeId> = unique
@@ -155,7 +104,7 @@ impl Graph {
                     Some(r) if r == id => self_reference = true,
                     Some(r) => references.push(r),
                     None => {
-                        validate_store_path(reference, store_dir)?;
+                        StorePath::parse(reference, store_dir)?;
                         return Err(InputError::MissingReference {
                             from: entry.path.clone(),
                             to: reference.clone(),
@@ -168,16 +117,17 @@ impl Graph {
         }
         let mut roots_given = Vec::new();
         for root in roots.iter().flatten() {
-            validate_store_path(root, store_dir)?;
+            StorePath::parse(root, store_dir)?;
             roots_given
                 .push(find(root).ok_or_else(|| InputError::MissingRoot { path: root.clone() })?);
         }
         drop(index);
         let nodes: Vec<Node> = unique
             .into_iter()
+            .zip(paths)
             .zip(resolved)
-            .map(|(entry, (references, self_reference))| Node {
-                path: entry.path,
+            .map(|((entry, path), (references, self_reference))| Node {
+                path,
                 nar_size: entry.nar_size,
                 nar_hash: entry.nar_hash,
                 references,
@@ -236,14 +186,13 @@ impl Graph {
     }
 
     /// The node's store path.
-    pub fn path(&self, id: NodeId) -> &str {
+    pub fn path(&self, id: NodeId) -> &StorePath {
         &self.nodes[id].path
     }
 
     /// The node's name without store directory and hash (`hello-2.12.1`).
     pub fn name(&self, id: NodeId) -> &str {
-        let path = &self.nodes[id].path;
-        &path[self.store_dir.len() + 1 + HASH_LEN + 1..]
+        self.nodes[id].path.name()
     }
 
     /// The nodes that reference `id` (sorted).
@@ -387,9 +336,9 @@ impl Graph {
                             let from = stack.iter().position(|&(n, _)| n == r).unwrap_or(0);
                             let mut cycle: Vec<String> = stack[from..]
                                 .iter()
-                                .map(|&(n, _)| self.nodes[n].path.clone())
+                                .map(|&(n, _)| self.nodes[n].path.to_string())
                                 .collect();
-                            cycle.push(self.nodes[r].path.clone());
+                            cycle.push(self.nodes[r].path.to_string());
                             return Err(InputError::Cycle { cycle });
                         }
                         _ => {}
@@ -413,6 +362,7 @@ fn same_data(a: &PathEntry, b: &PathEntry) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store_path::HASH_LEN;
 
     pub(crate) fn p(name: &str) -> String {
         format!("/nix/store/{}-{name}", "0".repeat(HASH_LEN))
@@ -425,41 +375,6 @@ mod tests {
             nar_hash: None,
             closure_size: None,
             references: refs.iter().map(|r| r.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn store_path_rules() {
-        let ok = p("hello-2.12.1");
-        assert_eq!(
-            validate_store_path(&ok, "/nix/store").unwrap(),
-            "hello-2.12.1"
-        );
-        let cases = [
-            ("/nix/store/abc-short", "hash"),
-            (
-                "/opt/store/00000000000000000000000000000000-x",
-                "not in the store",
-            ),
-            (
-                "/nix/store/0000000000000000000000000000000e-x",
-                "nix-base32",
-            ),
-            ("/nix/store/00000000000000000000000000000000-.x", "period"),
-            (
-                "/nix/store/00000000000000000000000000000000-a b",
-                "not allowed",
-            ),
-            (
-                "/nix/store/00000000000000000000000000000000-x/bin",
-                "not in the store",
-            ),
-        ];
-        for (path, needle) in cases {
-            let err = validate_store_path(path, "/nix/store")
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(needle) && err.contains(path), "{path}: {err}");
         }
     }
 

@@ -27,6 +27,8 @@ use serde::{Deserialize, Serialize};
 use crate::algorithms::Algorithm;
 use crate::error::CheckError;
 use crate::graph::Graph;
+use crate::nar_hash::NarHash;
+use crate::store_path::StorePath;
 
 /// The plan format version this planner writes and reads.
 pub const PLAN_VERSION: u32 = 1;
@@ -40,7 +42,7 @@ pub struct Plan {
     /// How the plan was made.
     pub algorithm: AlgorithmInfo,
     /// The closure's roots.
-    pub roots: Vec<String>,
+    pub roots: Vec<StorePath>,
     /// Layers, bottom to top.
     pub layers: Vec<Layer>,
     /// Total NAR size of all layers.
@@ -57,10 +59,10 @@ pub struct AlgorithmInfo {
     pub budget: usize,
     /// Paths pinned to a layer of their own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pins: Vec<String>,
+    pub pins: Vec<StorePath>,
     /// Paths left out of the image.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub excludes: Vec<String>,
+    pub excludes: Vec<StorePath>,
     /// Whether a previous plan of the image was given.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub previous: bool,
@@ -71,19 +73,32 @@ pub struct AlgorithmInfo {
 #[serde(rename_all = "camelCase")]
 pub struct Layer {
     /// Store paths, sorted.
-    pub paths: Vec<String>,
+    pub paths: Vec<StorePath>,
     /// Sum of the paths' NAR sizes.
     #[serde(default)]
     pub size: u64,
     /// NAR size of each path, parallel to `paths`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nar_sizes: Vec<u64>,
-    /// NAR hash of each path, parallel to `paths`, when all are known.
+    /// NAR hash of each path, parallel to `paths`, when all are known;
+    /// read in any form Nix prints, written as `sha256:<nix-base32>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub nar_hashes: Vec<String>,
+    pub nar_hashes: Vec<NarHash>,
     /// Taken whole from a base plan (`--base`), as dockerTools' `fromImage`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub base: bool,
+}
+
+impl Layer {
+    /// The layer's largest path by NAR size, the first in path order on
+    /// ties (or when sizes are unknown): the one place this is decided, so
+    /// the CLI's table, image history and the web UI name the same path.
+    pub fn largest_path(&self) -> Option<&StorePath> {
+        let size = |i: usize| self.nar_sizes.get(i).copied().unwrap_or(0);
+        (0..self.paths.len())
+            .max_by(|&a, &b| size(a).cmp(&size(b)).then(b.cmp(&a)))
+            .map(|i| &self.paths[i])
+    }
 }
 
 impl Plan {
@@ -136,10 +151,8 @@ impl Plan {
 /// list of lists of paths.
 pub fn read_layers(text: &str) -> Result<Vec<Layer>, CheckError> {
     #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Shape {
-        Object { layers: Vec<Layer> },
-        Lists(Vec<Vec<String>>),
+    struct Layers {
+        layers: Vec<Layer>,
     }
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| CheckError::Malformed {
@@ -153,16 +166,24 @@ pub fn read_layers(text: &str) -> Result<Vec<Layer>, CheckError> {
             });
         }
     }
-    match serde_json::from_value::<Shape>(value) {
-        Ok(Shape::Object { layers }) => Ok(layers),
-        Ok(Shape::Lists(lists)) => Ok(lists
+    let malformed = |e: serde_json::Error| CheckError::Malformed {
+        message: e.to_string(),
+    };
+    match value {
+        serde_json::Value::Object(_) if value.get("layers").is_some() => {
+            Ok(serde_json::from_value::<Layers>(value)
+                .map_err(malformed)?
+                .layers)
+        }
+        serde_json::Value::Array(_) => Ok(serde_json::from_value::<Vec<Vec<StorePath>>>(value)
+            .map_err(malformed)?
             .into_iter()
             .map(|paths| Layer {
                 paths,
                 ..Layer::default()
             })
             .collect()),
-        Err(_) => Err(CheckError::Malformed {
+        _ => Err(CheckError::Malformed {
             message:
                 "expected a plan, {\"layers\": [{\"paths\": [...]}]} or a list of lists of paths"
                     .to_string(),
@@ -210,7 +231,7 @@ pub fn check_plan(plan: &Plan, graph: &Graph) -> Result<(), CheckError> {
         for (j, path) in layer.paths.iter().enumerate() {
             if let Some(first) = seen.insert(path, i) {
                 return Err(CheckError::Duplicated {
-                    path: path.clone(),
+                    path: path.to_string(),
                     first,
                     second: i,
                 });
@@ -222,7 +243,7 @@ pub fn check_plan(plan: &Plan, graph: &Graph) -> Result<(), CheckError> {
                 }
                 return Err(CheckError::Foreign {
                     layer: i,
-                    path: path.clone(),
+                    path: path.to_string(),
                 });
             };
             let node = graph.node(id);
@@ -244,8 +265,8 @@ pub fn check_plan(plan: &Plan, graph: &Graph) -> Result<(), CheckError> {
                         i,
                         path,
                         "narHash",
-                        found.clone(),
-                        expected.clone(),
+                        found.to_string(),
+                        expected.to_string(),
                     ));
                 }
             }
@@ -273,12 +294,12 @@ pub fn check_plan(plan: &Plan, graph: &Graph) -> Result<(), CheckError> {
     for node in graph.nodes() {
         if !seen.contains_key(node.path.as_str()) && !plan.algorithm.excludes.contains(&node.path) {
             return Err(CheckError::Uncovered {
-                path: node.path.clone(),
+                path: node.path.to_string(),
             });
         }
     }
     for &root in graph.roots() {
-        if !plan.roots.iter().any(|r| r == graph.path(root)) {
+        if !plan.roots.contains(graph.path(root)) {
             return Err(CheckError::Root {
                 path: graph.path(root).to_string(),
             });
@@ -319,6 +340,54 @@ mod tests {
         assert_eq!(plan.size, 30);
         check_plan(&plan, &graph).unwrap();
         (graph, plan)
+    }
+
+    /// The same store exported two ways: `exportReferencesGraph` writes
+    /// `sha256:<nix-base32>`, `nix path-info --json` SRI base64.
+    #[test]
+    fn hashes_compare_by_value_across_encodings() {
+        let nix32 = "sha256:0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73";
+        let sri = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        let hex = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let closure = |hash: &str| {
+            let text = serde_json::json!([
+                {"path": A, "narSize": 10, "narHash": hash, "references": [B]},
+                {"path": B, "narSize": 20, "narHash": hash, "references": []},
+            ])
+            .to_string();
+            parse_closure(&text, "/nix/store").unwrap()
+        };
+        let options = PlanOptions::new(Algorithm::Popularity, 2);
+        let plans: Vec<Plan> = [nix32, sri, hex]
+            .iter()
+            .map(|h| plan_closure(&closure(h), &options).unwrap())
+            .collect();
+        // One canonical form in every plan, whatever the input had.
+        assert!(plans.iter().all(|p| p == &plans[0]));
+        assert!(plans[0].to_json().contains(nix32));
+        for hash in [nix32, sri, hex] {
+            check_plan(&plans[0], &closure(hash)).unwrap();
+        }
+        let other = "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s";
+        let err = check_plan(&plans[0], &closure(other)).unwrap_err();
+        assert!(
+            matches!(&err, CheckError::Mismatch { field, .. } if field == "narHash"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn largest_path_breaks_ties_by_path_order() {
+        let layer = |sizes: Vec<u64>| Layer {
+            paths: vec![A.parse().unwrap(), B.parse().unwrap()],
+            nar_sizes: sizes,
+            ..Layer::default()
+        };
+        assert_eq!(layer(vec![1, 2]).largest_path().unwrap(), B);
+        assert_eq!(layer(vec![2, 1]).largest_path().unwrap(), A);
+        assert_eq!(layer(vec![2, 2]).largest_path().unwrap(), A);
+        assert_eq!(layer(vec![]).largest_path().unwrap(), A);
+        assert_eq!(Layer::default().largest_path(), None);
     }
 
     #[test]
@@ -363,11 +432,11 @@ mod tests {
         let (graph, mut plan) = closure_and_plan();
         for layer in &mut plan.layers {
             layer.base = true;
-            layer.paths = vec![format!("{}-other", layer.paths[0])];
+            layer.paths = vec![format!("{}-other", layer.paths[0]).parse().unwrap()];
             layer.nar_sizes = vec![u64::MAX];
             layer.size = u64::MAX;
         }
-        plan.algorithm.excludes = vec![A.to_string(), B.to_string()];
+        plan.algorithm.excludes = vec![A.parse().unwrap(), B.parse().unwrap()];
         plan.roots.clear();
         let err = check_plan(&plan, &graph).unwrap_err();
         assert!(

@@ -160,7 +160,7 @@ pub fn simulate(revisions: &[Revision]) -> Result<Figures, SimulateError> {
                         if first != size {
                             return Err(SimulateError::SizeConflict {
                                 revision: r,
-                                path: path.clone(),
+                                path: path.to_string(),
                                 first,
                                 second: size,
                             });
@@ -241,7 +241,14 @@ mod tests {
 
     fn layer(paths: &[(&str, u64)]) -> Layer {
         Layer {
-            paths: paths.iter().map(|(p, _)| p.to_string()).collect(),
+            paths: paths
+                .iter()
+                .map(|(p, _)| {
+                    format!("/nix/store/{}-{p}", "0".repeat(32))
+                        .parse()
+                        .unwrap()
+                })
+                .collect(),
             size: paths.iter().map(|(_, s)| s).sum(),
             nar_sizes: paths.iter().map(|(_, s)| *s).collect(),
             ..Layer::default()

@@ -103,7 +103,7 @@ fn write_sub_closure(graph: &Graph, target: usize, file: &Path) -> usize {
         .filter(|&i| mask[i])
         .map(|i| {
             let node = graph.node(i);
-            let mut refs: Vec<&str> = node.references.iter().map(|&r| graph.path(r)).collect();
+            let mut refs: Vec<&str> = node.references.iter().map(|&r| graph.path(r).as_str()).collect();
             if node.self_reference {
                 refs.push(&node.path);
             }

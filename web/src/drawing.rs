@@ -136,7 +136,7 @@ mod tests {
         }
         for node in &drawing.nodes {
             let layer = node.layer.expect("every path is in the plan");
-            assert!(plan.layers[layer].paths.contains(&node.path));
+            assert!(plan.layers[layer].paths.iter().any(|p| *p == node.path));
             assert!(node.x > 0.0 && node.x < WIDTH && node.y < drawing.height);
         }
         let edges: usize = (0..git.graph.len())

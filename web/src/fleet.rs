@@ -113,7 +113,7 @@ impl Fleet {
             .revisions
             .iter()
             .flatten()
-            .flat_map(|c| (0..c.graph.len()).map(|id| c.graph.path(id)))
+            .flat_map(|c| (0..c.graph.len()).map(|id| c.graph.path(id).as_str()))
             .collect();
         paths.sort_unstable();
         paths.dedup();

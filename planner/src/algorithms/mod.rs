@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PlanError;
 use crate::graph::{Graph, NodeId};
+use crate::store_path::StorePath;
 
 /// Layers as node ids, bottom to top.
 pub type Layers = Vec<Vec<NodeId>>;
@@ -43,7 +44,7 @@ pub struct Context<'a> {
     pub pipeline: Option<&'a serde_json::Value>,
     /// This image's layers at its previous revision (paths may be missing
     /// from this graph), for algorithms that keep layers stable.
-    pub previous: Option<&'a [Vec<String>]>,
+    pub previous: Option<&'a [Vec<StorePath>]>,
 }
 
 /// The signature every algorithm has.

@@ -494,14 +494,15 @@ impl References {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{PathEntry, NIX_BASE32};
+    use crate::graph::PathEntry;
+    use crate::nixbase32;
 
     const MB: u64 = 1_000_000;
 
     /// A valid store path whose hash is derived from the name, so path
     /// order differs from name order.
     fn path(name: &str) -> String {
-        let alphabet = NIX_BASE32.as_bytes();
+        let alphabet = nixbase32::ALPHABET;
         let mut state = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         }) | 1;
@@ -1033,7 +1034,7 @@ mod tests {
                 .nodes()
                 .iter()
                 .map(|node| PathEntry {
-                    path: node.path.clone(),
+                    path: node.path.to_string(),
                     nar_size: node.nar_size,
                     nar_hash: None,
                     closure_size: None,

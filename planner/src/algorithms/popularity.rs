@@ -195,7 +195,8 @@ pub(crate) fn package_name(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{PathEntry, HASH_LEN};
+    use crate::graph::PathEntry;
+    use crate::store_path::HASH_LEN;
 
     fn p(name: &str) -> String {
         format!("/nix/store/{}-{name}", "1".repeat(HASH_LEN))

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::{as_list, describe, describe_raw, InputFormat, RawClosure};
 use crate::error::InputError;
 use crate::graph::PathEntry;
+use crate::nar_hash::NarHash;
 
 /// One entry's fields, typed loosely so that a wrong type becomes an error
 /// naming the entry rather than a serde message.
@@ -207,7 +208,16 @@ pub(super) fn entry(
     };
     let nar_hash = match fields.nar_hash {
         None | Some(Value::Null) => None,
-        Some(Value::String(hash)) if !hash.is_empty() => Some(hash),
+        Some(Value::String(hash)) if !hash.is_empty() => match hash.parse::<NarHash>() {
+            Ok(hash) => Some(hash),
+            Err(_) => {
+                return Err(field_error(
+                    path,
+                    "narHash",
+                    &format!("must be a sha256 hash (sha256:<nix-base32>, sha256:<hex> or sha256-<base64>), found {hash:?}"),
+                ))
+            }
+        },
         Some(other) => {
             return Err(field_error(
                 path,

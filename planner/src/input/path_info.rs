@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use super::attrs::{self, RawEntry};
 use super::{describe_raw, InputFormat, RawClosure};
 use crate::error::InputError;
-use crate::graph::HASH_LEN;
+use crate::store_path::HASH_LEN;
 
 /// Whether a key looks like a store path base name (`<hash>-<name>`).
 pub(super) fn looks_like_base_name(key: &str) -> bool {

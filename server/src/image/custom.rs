@@ -22,6 +22,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use strata_planner::StorePath;
+
 use crate::image::layer::{LayerError, NixStore};
 use crate::image::tar::{LayerTar, TarError, DIR_MODE};
 
@@ -57,7 +59,7 @@ type Components = Vec<Vec<u8>>;
 pub fn write<W: std::io::Write>(
     tar: &mut LayerTar<W>,
     custom: &Customisation,
-    roots: &[String],
+    roots: &[StorePath],
     nix: &NixStore,
 ) -> Result<(), LayerError> {
     let mut entries: BTreeMap<Components, Entry> = BTreeMap::new();
@@ -203,7 +205,7 @@ mod tests {
         custom: &Customisation,
     ) -> Result<Vec<(String, u32, u8)>, LayerError> {
         let mut tar = LayerTar::new(Vec::new());
-        write(&mut tar, custom, &[ROOT.to_string()], nix)?;
+        write(&mut tar, custom, &[ROOT.parse().unwrap()], nix)?;
         let bytes = tar.finish()?;
         let mut archive = ::tar::Archive::new(bytes.as_slice());
         Ok(archive

@@ -6,6 +6,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
+use data_encoding::HEXLOWER;
 use sha2::{Digest as _, Sha256};
 
 /// A sha256 digest; displays as `sha256:<64 hex digits>` (the OCI form).
@@ -20,12 +21,7 @@ impl Sha256Digest {
 
     /// The 64 lowercase hex digits, without the `sha256:` prefix.
     pub fn hex(&self) -> String {
-        let mut out = String::with_capacity(64);
-        for b in self.0 {
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
-        }
-        out
+        HEXLOWER.encode(&self.0)
     }
 
     /// As an `oci-spec` digest.
@@ -35,8 +31,6 @@ impl Sha256Digest {
             .expect("a sha256 digest in hex is a valid OCI digest")
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl fmt::Display for Sha256Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -60,28 +54,11 @@ impl FromStr for Sha256Digest {
 
     fn from_str(s: &str) -> Result<Self, BadDigest> {
         let bad = || BadDigest(s.to_string());
+        // OCI digests are lowercase hex only (HEXLOWER refuses upper case).
         let hex = s.strip_prefix("sha256:").ok_or_else(bad)?;
-        let bytes = decode_hex(hex).ok_or_else(bad)?;
-        Ok(Sha256Digest(bytes))
+        let bytes = HEXLOWER.decode(hex.as_bytes()).map_err(|_| bad())?;
+        Ok(Sha256Digest(bytes.try_into().map_err(|_| bad())?))
     }
-}
-
-/// Lowercase hex of exactly 32 bytes.
-pub(crate) fn decode_hex(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.as_bytes();
-    if hex.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; 32];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(out)
 }
 
 impl serde::Serialize for Sha256Digest {
@@ -167,6 +144,14 @@ mod tests {
             "sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
         );
         assert_eq!(digest.to_string().parse::<Sha256Digest>().unwrap(), digest);
-        assert!("sha256:XYZ".parse::<Sha256Digest>().is_err());
+        for bad in [
+            "sha256:XYZ",
+            "sha256:",
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+            "sha256:B94D27B9934D3E08A52E52D7DA7DABFAC484EFE37A5380EE9088F7ACE2EFCDE9",
+            "sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcd",
+        ] {
+            assert!(bad.parse::<Sha256Digest>().is_err(), "{bad}");
+        }
     }
 }

@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use strata_planner::{NarHash, StorePath};
 use thiserror::Error;
 
 use crate::image::compress::{Compression, Compressor};
 use crate::image::digest::Sha256Digest;
-use crate::image::nar::NarHash;
 use crate::image::tar::{LayerTar, TarError};
 use crate::store::{BlobStore, StoreError};
 
@@ -50,23 +50,18 @@ pub struct NixStore {
 }
 
 impl NixStore {
-    /// Checks that `path` is a store path (`STORE_DIR/NAME`, one component)
-    /// that exists, and returns where to read it.
-    pub fn locate(&self, path: &str) -> Result<PathBuf, LayerError> {
-        let outside = || LayerError::OutsideStore {
-            path: path.to_string(),
-            store_dir: self.store_dir.clone(),
-        };
-        let name = path
-            .strip_prefix(self.store_dir.trim_end_matches('/'))
-            .and_then(|rest| rest.strip_prefix('/'))
-            .ok_or_else(outside)?;
-        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-            return Err(outside());
+    /// Checks that `path` is in this store directory and exists, and
+    /// returns where to read it.
+    pub fn locate(&self, path: &StorePath) -> Result<PathBuf, LayerError> {
+        if path.store_dir() != self.store_dir {
+            return Err(LayerError::OutsideStore {
+                path: path.to_string(),
+                store_dir: self.store_dir.clone(),
+            });
         }
         let location = match &self.root {
             Some(root) => root.join(path.trim_start_matches('/')),
-            None => PathBuf::from(path),
+            None => PathBuf::from(path.as_str()),
         };
         match std::fs::symlink_metadata(&location) {
             Ok(_) => Ok(location),
@@ -100,14 +95,6 @@ pub enum LayerError {
         /// Why it could not be found.
         #[source]
         source: io::Error,
-    },
-    /// A plan narHash in no form this reads.
-    #[error("{path}: narHash {value:?} is not a sha256 hash (sha256:<nix-base32>, sha256:<hex> or sha256-<base64>)")]
-    BadNarHash {
-        /// The store path.
-        path: String,
-        /// The value.
-        value: String,
     },
     /// The store path's contents do not hash to the plan's narHash.
     #[error("{path}: the store has narHash {found}, the plan says {expected}")]
@@ -145,7 +132,6 @@ impl LayerError {
         match self {
             LayerError::OutsideStore { .. }
             | LayerError::Missing { .. }
-            | LayerError::BadNarHash { .. }
             | LayerError::NarHashMismatch { .. }
             | LayerError::ShadowsStore { .. } => true,
             LayerError::Tar(e) => matches!(e, TarError::Unsupported { .. }),
@@ -200,10 +186,10 @@ impl LayerBuilder<'_> {
     /// cached.
     pub fn store_paths(
         &self,
-        paths: &[String],
-        nar_hashes: &[String],
+        paths: &[StorePath],
+        nar_hashes: &[NarHash],
     ) -> Result<(LayerBlob, bool), LayerError> {
-        let mut sorted: Vec<(&String, Option<&String>)> = paths
+        let mut sorted: Vec<(&StorePath, Option<&NarHash>)> = paths
             .iter()
             .enumerate()
             .map(|(i, p)| (p, nar_hashes.get(i)))
@@ -213,15 +199,7 @@ impl LayerBuilder<'_> {
         let mut expected = Vec::with_capacity(sorted.len());
         for (path, hash) in &sorted {
             located.push(((*path).clone(), self.nix.locate(path)?));
-            expected.push(match hash {
-                Some(value) => {
-                    Some(NarHash::parse(value).ok_or_else(|| LayerError::BadNarHash {
-                        path: (*path).clone(),
-                        value: (*value).clone(),
-                    })?)
-                }
-                None => None,
-            });
+            expected.push(hash.copied());
         }
         let key_hashes: Vec<NarHash> = if expected.iter().all(Option::is_some) {
             expected.iter().flatten().copied().collect()
@@ -249,7 +227,7 @@ impl LayerBuilder<'_> {
         for (((path, _), found), expected) in located.iter().zip(&found).zip(&key_hashes) {
             if found != expected {
                 return Err(LayerError::NarHashMismatch {
-                    path: path.clone(),
+                    path: path.to_string(),
                     expected: *expected,
                     found: *found,
                 });
@@ -258,7 +236,7 @@ impl LayerBuilder<'_> {
         let blob = blob.commit()?;
         let record = CacheRecord {
             blob: blob.clone(),
-            paths: located.into_iter().map(|(p, _)| p).collect(),
+            paths: located.into_iter().map(|(p, _)| p.to_string()).collect(),
         };
         let json = serde_json::to_vec_pretty(&record).expect("a record serialises");
         self.store.put_record(&record_name, &json)?;
@@ -292,14 +270,14 @@ impl LayerBuilder<'_> {
         Ok(Some(record.blob))
     }
 
-    fn cache_key(&self, located: &[(String, PathBuf)], hashes: &[NarHash]) -> Sha256Digest {
+    fn cache_key(&self, located: &[(StorePath, PathBuf)], hashes: &[NarHash]) -> Sha256Digest {
         let mut text = format!(
             "strata layer\ntar-rules {TAR_RULES_VERSION}\nstore-dir {}\ncompression {}\n",
             self.nix.store_dir,
             self.compression.settings()
         );
         for ((path, _), hash) in located.iter().zip(hashes) {
-            text.push_str(&format!("path {path} {}\n", hash.0.hex()));
+            text.push_str(&format!("path {path} {}\n", hash.to_hex()));
         }
         Sha256Digest(Sha256::digest(text.as_bytes()).into())
     }

@@ -21,7 +21,7 @@ pub mod name;
 pub mod nar;
 pub mod tar;
 
-use strata_planner::Plan;
+use strata_planner::{Layer, Plan, StorePath};
 use thiserror::Error;
 
 use crate::store::{BlobStore, StoreError};
@@ -150,7 +150,7 @@ pub fn build(
     };
     let mut layers = Vec::with_capacity(plan.layers.len() + 1);
     for (index, layer) in plan.layers.iter().enumerate() {
-        let comment = main_path(&layer.paths, &layer.nar_sizes);
+        let comment = main_path(layer);
         let (blob, cached) = builder
             .store_paths(&layer.paths, &layer.nar_hashes)
             .map_err(|source| BuildError::Layer {
@@ -197,7 +197,7 @@ pub fn build(
     let name = options
         .name
         .clone()
-        .unwrap_or_else(|| default_name(&plan.roots, &options.nix.store_dir));
+        .unwrap_or_else(|| default_name(&plan.roots));
     let tag = options
         .tag
         .clone()
@@ -213,22 +213,19 @@ pub fn build(
     })
 }
 
-/// The largest path of a layer (the first on ties), plus how many others.
-fn main_path(paths: &[String], sizes: &[u64]) -> String {
-    let Some((i, _)) = paths.iter().enumerate().max_by(|a, b| {
-        let size = |i: usize| sizes.get(i).copied().unwrap_or(0);
-        size(a.0).cmp(&size(b.0)).then(b.0.cmp(&a.0))
-    }) else {
+/// The layer's largest path ([`Layer::largest_path`]), plus how many others.
+fn main_path(layer: &Layer) -> String {
+    let Some(largest) = layer.largest_path() else {
         return String::new();
     };
-    match paths.len() {
-        1 => paths[i].clone(),
-        n => format!("{} and {} more", paths[i], n - 1),
+    match layer.paths.len() {
+        1 => largest.to_string(),
+        n => format!("{largest} and {} more", n - 1),
     }
 }
 
 /// `PATH`: each root's `bin` directory that exists.
-fn default_path(roots: &[String], nix: &NixStore) -> String {
+fn default_path(roots: &[StorePath], nix: &NixStore) -> String {
     roots
         .iter()
         .filter(|r| nix.locate(r).is_ok_and(|l| l.join("bin").is_dir()))
@@ -241,13 +238,8 @@ fn default_path(roots: &[String], nix: &NixStore) -> String {
 /// repository name ([`name::ImageName`]'s grammar: lowercase letters and
 /// digits joined by one `.`, `_`, `__` or dashes; any other run of
 /// separators becomes one `-`).
-pub fn default_name(roots: &[String], store_dir: &str) -> String {
-    let base = roots
-        .first()
-        .and_then(|r| r.strip_prefix(store_dir))
-        .map(|r| r.trim_start_matches('/'))
-        .map(|r| r.split_once('-').map_or(r, |(_, name)| name))
-        .unwrap_or("");
+pub fn default_name(roots: &[StorePath]) -> String {
+    let base = roots.first().map_or("", StorePath::name);
     let name: String = base
         .chars()
         .map(|c| c.to_ascii_lowercase())
@@ -287,15 +279,18 @@ mod tests {
 
     #[test]
     fn default_names_are_repository_names() {
-        let store = "/nix/store";
-        let root = |s: &str| vec![format!("/nix/store/00000000000000000000000000000000-{s}")];
-        assert_eq!(default_name(&root("hello-2.12"), store), "hello-2.12");
-        assert_eq!(default_name(&root("Foo+Bar"), store), "foo-bar");
-        assert_eq!(default_name(&root("+++"), store), "strata-image");
-        assert_eq!(default_name(&[], store), "strata-image");
-        assert_eq!(default_name(&root("c++.x_-y__z...w"), store), "c-x-y__z-w");
-        for odd in ["a.-b", "a___b", "a+.b", "x_.y", "Ü-1.0", "--a--"] {
-            let name = default_name(&root(odd), store);
+        let root = |s: &str| -> Vec<StorePath> {
+            vec![format!("/nix/store/00000000000000000000000000000000-{s}")
+                .parse()
+                .unwrap()]
+        };
+        assert_eq!(default_name(&root("hello-2.12")), "hello-2.12");
+        assert_eq!(default_name(&root("Foo+Bar")), "foo-bar");
+        assert_eq!(default_name(&root("+++")), "strata-image");
+        assert_eq!(default_name(&[]), "strata-image");
+        assert_eq!(default_name(&root("c++.x_-y__z...w")), "c-x-y__z-w");
+        for odd in ["a.-b", "a___b", "a+.b", "x_.y", "--a--"] {
+            let name = default_name(&root(odd));
             assert!(name.parse::<name::ImageName>().is_ok(), "{odd}: {name}");
         }
     }

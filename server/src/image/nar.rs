@@ -17,15 +17,12 @@
 //! those bytes; `narSize` their count. Only the hash is kept here: the NAR
 //! itself is never written.
 //!
-//! Hash forms accepted (all sha256): `sha256:<52 nix-base32>` (what
-//! `exportReferencesGraph` writes), `sha256:<64 hex>`, and SRI
-//! `sha256-<base64>` (what `nix path-info --json` prints).
-
-use std::fmt;
+//! The hash is the planner's [`NarHash`], which reads every form Nix
+//! prints, so a plan's `narHashes` compare by value with what is computed
+//! here.
 
 use sha2::{Digest as _, Sha256};
-
-use crate::image::digest::{decode_hex, Sha256Digest};
+use strata_planner::NarHash;
 
 /// Streams NAR framing and file contents into sha256, in NAR order.
 pub struct NarHasher {
@@ -125,7 +122,7 @@ impl NarHasher {
 
     /// The NAR's hash and size.
     pub fn finish(self) -> (NarHash, u64) {
-        (NarHash(Sha256Digest(self.sha.finalize().into())), self.size)
+        (NarHash(self.sha.finalize().into()), self.size)
     }
 }
 
@@ -135,138 +132,9 @@ impl Default for NarHasher {
     }
 }
 
-/// A store path's NAR hash (sha256). Displays as Nix does in
-/// `exportReferencesGraph`: `sha256:<nix-base32>`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NarHash(pub Sha256Digest);
-
-impl NarHash {
-    /// Parses any of the accepted forms (see the module docs).
-    pub fn parse(text: &str) -> Option<NarHash> {
-        let bytes = if let Some(rest) = text.strip_prefix("sha256:") {
-            match rest.len() {
-                52 => nix_base32_decode(rest)?,
-                64 => decode_hex(rest)?,
-                _ => decode_base64(rest)?,
-            }
-        } else {
-            decode_base64(text.strip_prefix("sha256-")?)?
-        };
-        Some(NarHash(Sha256Digest(bytes)))
-    }
-
-    /// `sha256-<base64>`, as `nix path-info --json` prints.
-    pub fn sri(&self) -> String {
-        format!("sha256-{}", encode_base64(&self.0 .0))
-    }
-}
-
-impl fmt::Display for NarHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", nix_base32_encode(&self.0 .0))
-    }
-}
-
-impl fmt::Debug for NarHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-/// Nix's base32 alphabet (no e, o, u, t).
-const NIX32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
-
-/// Nix's base32: the bytes read as one little-endian number, written most
-/// significant digit first (Nix's `printHash32`).
-pub fn nix_base32_encode(bytes: &[u8]) -> String {
-    let len = (bytes.len() * 8).div_ceil(5);
-    let mut out = String::with_capacity(len);
-    for n in (0..len).rev() {
-        let b = n * 5;
-        let (i, j) = (b / 8, b % 8);
-        let low = u16::from(bytes[i]) >> j;
-        let high = bytes.get(i + 1).map_or(0, |&x| u16::from(x) << (8 - j));
-        out.push(char::from(NIX32[usize::from((low | high) & 0x1f)]));
-    }
-    out
-}
-
-fn nix_base32_decode(text: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    for (n, c) in text.bytes().rev().enumerate() {
-        let digit = NIX32.iter().position(|&a| a == c)? as u16;
-        let b = n * 5;
-        let (i, j) = (b / 8, b % 8);
-        out[i] |= (digit << j) as u8;
-        let carry = (digit << j) >> 8;
-        if i + 1 < 32 {
-            out[i + 1] |= carry as u8;
-        } else if carry != 0 {
-            return None;
-        }
-    }
-    Some(out)
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn encode_base64(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn decode_base64(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim_end_matches('=');
-    let mut bits = 0u32;
-    let mut nbits = 0;
-    let mut out = Vec::with_capacity(32);
-    for c in text.bytes() {
-        let v = BASE64.iter().position(|&a| a == c)? as u32;
-        bits = bits << 6 | v;
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push((bits >> nbits) as u8);
-            bits &= (1 << nbits) - 1;
-        }
-    }
-    out.try_into().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `nix hash to-base32` / `to-sri` of the same sha256 (the empty string).
-    const EMPTY_HEX: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    const EMPTY_NIX32: &str = "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73";
-    const EMPTY_SRI: &str = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
-
-    #[test]
-    fn hash_forms_agree() {
-        let hex = NarHash::parse(&format!("sha256:{EMPTY_HEX}")).unwrap();
-        let nix32 = NarHash::parse(&format!("sha256:{EMPTY_NIX32}")).unwrap();
-        let sri = NarHash::parse(EMPTY_SRI).unwrap();
-        assert_eq!(hex, nix32);
-        assert_eq!(hex, sri);
-        assert_eq!(hex.to_string(), format!("sha256:{EMPTY_NIX32}"));
-        assert_eq!(hex.sri(), EMPTY_SRI);
-        assert!(NarHash::parse("sha256:nope").is_none());
-        assert!(NarHash::parse("md5-abc").is_none());
-    }
 
     #[test]
     fn nar_of_a_small_file_matches_nix() {

@@ -28,7 +28,9 @@ use std::path::{Path, PathBuf};
 use tar::{EntryType, Header};
 use thiserror::Error;
 
-use crate::image::nar::{NarHash, NarHasher};
+use strata_planner::NarHash;
+
+use crate::image::nar::NarHasher;
 
 /// mtime of every entry: 1970-01-01T00:00:01Z, as nixpkgs' dockerTools.
 pub const MTIME: u64 = 1;

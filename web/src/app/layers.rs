@@ -100,9 +100,8 @@ pub fn Layers(
                         <thead><tr><th>"layer"</th><th>"paths"</th><th>"size"</th><th>"share"</th><th>"largest path"</th></tr></thead>
                         <tbody>
                             {p.layers.iter().enumerate().map(|(i, l)| {
-                                let largest = l.paths.iter().zip(&l.nar_sizes)
-                                    .max_by_key(|(_, s)| **s)
-                                    .map(|(p, _)| store_name(p).to_string())
+                                let largest = l.largest_path()
+                                    .map(|p| p.name().to_string())
                                     .unwrap_or_default();
                                 view! {
                                     <tr data-testid="plan-layer" title=l.paths.join("\n")>
@@ -172,10 +171,4 @@ fn graph_view(
             {nodes}
         </svg>
     }
-}
-
-/// `name-version` of a store path (the part after the hash).
-fn store_name(path: &str) -> &str {
-    let base = path.rsplit('/').next().unwrap_or(path);
-    base.split_once('-').map_or(base, |(_, name)| name)
 }

@@ -69,6 +69,7 @@ pub use merge::{MERGE_CAP, REBUILD_RATE};
 use super::{Context, Layers};
 use crate::error::PlanError;
 use crate::graph::NodeId;
+use crate::store_path::StorePath;
 use previous::PreviousPaths;
 
 /// Weight of stability (update cost) against sharing (fleet cost) in the
@@ -146,7 +147,7 @@ fn singleton_count(budget: usize) -> usize {
 /// all in `rest`, stay together. Groups are sorted by first member.
 fn initial_groups(
     rest: &[NodeId],
-    previous: Option<&[Vec<String>]>,
+    previous: Option<&[Vec<StorePath>]>,
     lookup: &PreviousPaths<'_>,
 ) -> Vec<Vec<NodeId>> {
     let in_rest: HashSet<NodeId> = rest.iter().copied().collect();
@@ -208,10 +209,14 @@ fn scores(ctx: &Context<'_>, closure_counts: &[usize], lookup: &PreviousPaths<'_
 
 #[cfg(test)]
 mod tests {
-
     use super::singleton_count;
     use crate::graph::{Graph, PathEntry};
+    use crate::store_path::StorePath;
     use crate::{plan_closure, Algorithm, PlanOptions};
+
+    fn sp(i: usize) -> StorePath {
+        p(i).parse().unwrap()
+    }
 
     fn p(i: usize) -> String {
         format!("/nix/store/{:0>32}-pkg{i}-1.0", i)
@@ -255,8 +260,8 @@ mod tests {
     fn within_budget_every_path_is_alone_bottom_first() {
         let g = chain(4);
         let plan = plan_closure(&g, &PlanOptions::new(Algorithm::Fleet, 10)).unwrap();
-        let layers: Vec<Vec<String>> = plan.layers.into_iter().map(|l| l.paths).collect();
-        assert_eq!(layers, (0..5).map(|i| vec![p(i)]).collect::<Vec<_>>());
+        let layers: Vec<Vec<StorePath>> = plan.layers.into_iter().map(|l| l.paths).collect();
+        assert_eq!(layers, (0..5).map(|i| vec![sp(i)]).collect::<Vec<_>>());
     }
 
     #[test]
@@ -277,9 +282,9 @@ mod tests {
         let top = plan
             .layers
             .iter()
-            .find(|l| l.paths.contains(&p(9)))
+            .find(|l| l.paths.contains(&sp(9)))
             .unwrap();
-        assert!(top.paths.len() > 1 && !top.paths.contains(&p(0)));
+        assert!(top.paths.len() > 1 && !top.paths.contains(&sp(0)));
     }
 
     #[test]
@@ -290,7 +295,7 @@ mod tests {
         let singles = plan.layers.iter().filter(|l| l.paths.len() == 1).count();
         assert!(singles >= 17, "{singles} singletons");
         // Bottom to top by closure: the first layer holds the chain's base.
-        assert!(plan.layers[0].paths.contains(&p(0)));
+        assert!(plan.layers[0].paths.contains(&sp(0)));
     }
 
     /// `layers` with its merged paths cut into three groups in path order,
@@ -301,7 +306,7 @@ mod tests {
             .filter(|l| l.paths.len() == 1)
             .cloned()
             .collect();
-        let rest: Vec<String> = layers
+        let rest: Vec<StorePath> = layers
             .iter()
             .filter(|l| l.paths.len() > 1)
             .flat_map(|l| l.paths.clone())
@@ -328,7 +333,7 @@ mod tests {
         // choice: those groups survive as long as they fit.
         assert_eq!(merged.len(), 3);
         let previous = regrouped(&first.layers);
-        let own: Vec<&Vec<String>> = merged.iter().map(|l| &l.paths).collect();
+        let own: Vec<&Vec<StorePath>> = merged.iter().map(|l| &l.paths).collect();
         assert!(
             previous[previous.len() - 3..]
                 .iter()
@@ -456,14 +461,14 @@ mod tests {
         let g = Graph::new(entries, None, "/nix/store").unwrap();
         let mut options = PlanOptions::new(Algorithm::Fleet, 2);
         let without = plan_closure(&g, &options).unwrap();
-        assert_eq!(without.layers[0].paths, [p(0)], "ties go by path");
+        assert_eq!(without.layers[0].paths, [sp(0)], "ties go by path");
         options.previous = Some(vec![
             crate::plan::Layer {
-                paths: vec![p(1)],
+                paths: vec![sp(1)],
                 ..Default::default()
             },
             crate::plan::Layer {
-                paths: vec![p(0), p(2)],
+                paths: vec![sp(0), sp(2)],
                 ..Default::default()
             },
         ]);

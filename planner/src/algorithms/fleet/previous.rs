@@ -9,7 +9,8 @@
 
 use std::collections::HashMap;
 
-use crate::graph::{validate_store_path, Graph, NodeId};
+use crate::graph::{Graph, NodeId};
+use crate::store_path::StorePath;
 
 /// Looks up previous-plan paths in a graph.
 pub struct PreviousPaths<'g> {
@@ -32,10 +33,12 @@ impl<'g> PreviousPaths<'g> {
     }
 
     /// The node that `path` (from the previous plan) is now, if any.
-    pub fn find(&self, path: &str) -> Option<NodeId> {
+    pub fn find(&self, path: &StorePath) -> Option<NodeId> {
         self.graph.find(path).or_else(|| {
-            let name = validate_store_path(path, self.graph.store_dir()).ok()?;
-            self.by_name.get(name).copied().flatten()
+            if path.store_dir() != self.graph.store_dir() {
+                return None;
+            }
+            self.by_name.get(path.name()).copied().flatten()
         })
     }
 }
@@ -72,22 +75,22 @@ mod tests {
         )
         .unwrap();
         let previous = PreviousPaths::new(&graph);
-        let exact = format!("/nix/store/{}-openssl-3.0", hash('a'));
-        let rebuilt = format!("/nix/store/{}-openssl-3.0", hash('d'));
+        let path = |c: char, name: &str| -> StorePath {
+            format!("/nix/store/{}-{name}", hash(c)).parse().unwrap()
+        };
+        let exact = path('a', "openssl-3.0");
         let id = graph.find(&exact).unwrap();
         assert_eq!(previous.find(&exact), Some(id));
-        assert_eq!(previous.find(&rebuilt), Some(id));
+        assert_eq!(previous.find(&path('d', "openssl-3.0")), Some(id));
         // Two zlibs: only the exact path says which.
-        let zlib = format!("/nix/store/{}-zlib-1.3", hash('c'));
+        let zlib = path('c', "zlib-1.3");
         assert_eq!(previous.find(&zlib), graph.find(&zlib));
-        assert_eq!(
-            previous.find(&format!("/nix/store/{}-zlib-1.3", hash('f'))),
-            None
-        );
-        assert_eq!(previous.find("/nix/store/nodash"), None);
-        assert_eq!(
-            previous.find(&format!("/nix/store/{}-curl-8.0", hash('a'))),
-            None
-        );
+        assert_eq!(previous.find(&path('f', "zlib-1.3")), None);
+        assert_eq!(previous.find(&path('a', "curl-8.0")), None);
+        // Another store directory is another store.
+        let elsewhere: StorePath = format!("/gnu/store/{}-openssl-3.0", hash('d'))
+            .parse()
+            .unwrap();
+        assert_eq!(previous.find(&elsewhere), None);
     }
 }

@@ -407,7 +407,8 @@ pub(super) fn split_every(count: usize, sub: &Sub) -> Vec<Sub> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::graph::{PathEntry, HASH_LEN};
+    use crate::graph::PathEntry;
+    use crate::store_path::HASH_LEN;
 
     /// A store path for a short test name.
     pub fn p(name: &str) -> String {
