@@ -58,11 +58,32 @@ fn a_closure_exported_both_ways_gives_one_image_that_runs() {
                 .arg(dir.join(format!("{name}.json"))),
         );
     }
-    // Same layers from either export (the hashes differ only in form).
+    // Same layers from either export (the hashes differ only in form:
+    // SRI base64 from path-info, nix-base32 from exportReferencesGraph),
+    // and the same plan bytes: plans keep one canonical hash form.
     assert_eq!(
         layer_paths(&dir.join("path-info.plan.json")),
         layer_paths(&dir.join("graph.plan.json"))
     );
+    let info_text = fs::read_to_string(dir.join("path-info.json")).unwrap();
+    assert!(info_text.contains("\"narHash\":\"sha256-"), "{info_text}");
+    assert_eq!(
+        fs::read(dir.join("path-info.plan.json")).unwrap(),
+        fs::read(dir.join("graph.plan.json")).unwrap()
+    );
+    // Issue 11: each plan checks against the other export's closure
+    // (hashes compare by value, not by text).
+    for plan in ["path-info", "graph"] {
+        for closure in ["path-info", "graph"] {
+            let out = run_ok(
+                strata()
+                    .arg("check")
+                    .arg(dir.join(format!("{plan}.plan.json")))
+                    .arg(dir.join(format!("{closure}.json"))),
+            );
+            assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
+        }
+    }
     // Both plans carry narHash; the build checks every path against them,
     // and normalises their form, so the images are byte-identical.
     for name in ["path-info", "graph"] {

@@ -3,13 +3,14 @@
 //! the same config digest, hence the same image ID.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use oci_spec::image::{
     Arch, Config, Descriptor, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder,
     ImageManifest, ImageManifestBuilder, MediaType, Os, RootFsBuilder,
 };
 use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use crate::image::digest::Sha256Digest;
 use crate::image::layer::LayerBlob;
@@ -184,11 +185,13 @@ pub fn canonical_json<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(&value).expect("a JSON value serialises")
 }
 
+/// The current time to the second, `YYYY-MM-DDTHH:MM:SSZ`.
 fn rfc3339_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    rfc3339(secs)
+    OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|now| now.format(&Rfc3339).ok())
+        .unwrap_or_else(|| DEFAULT_CREATED.to_string())
 }
 
 /// A `--created` value that is neither RFC 3339 nor `now`.
@@ -216,102 +219,23 @@ pub fn check_created(value: &str) -> Result<String, CreatedError> {
         value: value.to_string(),
         reason: reason.to_string(),
     };
+    // `time` reads RFC 3339 as the RFC allows: any date-time separator,
+    // a lower-case `z`, a leap second. Go's layout has a literal `T` and
+    // `Z` and no second 60, so those are refused here first.
     let b = value.as_bytes();
-    let number = |range: std::ops::Range<usize>, what: &str| -> Result<u32, CreatedError> {
-        match b.get(range.clone()) {
-            Some(digits) if digits.iter().all(u8::is_ascii_digit) => {
-                Ok(digits.iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0')))
-            }
-            _ => Err(err(&format!("the {what} must be {} digits", range.len()))),
-        }
-    };
-    let punct = |at: usize, c: u8, what: &str| -> Result<(), CreatedError> {
-        if b.get(at) == Some(&c) {
-            Ok(())
-        } else {
-            Err(err(&format!("expected {:?} {what}", char::from(c))))
-        }
-    };
-    let year = number(0..4, "year")?;
-    punct(4, b'-', "after the year")?;
-    let month = number(5..7, "month")?;
-    punct(7, b'-', "after the month")?;
-    let day = number(8..10, "day")?;
-    punct(10, b'T', "between date and time")?;
-    let hour = number(11..13, "hour")?;
-    punct(13, b':', "after the hour")?;
-    let minute = number(14..16, "minute")?;
-    punct(16, b':', "after the minute")?;
-    let second = number(17..19, "second")?;
-    if !(1..=12).contains(&month) {
-        return Err(err(&format!("month {month} is not 1 to 12")));
+    if b.len() > 10 && b[10] != b'T' {
+        return Err(err("expected 'T' between date and time"));
     }
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    if !(1..=days).contains(&day) {
-        return Err(err(&format!(
-            "day {day} is not 1 to {days} in month {month}"
-        )));
+    if value.contains('z') {
+        return Err(err("the time zone is Z (upper case) or +HH:MM"));
     }
-    if hour > 23 || minute > 59 || second > 59 {
-        return Err(err(&format!(
-            "{hour:02}:{minute:02}:{second:02} is not a time of day"
-        )));
+    if value.get(17..19) == Some("60") {
+        return Err(err("seconds go up to 59"));
     }
-    let mut i = 19;
-    if b.get(i) == Some(&b'.') {
-        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return Err(err("a fraction of a second needs digits after '.'"));
-        }
-        i += 1 + digits;
+    match OffsetDateTime::parse(value, &Rfc3339) {
+        Ok(_) => Ok(value.to_string()),
+        Err(e) => Err(err(&e.to_string())),
     }
-    match b.get(i) {
-        Some(b'Z') => i += 1,
-        Some(b'+' | b'-') => {
-            let hours = number(i + 1..i + 3, "offset hour")?;
-            punct(i + 3, b':', "in the offset")?;
-            let minutes = number(i + 4..i + 6, "offset minute")?;
-            if hours > 23 || minutes > 59 {
-                return Err(err(&format!(
-                    "offset {hours:02}:{minutes:02} is out of range"
-                )));
-            }
-            i += 6;
-        }
-        _ => return Err(err("the time zone (Z or +HH:MM) is missing")),
-    }
-    if i != b.len() {
-        return Err(err(&format!("unexpected {:?} at the end", &value[i..])));
-    }
-    Ok(value.to_string())
-}
-
-/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
-pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]
@@ -327,6 +251,7 @@ mod tests {
             "2024-02-29T23:59:59.123456789Z",
             "2000-02-29T00:00:00+05:30",
             "1999-12-31T23:59:59-00:00",
+            "2024-01-02T03:04:05.123456789123Z",
         ] {
             assert_eq!(check_created(ok).as_deref(), Ok(ok));
         }
@@ -337,18 +262,19 @@ mod tests {
         for (bad, reason) in [
             ("", "year"),
             ("yesterday", "year"),
-            ("2024-01-02", "'T'"),
+            ("2024-01-02", "separator"),
             ("2024-01-02 03:04:05Z", "'T'"),
-            ("2024-01-02T03:04:05", "time zone"),
-            ("2024-01-02T03:04:05z", "time zone"),
-            ("2024-13-02T03:04:05Z", "month 13"),
-            ("2023-02-29T03:04:05Z", "day 29"),
-            ("2024-01-02T24:00:00Z", "time of day"),
-            ("2024-01-02T03:04:60Z", "time of day"),
-            ("2024-01-02T03:04:05.Z", "fraction"),
-            ("2024-01-02T03:04:05+0100", "offset"),
-            ("2024-01-02T03:04:05Zjunk", "junk"),
-            ("1700000000", "'-'"),
+            ("2024-01-02T03:04:05", "offset"),
+            ("2024-01-02T03:04:05z", "upper case"),
+            ("2024-13-02T03:04:05Z", "month"),
+            ("2023-02-29T03:04:05Z", "day"),
+            ("2024-01-02T24:00:00Z", "hour"),
+            ("2024-01-02T03:04:60Z", "59"),
+            ("2024-01-02T03:04:05.Z", "subsecond"),
+            ("2024-01-02T03:04:05+0100", "not valid"),
+            ("2024-01-02T03:04:05Zjunk", "trailing"),
+            ("1700000000", "not valid"),
+            ("2024-01-02T03:04:05+24:00", "offset"),
         ] {
             let err = check_created(bad).unwrap_err();
             assert_eq!(err.value, bad);
@@ -357,10 +283,11 @@ mod tests {
     }
 
     #[test]
-    fn rfc3339_of_known_instants() {
-        assert_eq!(rfc3339(1), DEFAULT_CREATED);
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    fn now_is_whole_seconds_in_utc() {
+        let now = rfc3339_now();
+        assert_eq!(now.len(), DEFAULT_CREATED.len(), "{now}");
+        assert!(now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
+        assert_eq!(check_created(&now).as_deref(), Ok(now.as_str()));
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub mod name;
 pub mod nar;
 pub mod tar;
 
+#[cfg(test)]
+mod golden_tests;
+
 use strata_planner::{Layer, Plan, StorePath};
 use thiserror::Error;
 
