@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
-# Installs what building and testing Strata needs, idempotently: each step
-# checks first and does nothing when its tool is already there.
+# Installs what Strata needs, idempotently: each step checks first and does
+# nothing when its tool is already there.
+#
+#   scripts/setup.sh run    what building and running needs (scripts/start.sh):
+#                           the wasm32 Rust target; no root
+#   scripts/setup.sh test   also what the tests drive (tests/run.sh): Debian's
+#                           Nix, skopeo, umoci, podman, runc, busybox-static,
+#                           pigz, Chromium and chromedriver; root (or sudo)
 set -euo pipefail
+
+mode="${1:-test}"
+case "$mode" in
+    run | test) ;;
+    *) echo "usage: scripts/setup.sh run|test" >&2; exit 2 ;;
+esac
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# The planner also builds for the browser.
+# The planner also builds for the browser (the web UI).
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     echo "setup: adding the wasm32-unknown-unknown target" >&2
     rustup target add wasm32-unknown-unknown
 fi
 
-# Debian packages the tests drive (python3 runs shared/bench/pullsim.py;
-# the image tests use real Nix, skopeo, umoci, podman with runc, and
+[ "$mode" = test ] || exit 0
+
+# Debian packages the tests drive (python3 runs the optional benchmark
+# kit; the image tests use real Nix, skopeo, umoci, podman with runc, and
 # Debian's static busybox as the program inside test images; pigz is the
 # image benchmark's peer; Chromium runs the UI tests).
 missing=()
@@ -25,7 +39,6 @@ have podman || missing+=(podman)
 have runc || missing+=(runc)
 have pigz || missing+=(pigz)
 installed busybox-static || missing+=(busybox-static)
-# The UI tests drive Debian's Chromium through chromedriver.
 have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
 # The first command: builds everything (the strata binary, and the web UI
-# for wasm32 into web/dist), shows a plan of the bundled example closure,
-# then serves the UI at http://127.0.0.1:8080/ (extra arguments go to
-# `strata serve`, e.g. --listen 0.0.0.0:8080).
+# for wasm32 into web/dist), then serves the UI at http://127.0.0.1:8080/
+# (extra arguments go to `strata serve`, e.g. --listen 0.0.0.0:8080).
+# One line a step; the tools' own output goes to target/start.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
-cargo build --release -p strata-server --bin strata
-cargo run -q -p xtask -- web
-# Where cargo put it: .ci/run and others set CARGO_TARGET_DIR.
-strata="${CARGO_TARGET_DIR:-target}/release/strata"
-"$strata" plan --format table
+# Where cargo puts things: .ci/run and others set CARGO_TARGET_DIR.
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target"
+log="$target/start.log"
+: >"$log"
+
+step() {
+    local what=$1 start=$SECONDS
+    shift
+    printf 'strata: %s ... ' "$what" >&2
+    if "$@" >>"$log" 2>&1; then
+        echo "done ($((SECONDS - start)) s)" >&2
+    else
+        echo "failed; the last lines of $log:" >&2
+        tail -n 25 "$log" >&2
+        exit 1
+    fi
+}
+
+step "checking the wasm32 Rust target" bash scripts/setup.sh run
+step "building strata (release)" cargo build --release -p strata-server --bin strata
+step "building the web UI (wasm32)" cargo run -q -p xtask -- web
+strata="$target/release/strata"
+echo "strata: the binary is $strata; put it on PATH, or run cargo install --path server" >&2
 exec "$strata" serve --ui web/dist "$@"

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
+bash scripts/setup.sh test
 # setup.sh installed every real tool (Nix, podman, skopeo, umoci); with CI
 # set, a test that finds one missing fails instead of skipping quietly
 # (tests/src/lib.rs, `require`).

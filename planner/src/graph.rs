@@ -362,21 +362,7 @@ fn same_data(a: &PathEntry, b: &PathEntry) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store_path::HASH_LEN;
-
-    pub(crate) fn p(name: &str) -> String {
-        format!("/nix/store/{}-{name}", "0".repeat(HASH_LEN))
-    }
-
-    fn entry(path: &str, size: u64, refs: &[&str]) -> PathEntry {
-        PathEntry {
-            path: path.to_string(),
-            nar_size: size,
-            nar_hash: None,
-            closure_size: None,
-            references: refs.iter().map(|r| r.to_string()).collect(),
-        }
-    }
+    use crate::testutil::{entry, path as p};
 
     #[test]
     fn self_reference_is_not_a_cycle_but_a_loop_is() {

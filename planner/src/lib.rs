@@ -39,6 +39,8 @@ pub mod plan;
 pub mod revisions;
 pub mod simulate;
 pub mod store_path;
+#[cfg(test)]
+mod testutil;
 mod units;
 
 pub use algorithms::{parse_popularity, Algorithm, Popularity};

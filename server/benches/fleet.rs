@@ -4,8 +4,10 @@
 //! own figures and `strata simulate` over the very plans it made. Both
 //! must agree; lower is better, 1.000 is one layer per store path.
 //!
-//! Run: `cargo bench -p strata-server --bench fleet` (needs ../shared/bench
-//! and python3; prints "skipped" otherwise). Takes a few minutes.
+//! Run: `cargo bench -p strata-server --bench fleet`. It needs python3 and
+//! `../shared/bench`, the benchmark kit (pull simulator and closure
+//! generator) kept beside the repository in CI; it is not part of Strata,
+//! and without it this bench prints "skipped" and builds nothing. Takes a few minutes.
 //! `STRATA_FLEET=FILE` (an absolute path), `STRATA_SEED=N`,
 //! `STRATA_REVISIONS=N` try other fleets, e.g. the check fleets in
 //! `server/benches/fleets/` (servers with seed 2, tools with seed 3, 10

@@ -4,8 +4,10 @@
 //! they grow. Each run is a fresh process (`strata plan --timings`), so peak
 //! memory is the run's own; the best of three runs is reported.
 //!
-//! Run: `cargo bench -p strata-server --bench planner` (needs ../shared/bench
-//! and python3; prints "skipped" otherwise).
+//! Run: `cargo bench -p strata-server --bench planner`. It needs python3 and
+//! `../shared/bench`, the benchmark kit kept beside the repository in CI
+//! (its closure generator and Debian package index); it is not part of
+//! Strata, and without it this bench prints "skipped".
 
 use std::fs;
 use std::path::{Path, PathBuf};

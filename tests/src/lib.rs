@@ -1,7 +1,6 @@
 //! Helpers for strata's end-to-end tests with real tools (Nix, skopeo,
 //! umoci, podman): where the `strata` binary is, a temp dir per test, and
-//! the flags these tools need on this machine (see DESIGN.md, "Real
-//! components").
+//! the flags these tools need on this machine (tests/README.md says why).
 //!
 //! The `strata` binary: `cargo test --workspace` builds it (it is a bin
 //! target of `strata-server`, whose tests need it), and `tests/run.sh`

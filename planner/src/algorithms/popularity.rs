@@ -195,25 +195,13 @@ pub(crate) fn package_name(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::PathEntry;
-    use crate::store_path::HASH_LEN;
+    use crate::testutil::path as p;
 
-    fn p(name: &str) -> String {
-        format!("/nix/store/{}-{name}", "1".repeat(HASH_LEN))
-    }
-
+    /// Every path of size 1.
     fn graph(edges: &[(&str, &[&str])]) -> Graph {
-        let entries = edges
-            .iter()
-            .map(|(from, to)| PathEntry {
-                path: p(from),
-                nar_size: 1,
-                nar_hash: None,
-                closure_size: None,
-                references: to.iter().map(|t| p(t)).collect(),
-            })
-            .collect();
-        Graph::new(entries, None, "/nix/store").unwrap()
+        let entries: Vec<(&str, u64, &[&str])> =
+            edges.iter().map(|&(from, to)| (from, 1, to)).collect();
+        crate::testutil::graph(&entries)
     }
 
     /// The tree drawn in closure-graph.py's header comment:

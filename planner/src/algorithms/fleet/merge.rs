@@ -232,9 +232,7 @@ mod tests {
     use super::*;
     use crate::graph::PathEntry;
 
-    fn p(i: usize) -> String {
-        format!("/nix/store/{:0>32}-pkg{i}-1.0", i)
-    }
+    use crate::testutil::indexed_path as p;
 
     fn graph(refs: &[&[usize]], sizes: &[u64]) -> Graph {
         let entries = refs

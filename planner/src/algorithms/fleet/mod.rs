@@ -218,9 +218,7 @@ mod tests {
         p(i).parse().unwrap()
     }
 
-    fn p(i: usize) -> String {
-        format!("/nix/store/{:0>32}-pkg{i}-1.0", i)
-    }
+    use crate::testutil::indexed_path as p;
 
     /// A chain of libraries 0 <- 1 <- ... <- k-1 and an app k using all of
     /// them; sizes grow with the index.

@@ -49,13 +49,7 @@ mod tests {
     use crate::graph::PathEntry;
 
     fn entry(path: &str) -> PathEntry {
-        PathEntry {
-            path: path.to_string(),
-            nar_size: 1,
-            nar_hash: None,
-            closure_size: None,
-            references: vec![],
-        }
+        crate::testutil::entry(path, 1, &[])
     }
 
     fn hash(c: char) -> String {

@@ -407,28 +407,7 @@ pub(super) fn split_every(count: usize, sub: &Sub) -> Vec<Sub> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::graph::PathEntry;
-    use crate::store_path::HASH_LEN;
-
-    /// A store path for a short test name.
-    pub fn p(name: &str) -> String {
-        format!("/nix/store/{}-{name}", "0".repeat(HASH_LEN))
-    }
-
-    /// A graph from `(name, narSize, references)`.
-    pub fn graph(entries: &[(&str, u64, &[&str])]) -> Graph {
-        let entries = entries
-            .iter()
-            .map(|(name, size, refs)| PathEntry {
-                path: p(name),
-                nar_size: *size,
-                nar_hash: None,
-                closure_size: None,
-                references: refs.iter().map(|r| p(r)).collect(),
-            })
-            .collect();
-        Graph::new(entries, None, "/nix/store").unwrap()
-    }
+    pub use crate::testutil::{graph, path as p};
 
     pub fn names(graph: &Graph, sub: &Sub) -> Vec<String> {
         sub.nodes

@@ -1,0 +1,40 @@
+//! Builders the planner's unit tests share: store paths from short names,
+//! entries and graphs.
+
+use crate::graph::{Graph, PathEntry};
+use crate::store_path::HASH_LEN;
+
+/// `/nix/store/<32 zeros>-<name>`: path order is name order.
+pub fn path(name: &str) -> String {
+    format!("/nix/store/{}-{name}", "0".repeat(HASH_LEN))
+}
+
+/// `/nix/store/<i, zero-padded>-pkg<i>-1.0`: a distinct hash per index.
+pub fn indexed_path(i: usize) -> String {
+    format!("/nix/store/{i:0>32}-pkg{i}-1.0")
+}
+
+/// An entry with no hash: the path, its NAR size, its references.
+pub fn entry(path: &str, size: u64, refs: &[&str]) -> PathEntry {
+    PathEntry {
+        path: path.to_string(),
+        nar_size: size,
+        nar_hash: None,
+        closure_size: None,
+        references: refs.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+/// A graph from `(name, narSize, references by name)`, names made paths
+/// with [`path`]; the roots are the paths nothing references.
+pub fn graph(entries: &[(&str, u64, &[&str])]) -> Graph {
+    let entries = entries
+        .iter()
+        .map(|(name, size, refs)| {
+            let refs: Vec<String> = refs.iter().map(|r| path(r)).collect();
+            let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+            entry(&path(name), *size, &refs)
+        })
+        .collect();
+    Graph::new(entries, None, "/nix/store").expect("a valid test graph")
+}
