@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use strata_planner::{human_bytes, plan_closure, Plan};
 
 use crate::cli::{load_plan_or_closure, plan_options, PlanOrClosure, PlanningArgs, UsageError};
-use crate::files::read_input;
+use crate::files::{read_input, AtomicFile};
 use crate::image::archive::{docker, oci};
 use crate::image::compress::Compression;
 use crate::image::config::{check_created, parse_config, ConfigOptions, CreatedError};
@@ -320,59 +320,14 @@ fn write_output(args: &BuildArgs, image: &Image, store: &FsStore) -> Result<()> 
             out.display()
         )));
     }
-    let temp = TempFile::beside(out)?;
-    let file = fs::File::create(&temp.path)
-        .with_context(|| format!("creating {}", temp.path.display()))?;
+    let file = AtomicFile::create(out).with_context(|| format!("writing {}", out.display()))?;
     let mut writer = BufWriter::with_capacity(1 << 20, file);
     write(&mut writer).with_context(|| format!("writing {}", out.display()))?;
-    let file = writer
+    writer
         .into_inner()
         .map_err(|e| e.into_error())
-        .with_context(|| format!("writing {}", out.display()))?;
-    file.sync_all()
-        .with_context(|| format!("writing {}", out.display()))?;
-    temp.persist(out)
-        .with_context(|| format!("renaming to {}", out.display()))
-}
-
-/// A temporary file beside a target, removed unless persisted.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl TempFile {
-    fn beside(target: &Path) -> Result<Self> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .ok_or_else(|| UsageError(format!("{} is not a file name", target.display())))?;
-        Ok(TempFile {
-            path: dir.join(format!(
-                ".{}.tmp-{}",
-                name.to_string_lossy(),
-                std::process::id()
-            )),
-            keep: false,
-        })
-    }
-
-    fn persist(mut self, target: &Path) -> io::Result<()> {
-        fs::rename(&self.path, target)?;
-        self.keep = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
+        .and_then(AtomicFile::commit)
+        .with_context(|| format!("writing {}", out.display()))
 }
 
 /// The progress bar: bytes tarred and layers done, on a terminal only.
