@@ -151,32 +151,6 @@ impl Write for AtomicFile {
     }
 }
 
-/// An input file could not be read: the user's input is at fault.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot read {path}: {source}")]
-pub struct ReadError {
-    /// The file (or `-`).
-    pub path: String,
-    /// The I/O error.
-    #[source]
-    pub source: io::Error,
-}
-
-/// Reads a whole input as text; `-` is stdin.
-pub fn read_input(path: &Path) -> Result<String, ReadError> {
-    use std::io::Read;
-    let wrap = |source| ReadError {
-        path: path.display().to_string(),
-        source,
-    };
-    if path.as_os_str() == "-" {
-        let mut text = String::new();
-        io::stdin().read_to_string(&mut text).map_err(wrap)?;
-        return Ok(text);
-    }
-    fs::read_to_string(path).map_err(wrap)
-}
-
 /// Writes `bytes` to `path` as an [`AtomicFile`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = AtomicFile::create(path)?;

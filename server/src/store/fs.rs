@@ -43,11 +43,6 @@ impl FsStore {
         Ok(FsStore { root })
     }
 
-    /// The store's directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn blob_path(&self, digest: &Sha256Digest) -> PathBuf {
         self.root.join("blobs/sha256").join(digest.hex())
     }
