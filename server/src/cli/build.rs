@@ -155,6 +155,7 @@ pub fn run(args: BuildArgs) -> CliResult {
     let start = Instant::now();
     let plan = load_plan(&args)?;
     let options = build_options(&args)?;
+    let target = open_target(&args)?;
     let cache = cache_dir(args.cache.as_deref())?;
     let store = FsStore::open(&cache)
         .with_context(|| format!("cache {}", cache.display()))
@@ -170,7 +171,7 @@ pub fn run(args: BuildArgs) -> CliResult {
         }
     })?;
     progress.bar.finish_and_clear();
-    write_output(&args, &image, &store)?;
+    write_output(target, args.format, &image, &store)?;
     let cached = image.layers.iter().filter(|l| l.cached).count();
     let size: u64 = image.layers.iter().map(|l| l.blob.size).sum();
     eprintln!(
@@ -294,20 +295,22 @@ fn cache_dir(given: Option<&Path>) -> CliResult<PathBuf> {
     }
 }
 
-fn write_output(args: &BuildArgs, image: &Image, store: &FsStore) -> CliResult {
+/// Where the image goes; opened before any work, so a bad output path
+/// fails first.
+enum Target<'a> {
+    /// An OCI layout directory (`--format oci-dir`).
+    Dir(&'a Path),
+    /// An archive: a file, or stdout.
+    Archive(Output),
+}
+
+fn open_target(args: &BuildArgs) -> CliResult<Target<'_>> {
     let out = &args.output;
     if args.format == Format::OciDir {
         if out.as_os_str() == "-" {
             return Err(bad_input("--format oci-dir needs a directory, not -"));
         }
-        let existed = out.exists();
-        let result = oci::write_dir(image, store, out);
-        if result.is_err() && !existed {
-            let _ = fs::remove_dir_all(out);
-        }
-        return result
-            .with_context(|| format!("writing {}", out.display()))
-            .failure();
+        return Ok(Target::Dir(out));
     }
     if out.is_dir() {
         return Err(bad_input(format!(
@@ -315,10 +318,26 @@ fn write_output(args: &BuildArgs, image: &Image, store: &FsStore) -> CliResult {
             out.display()
         )));
     }
-    let output = Output::create(Some(out))?;
+    Ok(Target::Archive(Output::create(Some(out))?))
+}
+
+fn write_output(target: Target<'_>, format: Format, image: &Image, store: &FsStore) -> CliResult {
+    let output = match target {
+        Target::Dir(dir) => {
+            let existed = dir.exists();
+            let result = oci::write_dir(image, store, dir);
+            if result.is_err() && !existed {
+                let _ = fs::remove_dir_all(dir);
+            }
+            return result
+                .with_context(|| format!("writing {}", dir.display()))
+                .failure();
+        }
+        Target::Archive(output) => output,
+    };
     let name = output.name();
     let mut writer = BufWriter::with_capacity(1 << 20, output);
-    let written = match args.format {
+    let written = match format {
         Format::Docker => docker::write(image, store, &mut writer).map(drop),
         Format::Oci | Format::OciDir => oci::write_archive(image, store, &mut writer).map(drop),
     };
