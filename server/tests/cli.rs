@@ -699,3 +699,28 @@ fn empty_and_non_json_files_are_named_before_parsing() {
     }
     assert!(!dir.join("i.tar").exists());
 }
+
+#[test]
+fn an_oci_layout_is_written_and_added_to_without_leftovers() {
+    use sha2::Digest as _;
+    let dir = temp_dir("oci-dir");
+    let layout = dir.join("layout");
+    for tag in ["v1", "v2"] {
+        let out = run(build(&dir)
+            .args(["--format", "oci-dir", "--tag", tag, "-o"])
+            .arg(&layout));
+        assert!(out.status.success(), "{tag}: {}", stderr(&out));
+    }
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
+    assert!(layout.join("oci-layout").is_file());
+    for entry in fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.'), "temporary file left: {name}");
+        let bytes = fs::read(layout.join("blobs/sha256").join(&name)).unwrap();
+        let digest = sha2::Sha256::digest(&bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, name, "a blob's name is its digest");
+    }
+}

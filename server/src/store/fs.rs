@@ -19,7 +19,6 @@ use super::{BlobStore, BlobWriter, StoreError};
 use crate::files::Staged;
 use crate::image::digest::Sha256Digest;
 
-/// A blob store in a local directory.
 #[derive(Debug, Clone)]
 pub struct FsStore {
     root: PathBuf,
