@@ -1,10 +1,10 @@
 //! The command line: clap arguments → typed options → library calls, one
 //! file a subcommand; the planning flags and input files they share are
-//! [`input`]'s, outputs [`output`]'s.
+//! `input`'s, outputs `output`'s.
 //!
 //! Exit codes: 0 success, 2 bad input (a closure, plan, option or file the
 //! user gave is unusable), 1 anything else (e.g. an output cannot be
-//! written). Which one is decided where the error arises ([`error`]).
+//! written). Which one is decided where the error arises (`error`).
 //! Errors print as one line, `error: a: b: c`. A closed stdout (`strata
 //! plan | head`) ends the run quietly with 0, as ripgrep does.
 
