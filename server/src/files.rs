@@ -1,100 +1,244 @@
-//! Reading inputs (a file or `-` for stdin) and writing outputs atomically
-//! (a temporary file beside the target, then a rename), so a failed run
-//! never leaves a partial file behind.
+//! Files written whole or not at all: every output of `strata` (plans,
+//! figures, image archives, OCI layouts) and every file of the blob store
+//! goes through here.
+//!
+//! [`Staged`] is a temporary file in a directory, moved to its name by one
+//! rename, or removed when dropped. [`AtomicFile`] is an output at a path
+//! the user gave: staged beside it and renamed over it on
+//! [`AtomicFile::commit`]; but a path that exists and is neither a regular
+//! file nor a directory (a device such as `/dev/null`, a fifo, a socket) is
+//! written in place, as a shell's `>` would: renaming over it would replace
+//! the device with a file.
+//!
+//! Errors are plain I/O errors that never name the hidden temporary file:
+//! callers say which path the user gave.
 
-use std::fs;
-use std::io::{self, Read, Write};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use thiserror::Error;
+use tempfile::NamedTempFile;
 
-/// An input file could not be read: the user's input is at fault.
-#[derive(Debug, Error)]
-#[error("cannot read {path}: {source}")]
-pub struct ReadError {
-    /// The file (or `-`).
-    pub path: String,
-    /// The I/O error.
-    #[source]
-    pub source: io::Error,
+/// A temporary file in a directory, renamed to its name by
+/// [`Staged::persist`]; dropped, it is removed.
+///
+/// Made with tempfile's `Builder::make_in` rather than
+/// `NamedTempFile::new_in`: that one opens the file with mode 0600 (an
+/// image or plan would end up readable by its owner only) and its errors
+/// name the temporary file.
+#[derive(Debug)]
+pub struct Staged {
+    file: NamedTempFile,
 }
 
-/// Reads a whole input as text; `-` is stdin.
-pub fn read_input(path: &Path) -> Result<String, ReadError> {
-    let wrap = |source| ReadError {
-        path: path.display().to_string(),
-        source,
-    };
-    if path.as_os_str() == "-" {
-        let mut text = String::new();
-        io::stdin().read_to_string(&mut text).map_err(wrap)?;
-        return Ok(text);
+impl Staged {
+    /// A new empty file in `dir` (mode 0666 less the umask, as
+    /// `File::create` makes).
+    pub fn new_in(dir: &Path) -> io::Result<Self> {
+        let file = tempfile::Builder::new()
+            .prefix(".strata-")
+            .make_in(dir, |path| {
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o666)
+                    .open(path)
+            })?;
+        Ok(Staged { file })
     }
-    fs::read_to_string(path).map_err(wrap)
+
+    /// The open file (for its metadata or permissions).
+    pub fn file(&self) -> &File {
+        self.file.as_file()
+    }
+
+    /// Renames the file to `target`, replacing what is there.
+    pub fn persist(self, target: &Path) -> io::Result<File> {
+        // On error the temporary file is dropped with the `PersistError`,
+        // which removes it.
+        self.file.persist(target).map_err(|e| e.error)
+    }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, synced, then renamed over the target. A target that exists
-/// and is not a regular file (`/dev/null`, a pipe) is written in place:
-/// renaming over it would replace the device.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Ok(meta) = fs::metadata(path) {
-        if !meta.is_file() && !meta.is_dir() {
-            return fs::OpenOptions::new()
-                .write(true)
-                .open(path)?
-                .write_all(bytes);
+// Writes go to the `File`: `NamedTempFile`'s own `Write` wraps its errors
+// with the temporary name.
+impl Write for Staged {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.as_file_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_file_mut().flush()
+    }
+}
+
+/// An output file at a path the user gave: see the module docs.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    dest: Dest,
+}
+
+#[derive(Debug)]
+enum Dest {
+    Staged(Staged),
+    InPlace(File),
+}
+
+impl AtomicFile {
+    /// Starts writing `target`: a directory is refused, a special file is
+    /// opened in place, anything else is staged beside it.
+    pub fn create(target: &Path) -> io::Result<Self> {
+        if let Ok(meta) = fs::metadata(target) {
+            if meta.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    "is a directory",
+                ));
+            }
+            if !meta.is_file() {
+                let file = OpenOptions::new().write(true).open(target)?;
+                return Ok(AtomicFile {
+                    target: target.to_path_buf(),
+                    dest: Dest::InPlace(file),
+                });
+            }
+        }
+        if target.file_name().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a file name",
+            ));
+        }
+        let dir = match target.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            dest: Dest::Staged(Staged::new_in(dir)?),
+        })
+    }
+
+    /// Makes the written bytes the target's: synced, then renamed over it
+    /// (nothing to do for a file written in place).
+    pub fn commit(self) -> io::Result<()> {
+        match self.dest {
+            Dest::Staged(staged) => {
+                staged.file().sync_all()?;
+                staged.persist(&self.target)?;
+            }
+            Dest::InPlace(_) => {}
+        }
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.dest {
+            Dest::Staged(staged) => staged.write(buf),
+            Dest::InPlace(file) => file.write(buf),
         }
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a file name", path.display()),
-        )
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.dest {
+            Dest::Staged(staged) => staged.flush(),
+            Dest::InPlace(file) => file.flush(),
+        }
     }
-    result
+}
+
+/// Writes `bytes` to `path` as an [`AtomicFile`].
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.commit()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::FileTypeExt;
+    use std::process::Command;
+
     use super::*;
 
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
-    fn atomic_write_replaces_and_leaves_no_temp() {
-        let dir = std::env::temp_dir().join(format!("strata-files-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let target = dir.join("plan.json");
+    fn a_write_replaces_the_target_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("plan.json");
         write_atomic(&target, b"one").unwrap();
         write_atomic(&target, b"two").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(&dir)
+        assert_eq!(names(dir.path()), ["plan.json"]);
+    }
+
+    #[test]
+    fn a_dropped_file_leaves_the_target_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("image.tar");
+        fs::write(&target, b"old").unwrap();
+        let mut file = AtomicFile::create(&target).unwrap();
+        file.write_all(b"new, half written").unwrap();
+        drop(file);
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        assert_eq!(names(dir.path()), ["image.tar"]);
+    }
+
+    #[test]
+    fn errors_do_not_name_the_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_atomic(&dir.path().join("missing/plan.json"), b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(!err.to_string().contains(".strata-"), "{err}");
+        assert!(names(dir.path()).is_empty());
+        let err = write_atomic(dir.path(), b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::IsADirectory);
+    }
+
+    #[test]
+    fn a_device_is_written_in_place_never_replaced() {
+        // A device node of the test's own (the null device's numbers), never
+        // the system's /dev/null.
+        let dir = tempfile::tempdir().unwrap();
+        let null = dir.path().join("null");
+        let made = Command::new("mknod")
+            .arg(&null)
+            .args(["c", "1", "3"])
+            .status()
+            .unwrap();
+        assert!(made.success(), "mknod (the tests run as root)");
+        write_atomic(&null, b"discarded").unwrap();
+        assert!(fs::metadata(&null).unwrap().file_type().is_char_device());
+        assert_eq!(names(dir.path()), ["null"]);
+    }
+
+    #[test]
+    fn a_fifo_is_written_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
             .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-        // Devices are written, never replaced.
-        write_atomic(Path::new("/dev/null"), b"x").unwrap();
-        assert!(!fs::metadata("/dev/null").unwrap().is_file());
-        // A directory that does not exist fails and creates nothing.
-        assert!(write_atomic(&dir.join("missing/plan.json"), b"x").is_err());
-        fs::remove_dir_all(&dir).unwrap();
+            .success());
+        let reader = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || fs::read(fifo).unwrap()
+        });
+        write_atomic(&fifo, b"through").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through");
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
     }
 }

@@ -226,15 +226,17 @@ fn plan_takes_out_as_well_as_output() {
 
 #[test]
 fn build_takes_output_as_well_as_out() {
-    // Past flag parsing: the absent input is what fails, not `--output`.
+    // Past flag parsing: the absent input is what fails, not the flag.
     let dir = temp_dir("output-alias");
-    let out = run(strata()
-        .args(["build", "--output"])
-        .arg(dir.join("image.tar"))
-        .arg(dir.join("absent.json")));
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("absent.json"), "{}", stderr(&out));
-    assert!(!dir.join("image.tar").exists());
+    for flag in ["-o", "--output", "--out"] {
+        let out = run(strata()
+            .args(["build", flag])
+            .arg(dir.join("image.tar"))
+            .arg(dir.join("absent.json")));
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(stderr(&out).contains("absent.json"), "{}", stderr(&out));
+        assert!(!dir.join("image.tar").exists());
+    }
 }
 
 #[test]
@@ -409,4 +411,316 @@ fn check_help_has_examples() {
         text.contains("Examples:") && text.contains("strata check plan.json closure.json"),
         "{text}"
     );
+}
+
+// Outputs: every subcommand that writes one takes `-o`/`--output`/`--out`,
+// writes it whole or not at all, writes devices and fifos in place, and
+// ends quietly when its reader goes away.
+
+/// A store path of the fake store below.
+const HELLO: &str = "/nix/store/0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a-hello";
+
+/// A one-path closure and a store root holding it, for `strata build
+/// --store-root` (no Nix needed).
+fn fake_store(dir: &Path) -> (PathBuf, PathBuf) {
+    let root = dir.join("root");
+    let bin = root.join(HELLO.trim_start_matches('/')).join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::write(bin.join("hello"), "#!/bin/sh\necho hello\n").unwrap();
+    let closure = dir.join("hello.json");
+    fs::write(
+        &closure,
+        format!(r#"[{{"path": "{HELLO}", "narSize": 128, "references": []}}]"#),
+    )
+    .unwrap();
+    (closure, root)
+}
+
+/// `strata build` of the fake store's closure, its cache in `dir`.
+fn build(dir: &Path) -> Command {
+    let (closure, root) = fake_store(dir);
+    let mut cmd = strata();
+    cmd.arg("build")
+        .arg(closure)
+        .arg("--store-root")
+        .arg(root)
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .arg("--no-progress");
+    cmd
+}
+
+/// A revision directory for `strata simulate` with one closure.
+fn revision(dir: &Path) -> PathBuf {
+    let rev = dir.join("rev0");
+    fs::create_dir_all(&rev).unwrap();
+    fs::copy(example("git"), rev.join("git.json")).unwrap();
+    rev
+}
+
+/// The three subcommands that write an output, given a scratch directory:
+/// each is complete but for the output flag and path.
+fn writers(dir: &Path) -> Vec<(&'static str, Command)> {
+    let mut plan = strata();
+    plan.args(["plan", "-b", "5"]).arg(example("git"));
+    let mut simulate = strata();
+    simulate.args(["simulate", "-b", "5"]).arg(revision(dir));
+    vec![
+        ("plan", plan),
+        ("build", build(dir)),
+        ("simulate", simulate),
+    ]
+}
+
+/// A character device with the null device's numbers, in the test's own
+/// directory: never the system's /dev/null.
+fn null_device(dir: &Path) -> PathBuf {
+    let null = dir.join("null");
+    let made = Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .status()
+        .expect("mknod runs");
+    assert!(
+        made.success(),
+        "mknod {} (the tests run as root)",
+        null.display()
+    );
+    null
+}
+
+fn is_char_device(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_char_device())
+}
+
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+#[test]
+fn an_output_that_is_a_device_is_written_in_place_not_replaced() {
+    let dir = temp_dir("device");
+    let null = null_device(&dir);
+    for (name, mut cmd) in writers(&dir) {
+        let out = run(cmd.arg("-o").arg(&null));
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert!(is_char_device(&null), "{name} replaced the device");
+        assert!(out.stdout.is_empty(), "{name}: the output went to stdout");
+    }
+    let left: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
+
+#[test]
+fn an_output_that_is_a_fifo_is_written_in_place() {
+    let dir = temp_dir("fifo");
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for (name, mut cmd) in writers(&dir) {
+        let reader = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || fs::read(fifo).unwrap()
+        });
+        let out = run(cmd.arg("--output").arg(&fifo));
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let read = reader.join().unwrap();
+        assert!(!read.is_empty(), "{name} wrote nothing to the fifo");
+        assert!(is_fifo(&fifo), "{name} replaced the fifo");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_status_0() {
+    let dir = temp_dir("broken-pipe");
+    for (name, mut cmd) in writers(&dir) {
+        if name == "build" {
+            cmd.args(["-o", "-"]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before strata writes a byte.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{name}");
+    }
+}
+
+#[test]
+fn an_output_path_that_cannot_be_written_is_bad_input_named_as_given() {
+    let dir = temp_dir("missing-dir");
+    let missing = dir.join("missing");
+    for (name, mut cmd) in writers(&dir) {
+        let target = missing.join(format!("{name}.out"));
+        let out = run(cmd.arg("-o").arg(&target));
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(
+            err.starts_with(&format!("error: writing {}: ", target.display())),
+            "{name}: {err}"
+        );
+        assert!(!err.contains(".strata-") && !err.contains(".tmp"), "{err}");
+    }
+    assert!(!missing.exists());
+}
+
+#[test]
+fn simulate_takes_output_out_and_o_like_plan() {
+    let dir = temp_dir("simulate-output");
+    let rev = revision(&dir);
+    let stdout = run(strata().args(["simulate", "--json", "-b", "5"]).arg(&rev));
+    assert!(stdout.status.success(), "{}", stderr(&stdout));
+    for flag in ["-o", "--output", "--out"] {
+        let target = dir.join(format!("figures{flag}.json"));
+        let out = run(strata()
+            .args(["simulate", "--json", "-b", "5", flag])
+            .arg(&target)
+            .arg(&rev));
+        assert!(out.status.success(), "{flag}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{flag}: the figures went to stdout");
+        assert_eq!(fs::read(&target).unwrap(), stdout.stdout, "{flag}");
+    }
+}
+
+#[test]
+fn build_writes_the_same_image_to_a_file_and_to_stdout() {
+    let dir = temp_dir("build-out");
+    let target = dir.join("image.tar");
+    let out = run(build(&dir).arg("--out").arg(&target));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let piped = run(build(&dir).args(["-o", "-"]));
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert_eq!(fs::read(&target).unwrap(), piped.stdout);
+}
+
+#[test]
+fn empty_and_non_json_files_are_named_before_parsing() {
+    let dir = temp_dir("not-json");
+    let empty = dir.join("empty.json");
+    fs::write(&empty, " \n\t\n").unwrap();
+    let html = dir.join("page.json");
+    fs::write(&html, "<html><body>404 Not Found</body></html>\n").unwrap();
+    let not_json = |file: &Path| {
+        format!(
+            "{}: the file is not JSON (it starts with \"<html><body>404 Not \" at line 1, column 1)",
+            file.display()
+        )
+    };
+    let plan = dir.join("plan.json");
+    assert!(
+        run(strata().args(["plan", "-o"]).arg(&plan).arg(example("git")))
+            .status
+            .success()
+    );
+    let (closure, _) = fake_store(&dir);
+    let cases: Vec<(Vec<std::ffi::OsString>, String)> = vec![
+        (
+            vec!["plan".into(), empty.clone().into()],
+            format!("closure {}: the file is empty", empty.display()),
+        ),
+        (
+            vec!["plan".into(), html.clone().into()],
+            format!("closure {}", not_json(&html)),
+        ),
+        (
+            vec!["check".into(), empty.clone().into(), example("git").into()],
+            format!("plan {}: the file is empty", empty.display()),
+        ),
+        (
+            vec!["check".into(), plan.clone().into(), html.clone().into()],
+            format!("closure {}", not_json(&html)),
+        ),
+        (
+            vec![
+                "plan".into(),
+                "--previous".into(),
+                empty.clone().into(),
+                example("git").into(),
+            ],
+            format!("--previous {}: the file is empty", empty.display()),
+        ),
+        (
+            vec![
+                "plan".into(),
+                "--base".into(),
+                html.clone().into(),
+                example("git").into(),
+            ],
+            format!("--base {}", not_json(&html)),
+        ),
+        (
+            vec![
+                "plan".into(),
+                "--popularity".into(),
+                empty.clone().into(),
+                example("git").into(),
+            ],
+            format!("--popularity {}: the file is empty", empty.display()),
+        ),
+        (
+            vec![
+                "build".into(),
+                html.clone().into(),
+                "-o".into(),
+                dir.join("i.tar").into(),
+            ],
+            format!("plan or closure {}", not_json(&html)),
+        ),
+        (
+            vec![
+                "build".into(),
+                closure.into(),
+                "--config".into(),
+                empty.clone().into(),
+                "-o".into(),
+                dir.join("i.tar").into(),
+            ],
+            format!("--config {}: the file is empty", empty.display()),
+        ),
+    ];
+    for (args, want) in cases {
+        let out = run(strata().args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), format!("error: {want}\n"), "{args:?}");
+    }
+    assert!(!dir.join("i.tar").exists());
+}
+
+#[test]
+fn an_oci_layout_is_written_and_added_to_without_leftovers() {
+    use sha2::Digest as _;
+    let dir = temp_dir("oci-dir");
+    let layout = dir.join("layout");
+    for tag in ["v1", "v2"] {
+        let out = run(build(&dir)
+            .args(["--format", "oci-dir", "--tag", tag, "-o"])
+            .arg(&layout));
+        assert!(out.status.success(), "{tag}: {}", stderr(&out));
+    }
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
+    assert!(layout.join("oci-layout").is_file());
+    for entry in fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.'), "temporary file left: {name}");
+        let bytes = fs::read(layout.join("blobs/sha256").join(&name)).unwrap();
+        let digest = sha2::Sha256::digest(&bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, name, "a blob's name is its digest");
+    }
 }

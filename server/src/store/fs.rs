@@ -7,25 +7,22 @@
 //! ```
 //!
 //! Temporary files live in `ROOT/tmp` (same filesystem), so committing is
-//! one rename.
+//! one rename ([`Staged`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest as _, Sha256};
 
 use super::{BlobStore, BlobWriter, StoreError};
+use crate::files::Staged;
 use crate::image::digest::Sha256Digest;
 
-/// A blob store in a local directory.
 #[derive(Debug, Clone)]
 pub struct FsStore {
     root: PathBuf,
 }
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
@@ -45,20 +42,13 @@ impl FsStore {
         Ok(FsStore { root })
     }
 
-    /// The store's directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn blob_path(&self, digest: &Sha256Digest) -> PathBuf {
         self.root.join("blobs/sha256").join(digest.hex())
     }
 
-    fn temp_path(&self) -> PathBuf {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        self.root
-            .join("tmp")
-            .join(format!("{}-{n}", std::process::id()))
+    fn stage(&self) -> Result<Staged, StoreError> {
+        let tmp = self.root.join("tmp");
+        Staged::new_in(&tmp).map_err(io_err(&tmp))
     }
 }
 
@@ -82,13 +72,10 @@ impl BlobStore for FsStore {
     }
 
     fn create(&self) -> Result<Box<dyn BlobWriter>, StoreError> {
-        let temp = self.temp_path();
-        let file = File::create(&temp).map_err(io_err(&temp))?;
         Ok(Box::new(FsBlobWriter {
-            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            file: Some(BufWriter::with_capacity(1 << 20, self.stage()?)),
             sha: Sha256::new(),
             size: 0,
-            temp,
             target_dir: self.root.join("blobs/sha256"),
         }))
     }
@@ -107,22 +94,19 @@ impl BlobStore for FsStore {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
-        let temp = self.temp_path();
-        let result = fs::write(&temp, bytes).and_then(|()| fs::rename(&temp, &path));
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result.map_err(io_err(&path))
+        let mut staged = self.stage()?;
+        staged.write_all(bytes).map_err(io_err(&path))?;
+        staged.persist(&path).map_err(io_err(&path))?;
+        Ok(())
     }
 }
 
 /// Hashes and counts what it writes: the blob's digest and size come from
 /// the same pass that writes it, never from reading it back.
 struct FsBlobWriter {
-    file: Option<BufWriter<File>>,
+    file: Option<BufWriter<Staged>>,
     sha: Sha256,
     size: u64,
-    temp: PathBuf,
     target_dir: PathBuf,
 }
 
@@ -153,29 +137,25 @@ impl BlobWriter for FsBlobWriter {
             });
         }
         let size = self.size;
-        let file = self.file.take().expect("open until commit");
-        let file = file
-            .into_inner()
-            .map_err(|e| io_err(&self.temp)(e.into_error()))?;
-        // Blobs are immutable: read-only for everyone.
-        let mut perms = file.metadata().map_err(io_err(&self.temp))?.permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o444);
-        file.set_permissions(perms).map_err(io_err(&self.temp))?;
-        drop(file);
         let target = self.target_dir.join(digest.hex());
+        let staged = self
+            .file
+            .take()
+            .expect("open until commit")
+            .into_inner()
+            .map_err(|e| io_err(&target)(e.into_error()))?;
+        // Blobs are immutable: read-only for everyone.
+        let file = staged.file();
+        let mut perms = file.metadata().map_err(io_err(&target))?.permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o444);
+        file.set_permissions(perms).map_err(io_err(&target))?;
         if target.exists() {
-            // Already there (same bytes by definition): keep the old one.
+            // Already there (same bytes by definition): keep the old one;
+            // the staged copy goes with `staged`.
             return Ok((digest, size));
         }
-        fs::rename(&self.temp, &target).map_err(io_err(&target))?;
+        staged.persist(&target).map_err(io_err(&target))?;
         Ok((digest, size))
-    }
-}
-
-impl Drop for FsBlobWriter {
-    fn drop(&mut self) {
-        // Committed blobs were renamed away; anything else is a leftover.
-        let _ = fs::remove_file(&self.temp);
     }
 }
 

@@ -17,15 +17,11 @@ use crate::image::digest::Sha256Digest;
 
 pub use fs::FsStore;
 
-/// What went wrong in the store.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    /// An I/O error on a file of the store.
     #[error("blob store {path}: {source}")]
     Io {
-        /// The file or directory.
         path: PathBuf,
-        /// The I/O error.
         #[source]
         source: io::Error,
     },
@@ -50,16 +46,13 @@ pub trait BlobWriter: Write + Send {
     ) -> Result<(Sha256Digest, u64), StoreError>;
 }
 
-/// A content-addressed blob store.
 pub trait BlobStore: Send + Sync {
     /// The size of a stored blob, or `None` when it is absent.
     fn stat(&self, digest: &Sha256Digest) -> Result<Option<u64>, StoreError>;
-    /// Opens a stored blob.
     fn open(&self, digest: &Sha256Digest) -> Result<Box<dyn Read + Send>, StoreError>;
     /// A local file holding the blob, when the store has one (lets outputs
     /// hard-link or copy in the kernel instead of streaming).
     fn local_path(&self, digest: &Sha256Digest) -> Option<PathBuf>;
-    /// Starts writing a new blob.
     fn create(&self) -> Result<Box<dyn BlobWriter>, StoreError>;
     /// Stores `bytes` as a blob and returns its digest.
     fn put(&self, bytes: &[u8]) -> Result<Sha256Digest, StoreError> {

@@ -24,6 +24,7 @@ use std::path::Path;
 use oci_spec::image::{Descriptor, ImageIndex, ImageIndexBuilder, MediaType};
 
 use super::{ArchiveError, ArchiveTar};
+use crate::files::{write_atomic, AtomicFile};
 use crate::image::config::canonical_json;
 use crate::image::digest::Sha256Digest;
 use crate::image::Image;
@@ -102,7 +103,7 @@ pub fn write_dir(image: &Image, store: &dyn BlobStore, dir: &Path) -> Result<(),
     put_bytes(&blobs, &image.manifest_digest, &image.manifest)?;
     let layout = dir.join("oci-layout");
     if !layout.exists() {
-        crate::files::write_atomic(&layout, OCI_LAYOUT)?;
+        write_atomic(&layout, OCI_LAYOUT)?;
     }
     let mut manifests: Vec<Descriptor> = match fs::read(dir.join("index.json")) {
         Ok(bytes) => serde_json::from_slice::<ImageIndex>(&bytes)
@@ -118,12 +119,13 @@ pub fn write_dir(image: &Image, store: &dyn BlobStore, dir: &Path) -> Result<(),
             .is_none_or(|t| *t != image.tag)
     });
     manifests.push(manifest_descriptor(image));
-    crate::files::write_atomic(&dir.join("index.json"), &canonical_json(&index(manifests)))?;
+    write_atomic(&dir.join("index.json"), &canonical_json(&index(manifests)))?;
     Ok(())
 }
 
 /// A blob into `blobs` unless there: a hard link to the store's copy when
-/// they share a filesystem, else a copy (temporary name, then rename).
+/// they share a filesystem (a link appears whole), else a copy written as
+/// an [`AtomicFile`].
 fn put_blob(
     blobs: &Path,
     store: &dyn BlobStore,
@@ -134,33 +136,24 @@ fn put_blob(
     if fs::metadata(&target).is_ok_and(|m| m.len() == size) {
         return Ok(());
     }
-    let temp = blobs.join(format!(".{}.tmp-{}", digest.hex(), std::process::id()));
-    let _ = fs::remove_file(&temp);
     let linked = store
         .local_path(digest)
-        .is_some_and(|source| fs::hard_link(source, &temp).is_ok());
-    let result = (|| -> Result<(), ArchiveError> {
-        if !linked {
-            let mut file = fs::File::create(&temp)?;
-            match store.local_path(digest) {
-                Some(path) => io::copy(&mut fs::File::open(path)?, &mut file)?,
-                None => io::copy(&mut store.open(digest)?, &mut file)?,
-            };
-            file.sync_all()?;
-        }
-        fs::rename(&temp, &target)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+        .is_some_and(|source| fs::hard_link(source, &target).is_ok());
+    if !linked {
+        let mut file = AtomicFile::create(&target)?;
+        match store.local_path(digest) {
+            Some(path) => io::copy(&mut fs::File::open(path)?, &mut file)?,
+            None => io::copy(&mut store.open(digest)?, &mut file)?,
+        };
+        file.commit()?;
     }
-    result
+    Ok(())
 }
 
 fn put_bytes(blobs: &Path, digest: &Sha256Digest, bytes: &[u8]) -> Result<(), ArchiveError> {
     let target = blobs.join(digest.hex());
     if !fs::metadata(&target).is_ok_and(|m| m.len() == bytes.len() as u64) {
-        crate::files::write_atomic(&target, bytes)?;
+        write_atomic(&target, bytes)?;
     }
     Ok(())
 }

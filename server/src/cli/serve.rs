@@ -8,15 +8,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Context as _;
 use axum::Router;
 use clap::Args;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
-use crate::cli::UsageError;
+use super::error::{bad_input, Classify as _, CliResult};
 
-/// Arguments of `strata serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed at start).
@@ -27,43 +26,45 @@ pub struct ServeArgs {
     ui: PathBuf,
 }
 
-/// Extra help for `strata serve`.
+/// Examples for `strata serve --help`.
 pub const HELP: &str = "\
 Examples:
   cargo run -p xtask -- web && strata serve      the UI at http://127.0.0.1:8080/
   strata serve --listen 0.0.0.0:8080 --ui /usr/share/strata/web";
 
 /// The router: the UI's files at `/`.
-pub fn router(ui: PathBuf) -> Router {
+fn router(ui: PathBuf) -> Router {
     Router::new()
         .fallback_service(ServeDir::new(ui))
         .layer(CompressionLayer::new())
 }
 
 /// Runs `strata serve` until interrupted.
-pub fn run(args: ServeArgs) -> Result<()> {
+pub fn run(args: ServeArgs) -> CliResult {
     if !args.ui.join("index.html").is_file() {
-        return Err(UsageError(format!(
+        return Err(bad_input(format!(
             "{}: no built web UI here (no index.html); build it with `cargo run -p xtask -- web`, \
              or point --ui at it",
             args.ui.display()
-        ))
-        .into());
+        )));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
+        .context("starting the async runtime")
+        .failure()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
-            .with_context(|| format!("listening on {}", args.listen))?;
-        let addr = listener.local_addr()?;
+            .with_context(|| format!("listening on {}", args.listen))
+            .failure()?;
+        let addr = listener.local_addr().failure()?;
         eprintln!("strata: serving the UI at http://{addr}/");
         axum::serve(listener, router(args.ui))
             .with_graceful_shutdown(shutdown())
             .await
             .context("serving")
+            .failure()
     })
 }
 

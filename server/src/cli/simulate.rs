@@ -13,17 +13,18 @@ use std::fs;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::Context as _;
 use clap::Args;
 use strata_planner::{
     human_bytes, parse_closure, read_layers, simulate, Figure, Figures, Graph, History, ImagePlan,
     Layer, Plan, PlanOptions, Revision, RevisionPlanner,
 };
 
-use crate::cli::{json_shape, plan_options, JsonShape, PlanningArgs, UsageError};
-use crate::files::read_input;
+use super::error::{bad_input, Classify as _, CliResult};
+use super::input::{json_shape, plan_options, read_json, JsonShape, PlanningArgs};
+use super::output::Output;
 
-/// Extra help for `strata simulate`.
+/// The figures and examples for `strata simulate --help`.
 pub const HELP: &str = "\
 Each REVISION is a directory with one file per image (<image>.json or
 <image>.plan.json); give them oldest first. A file is a plan, or a closure
@@ -40,7 +41,6 @@ Examples:
     strata plan $c -o rev$r/$(basename $c); done; done
   strata simulate rev0 rev1                              plans made before";
 
-/// Arguments of `strata simulate`.
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// Revision directories of plans or closures, oldest first.
@@ -49,6 +49,9 @@ pub struct SimulateArgs {
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
+    /// Write the figures here (atomically) instead of stdout.
+    #[arg(short, long, visible_alias = "out", value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Plan each closure alone, without its image's plan of the revision
     /// before (a CI job that keeps no plan).
     #[arg(long)]
@@ -58,13 +61,11 @@ pub struct SimulateArgs {
     planning: PlanningArgs,
 }
 
-/// Runs `strata simulate`.
-pub fn run(args: SimulateArgs) -> Result<()> {
+pub fn run(args: SimulateArgs) -> CliResult {
     if args.planning.previous.is_some() {
-        bail!(UsageError(
+        return Err(bad_input(
             "simulate gives each closure the same image's plan at the revision before; \
-             --previous is not used here"
-                .to_string()
+             --previous is not used here",
         ));
     }
     let history = if args.alone {
@@ -77,7 +78,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         .revisions
         .iter()
         .map(|dir| load_revision(dir, &mut planner))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<CliResult<Vec<_>>>()?;
     if planner.planned() > 0 && io::stderr().is_terminal() {
         let options = planner.options.as_ref().expect("options were made");
         eprintln!(
@@ -87,18 +88,20 @@ pub fn run(args: SimulateArgs) -> Result<()> {
             options.budget
         );
     }
-    let figures = simulate(&revisions)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&figures)?);
+    let figures = simulate(&revisions).bad_input()?;
+    let text = if args.json {
+        let mut json = serde_json::to_string_pretty(&figures).failure()?;
+        json.push('\n');
+        json
     } else {
-        print!("{}", table(&figures));
-    }
-    Ok(())
+        table(&figures)
+    };
+    Output::create(args.output.as_deref())?.write_all_and_commit(text.as_bytes())
 }
 
 /// Plans the closures of the revisions, each image with its own previous
 /// layers (the planner's [`RevisionPlanner`], as the web UI does).
-pub struct Planner<'a> {
+struct Planner<'a> {
     args: &'a PlanningArgs,
     /// Made at the first closure, so plans alone need no valid planning
     /// flags (e.g. `-a pipeline` without `--pipeline`).
@@ -108,8 +111,7 @@ pub struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    /// A planner for closures, with these planning flags.
-    pub fn new(args: &'a PlanningArgs, history: History) -> Self {
+    fn new(args: &'a PlanningArgs, history: History) -> Self {
         Planner {
             args,
             options: None,
@@ -118,36 +120,39 @@ impl<'a> Planner<'a> {
     }
 
     /// Closures planned so far.
-    pub fn planned(&self) -> usize {
+    fn planned(&self) -> usize {
         self.revisions.planned()
     }
 
     /// The layers of one image's file: read from a plan, or planned from a
     /// closure.
-    fn layers(&mut self, image: &str, path: &Path) -> Result<Vec<Layer>> {
-        let text = read_input(path)?;
+    fn layers(&mut self, image: &str, path: &Path) -> CliResult<Vec<Layer>> {
+        let text = read_json("plan or closure", path)?;
         if is_layers(&text) {
-            let layers = read_layers(&text).with_context(|| format!("plan {}", path.display()))?;
+            let layers = read_layers(&text)
+                .with_context(|| format!("plan {}", path.display()))
+                .bad_input()?;
             self.revisions.record(image, layers.clone());
             return Ok(layers);
         }
         let graph = parse_closure(&text, &self.args.store_dir)
-            .with_context(|| format!("closure {}", path.display()))?;
+            .with_context(|| format!("closure {}", path.display()))
+            .bad_input()?;
         drop(text);
         Ok(self
             .plan(image, &graph)
-            .with_context(|| format!("planning closure {}", path.display()))?
+            .map_err(|e| e.context(format!("planning closure {}", path.display())))?
             .layers)
     }
 
     /// Plans one image's closure, with its layers at the revision before
     /// (if any) as `previous`.
-    fn plan(&mut self, image: &str, graph: &Graph) -> Result<Plan> {
+    fn plan(&mut self, image: &str, graph: &Graph) -> CliResult<Plan> {
         if self.options.is_none() {
             self.options = Some(plan_options(self.args)?);
         }
         let options = self.options.as_ref().expect("options were just made");
-        Ok(self.revisions.plan(image, graph, options)?)
+        self.revisions.plan(image, graph, options).bad_input()
     }
 }
 
@@ -159,15 +164,15 @@ fn is_layers(text: &str) -> bool {
 
 /// Reads every plan or closure of a revision directory, sorted by image
 /// name; closures are planned by `planner`.
-pub fn load_revision(dir: &Path, planner: &mut Planner<'_>) -> Result<Revision> {
-    let entries = fs::read_dir(dir).map_err(|source| crate::files::ReadError {
-        path: dir.display().to_string(),
-        source,
-    })?;
+fn load_revision(dir: &Path, planner: &mut Planner<'_>) -> CliResult<Revision> {
+    let entries = fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))
+        .bad_input()?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     for entry in entries {
         let path = entry
-            .with_context(|| format!("listing {}", dir.display()))?
+            .with_context(|| format!("listing {}", dir.display()))
+            .failure()?
             .path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
@@ -178,11 +183,10 @@ pub fn load_revision(dir: &Path, planner: &mut Planner<'_>) -> Result<Revision> 
         }
     }
     if files.is_empty() {
-        return Err(UsageError(format!(
+        return Err(bad_input(format!(
             "{}: no plan or closure files (*.json)",
             dir.display()
-        ))
-        .into());
+        )));
     }
     files.sort();
     let images = files
@@ -191,12 +195,12 @@ pub fn load_revision(dir: &Path, planner: &mut Planner<'_>) -> Result<Revision> 
             let layers = planner.layers(&image, &path)?;
             Ok(ImagePlan { image, layers })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<CliResult<Vec<_>>>()?;
     Ok(Revision { images })
 }
 
 /// The figures as a table for people.
-pub fn table(f: &Figures) -> String {
+fn table(f: &Figures) -> String {
     let row = |name: &str, fig: &Figure| {
         let ratio = fig.ratio.map_or("-".to_string(), |r| format!("{r:.3}"));
         format!(

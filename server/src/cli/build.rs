@@ -6,18 +6,19 @@
 //! directory gets its `index.json` last (see [`crate::image::archive::oci`]).
 
 use std::fs;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use strata_planner::{human_bytes, plan_closure, Plan};
 
-use crate::cli::{load_plan_or_closure, plan_options, PlanOrClosure, PlanningArgs, UsageError};
-use crate::files::read_input;
+use super::error::{bad_input, Classify as _, CliError, CliResult};
+use super::input::{load_plan_or_closure, plan_options, read_json, PlanOrClosure, PlanningArgs};
+use super::output::{peak_memory, Output};
 use crate::image::archive::{docker, oci};
 use crate::image::compress::Compression;
 use crate::image::config::{check_created, parse_config, ConfigOptions, CreatedError};
@@ -27,7 +28,7 @@ use crate::image::name::{ImageName, ReferenceError, Tag};
 use crate::image::{self, BuildOptions, Image};
 use crate::store::FsStore;
 
-/// Extra help for `strata build`.
+/// Examples and the layer cache for `strata build --help`.
 pub const HELP: &str = "\
 Examples:
   strata build plan.json -o image.tar                    docker-archive, gzip layers
@@ -40,9 +41,8 @@ Layers are cached by content in --cache (default $STRATA_CACHE, else
 $XDG_CACHE_HOME/strata/store, else ~/.cache/strata/store): a rebuild of an
 unchanged plan reads no store path and writes only the config and manifest.";
 
-/// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+enum Format {
     /// docker-archive tarball (`docker load`, `podman load`).
     Docker,
     /// OCI image layout as a tar (`skopeo copy oci-archive:`).
@@ -51,7 +51,6 @@ pub enum Format {
     OciDir,
 }
 
-/// Arguments of `strata build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// A plan from `strata plan`, or a closure (planned first with the
@@ -59,8 +58,8 @@ pub struct BuildArgs {
     input: PathBuf,
     /// Where the image goes: a file, `-` for stdout, or a directory with
     /// `--format oci-dir`.
-    #[arg(short, long, visible_alias = "output", value_name = "PATH")]
-    out: PathBuf,
+    #[arg(short, long, visible_alias = "out", value_name = "PATH")]
+    output: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Docker)]
     format: Format,
@@ -152,17 +151,27 @@ fn parse_created(s: &str) -> Result<String, CreatedError> {
     check_created(s)
 }
 
-/// Runs `strata build`.
-pub fn run(args: BuildArgs) -> Result<()> {
+pub fn run(args: BuildArgs) -> CliResult {
     let start = Instant::now();
     let plan = load_plan(&args)?;
     let options = build_options(&args)?;
+    let target = open_target(&args)?;
     let cache = cache_dir(args.cache.as_deref())?;
-    let store = FsStore::open(&cache).with_context(|| format!("cache {}", cache.display()))?;
+    let store = FsStore::open(&cache)
+        .with_context(|| format!("cache {}", cache.display()))
+        .failure()?;
     let progress = Bar::new(&plan, args.no_progress);
-    let image = image::build(&plan, &options, &store, &progress)?;
+    // The plan or the store at fault (a missing path, a narHash that
+    // differs, a file tar cannot hold) is the user's input.
+    let image = image::build(&plan, &options, &store, &progress).map_err(|e| {
+        if e.is_bad_input() {
+            CliError::BadInput(e.into())
+        } else {
+            CliError::Failure(e.into())
+        }
+    })?;
     progress.bar.finish_and_clear();
-    write_output(&args, &image, &store)?;
+    write_output(target, args.format, &image, &store)?;
     let cached = image.layers.iter().filter(|l| l.cached).count();
     let size: u64 = image.layers.iter().map(|l| l.blob.size).sum();
     eprintln!(
@@ -179,42 +188,42 @@ pub fn run(args: BuildArgs) -> Result<()> {
         eprintln!(
             "timings: total {:.3}s peak {}",
             start.elapsed().as_secs_f64(),
-            peak_memory().map_or("unknown".to_string(), human_bytes)
+            peak_memory()
         );
     }
     Ok(())
 }
 
 /// The input as a plan: read as one, or planned from a closure.
-fn load_plan(args: &BuildArgs) -> Result<Plan> {
+fn load_plan(args: &BuildArgs) -> CliResult<Plan> {
     match load_plan_or_closure(&args.input, &args.planning.store_dir)? {
         PlanOrClosure::Plan(plan) => Ok(plan),
         PlanOrClosure::Closure(graph) => {
             let options = plan_options(&args.planning)?;
-            Ok(plan_closure(&graph, &options)?)
+            plan_closure(&graph, &options).bad_input()
         }
     }
 }
 
-fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
+fn build_options(args: &BuildArgs) -> CliResult<BuildOptions> {
     let base = match &args.config {
         Some(path) => {
-            let text = read_input(path)?;
+            let text = read_json("--config", path)?;
             Some(
                 parse_config(&text)
-                    .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?,
+                    .map_err(|e| bad_input(format!("--config {}: {e}", path.display())))?,
             )
         }
         None => None,
     };
     for entry in args.env.iter().chain(&args.label) {
         if !entry.contains('=') {
-            bail!(UsageError(format!("{entry:?} is not KEY=VALUE")));
+            return Err(bad_input(format!("{entry:?} is not KEY=VALUE")));
         }
     }
     if let Some(extra) = &args.extra {
         if !extra.is_dir() {
-            bail!(UsageError(format!(
+            return Err(bad_input(format!(
                 "--extra {}: not a directory",
                 extra.display()
             )));
@@ -258,19 +267,19 @@ fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
 }
 
 /// `--cmd a --cmd b`, or `--cmd '["a", "b"]'`.
-fn arguments(flag: &str, values: &[String]) -> Result<Option<Vec<String>>> {
+fn arguments(flag: &str, values: &[String]) -> CliResult<Option<Vec<String>>> {
     match values {
         [] => Ok(None),
         [one] if one.trim_start().starts_with('[') => {
             Ok(Some(serde_json::from_str(one).map_err(|e| {
-                UsageError(format!("{flag}: not a JSON array of strings: {e}"))
+                bad_input(format!("{flag}: not a JSON array of strings: {e}"))
             })?))
         }
         many => Ok(Some(many.to_vec())),
     }
 }
 
-fn cache_dir(given: Option<&Path>) -> Result<PathBuf> {
+fn cache_dir(given: Option<&Path>) -> CliResult<PathBuf> {
     if let Some(dir) = given {
         return Ok(dir.to_path_buf());
     }
@@ -282,97 +291,63 @@ fn cache_dir(given: Option<&Path>) -> Result<PathBuf> {
     }
     match std::env::var_os("HOME") {
         Some(home) => Ok(PathBuf::from(home).join(".cache/strata/store")),
-        None => bail!(UsageError("no --cache given and no HOME".to_string())),
+        None => Err(bad_input("no --cache given and no HOME")),
     }
 }
 
-fn write_output(args: &BuildArgs, image: &Image, store: &FsStore) -> Result<()> {
-    let out = &args.out;
+/// Where the image goes; opened before any work, so a bad output path
+/// fails first.
+enum Target<'a> {
+    /// An OCI layout directory (`--format oci-dir`).
+    Dir(&'a Path),
+    /// An archive: a file, or stdout.
+    Archive(Output),
+}
+
+fn open_target(args: &BuildArgs) -> CliResult<Target<'_>> {
+    let out = &args.output;
     if args.format == Format::OciDir {
         if out.as_os_str() == "-" {
-            bail!(UsageError(
-                "--format oci-dir needs a directory, not -".to_string()
-            ));
+            return Err(bad_input("--format oci-dir needs a directory, not -"));
         }
-        let existed = out.exists();
-        let result = oci::write_dir(image, store, out);
-        if result.is_err() && !existed {
-            let _ = fs::remove_dir_all(out);
-        }
-        return result.with_context(|| format!("writing {}", out.display()));
-    }
-    let write = |w: &mut dyn Write| -> Result<()> {
-        let w = match args.format {
-            Format::Docker => docker::write(image, store, w)?,
-            Format::Oci | Format::OciDir => oci::write_archive(image, store, w)?,
-        };
-        w.flush()?;
-        Ok(())
-    };
-    if out.as_os_str() == "-" {
-        let stdout = io::stdout();
-        let mut lock = BufWriter::with_capacity(1 << 20, stdout.lock());
-        return write(&mut lock).context("writing the image to stdout");
+        return Ok(Target::Dir(out));
     }
     if out.is_dir() {
-        bail!(UsageError(format!(
+        return Err(bad_input(format!(
             "{} is a directory (use --format oci-dir to write a layout there)",
             out.display()
         )));
     }
-    let temp = TempFile::beside(out)?;
-    let file = fs::File::create(&temp.path)
-        .with_context(|| format!("creating {}", temp.path.display()))?;
-    let mut writer = BufWriter::with_capacity(1 << 20, file);
-    write(&mut writer).with_context(|| format!("writing {}", out.display()))?;
-    let file = writer
+    Ok(Target::Archive(Output::create(Some(out))?))
+}
+
+fn write_output(target: Target<'_>, format: Format, image: &Image, store: &FsStore) -> CliResult {
+    let output = match target {
+        Target::Dir(dir) => {
+            let existed = dir.exists();
+            let result = oci::write_dir(image, store, dir);
+            if result.is_err() && !existed {
+                let _ = fs::remove_dir_all(dir);
+            }
+            return result
+                .with_context(|| format!("writing {}", dir.display()))
+                .failure();
+        }
+        Target::Archive(output) => output,
+    };
+    let name = output.name();
+    let mut writer = BufWriter::with_capacity(1 << 20, output);
+    let written = match format {
+        Format::Docker => docker::write(image, store, &mut writer).map(drop),
+        Format::Oci | Format::OciDir => oci::write_archive(image, store, &mut writer).map(drop),
+    };
+    written.context(name.clone()).failure()?;
+    writer
         .into_inner()
         .map_err(|e| e.into_error())
-        .with_context(|| format!("writing {}", out.display()))?;
-    file.sync_all()
-        .with_context(|| format!("writing {}", out.display()))?;
-    temp.persist(out)
-        .with_context(|| format!("renaming to {}", out.display()))
-}
-
-/// A temporary file beside a target, removed unless persisted.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl TempFile {
-    fn beside(target: &Path) -> Result<Self> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .ok_or_else(|| UsageError(format!("{} is not a file name", target.display())))?;
-        Ok(TempFile {
-            path: dir.join(format!(
-                ".{}.tmp-{}",
-                name.to_string_lossy(),
-                std::process::id()
-            )),
-            keep: false,
-        })
-    }
-
-    fn persist(mut self, target: &Path) -> io::Result<()> {
-        fs::rename(&self.path, target)?;
-        self.keep = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
+        .context(name)
+        .failure()?
+        .commit()
 }
 
 /// The progress bar: bytes tarred and layers done, on a terminal only.
@@ -416,12 +391,4 @@ impl Progress for Bar {
         self.bar
             .set_message(format!("layer {done}/{}", self.layers));
     }
-}
-
-/// Peak resident memory of this process (Linux `VmHWM`), if known.
-fn peak_memory() -> Option<u64> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
