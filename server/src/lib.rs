@@ -11,15 +11,5 @@
 
 pub mod cli;
 mod files;
-// While image/ is reworked on main, two lints its files trip now that it
-// is private (items the binary does not use: HashingWriter, NoProgress,
-// NarHash::sri, ...; `Sha256Digest::to_oci(&self)` on a Copy type, which
-// clippy leaves alone in a public API) are allowed here rather than fixed
-// in files being changed elsewhere. Remove once image/ is clean.
-#[allow(
-    dead_code,
-    clippy::wrong_self_convention,
-    reason = "image/ is being reworked on main: see the comment above"
-)]
 mod image;
 mod store;

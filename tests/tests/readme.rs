@@ -52,7 +52,8 @@ fn console_blocks(markdown: &str) -> Vec<(usize, Vec<Example>)> {
                         command: command.to_string(),
                         expected: Vec::new(),
                     });
-                } else if let (Some(more), Some(last)) = (line.strip_prefix("> "), examples.last_mut())
+                } else if let (Some(more), Some(last)) =
+                    (line.strip_prefix("> "), examples.last_mut())
                 {
                     last.command.push('\n');
                     last.command.push_str(more);
@@ -188,7 +189,10 @@ fn every_console_example_in_the_readme_prints_what_it_shows() {
     let blocks = console_blocks(&readme);
     assert!(blocks.len() >= 5, "only {} console blocks", blocks.len());
     for (line, examples) in &blocks {
-        assert!(!examples.is_empty(), "README.md block at line {line} runs nothing");
+        assert!(
+            !examples.is_empty(),
+            "README.md block at line {line} runs nothing"
+        );
         run_block(*line, examples);
     }
 }

@@ -92,11 +92,12 @@ impl Write for Output {
 /// A plan in one line: layers, budget, paths, size, algorithm.
 pub fn summary_line(plan: &Plan) -> String {
     let paths: usize = plan.layers.iter().map(|l| l.paths.len()).sum();
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     format!(
-        "{} layers (budget {}), {} paths, {} by {}",
-        plan.layers.len(),
+        "{} (budget {}), {}, {} by {}",
+        plural(plan.layers.len(), "layer"),
         plan.algorithm.budget,
-        paths,
+        plural(paths, "path"),
         human_bytes(plan.size),
         plan.algorithm.name
     )

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use strata_planner::{human_bytes, parse_closure, plan_closure, Plan};
+use strata_planner::{human_bytes, parse_closure, plan_closure, Plan, StorePath};
 
 use super::error::{Classify as _, CliResult};
 use super::input::{plan_options, read_json, PlanningArgs};
@@ -88,7 +88,7 @@ pub fn run(args: PlanArgs) -> CliResult {
     }
     let text = match args.format {
         PlanFormat::Json => plan.to_json(),
-        PlanFormat::Table => table(&plan, store_dir),
+        PlanFormat::Table => table(&plan),
     };
     let output = Output::create(args.output.as_deref())?;
     let to_file = matches!(output, Output::File { .. });
@@ -101,19 +101,13 @@ pub fn run(args: PlanArgs) -> CliResult {
 
 /// A people-readable table of a plan: one line per layer with its size,
 /// path count and biggest path.
-fn table(plan: &Plan, store_dir: &str) -> String {
+fn table(plan: &Plan) -> String {
     let mut out = format!(
         "{:>5} {:>6} {:>10} {:>6}  {}\n",
         "layer", "paths", "size", "share", "largest path"
     );
     for (i, layer) in plan.layers.iter().enumerate() {
-        let largest = layer
-            .paths
-            .iter()
-            .zip(layer.nar_sizes.iter().chain(std::iter::repeat(&0)))
-            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-            .map(|(p, _)| short_name(p, store_dir))
-            .unwrap_or_default();
+        let largest = layer.largest_path().map_or("", StorePath::name);
         let share = if plan.size > 0 {
             layer.size as f64 * 100.0 / plan.size as f64
         } else {
@@ -131,12 +125,4 @@ fn table(plan: &Plan, store_dir: &str) -> String {
     }
     out.push_str(&format!("total: {}\n", summary_line(plan)));
     out
-}
-
-/// `hello-2.12` from `/nix/store/<hash>-hello-2.12`.
-fn short_name<'a>(path: &'a str, store_dir: &str) -> &'a str {
-    path.strip_prefix(store_dir)
-        .and_then(|p| p.strip_prefix('/'))
-        .and_then(|p| p.get(33..))
-        .unwrap_or(path)
 }

@@ -2,7 +2,7 @@
 //!
 //! Today it serves the UI that `cargo run -p xtask -- web` builds into
 //! `web/dist` (gzip-compressed when the client accepts it). The JSON API
-//! and the registry pull API described in DESIGN.md come next, on the same
+//! (`/api/`) and the registry pull API (`/v2/`) come next, on the same
 //! router.
 
 use std::net::SocketAddr;

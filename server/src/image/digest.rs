@@ -25,7 +25,7 @@ impl Sha256Digest {
     }
 
     /// As an `oci-spec` digest.
-    pub fn to_oci(&self) -> oci_spec::image::Digest {
+    pub fn to_oci(self) -> oci_spec::image::Digest {
         self.to_string()
             .parse()
             .expect("a sha256 digest in hex is a valid OCI digest")
@@ -89,11 +89,6 @@ impl<W: Write> HashingWriter<W> {
             hasher: Sha256::new(),
             count: 0,
         }
-    }
-
-    /// Bytes written so far.
-    pub fn count(&self) -> u64 {
-        self.count
     }
 
     /// The inner writer, the digest and the size of what went through.

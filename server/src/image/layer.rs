@@ -9,8 +9,7 @@
 //! layer shared by two images, or by two builds of one, is built once.
 
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -149,8 +148,10 @@ pub trait Progress: Sync {
 }
 
 /// No progress reporting.
+#[cfg(test)]
 pub struct NoProgress;
 
+#[cfg(test)]
 impl Progress for NoProgress {
     fn bytes(&self, _: u64) {}
     fn layer_done(&self, _: bool) {}
@@ -369,9 +370,4 @@ impl Write for LayerSink<'_> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
-}
-
-/// `name` as bytes, for tar paths built from file names.
-pub fn name_bytes(path: &Path) -> &[u8] {
-    path.as_os_str().as_bytes()
 }

@@ -13,11 +13,9 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
-
 use super::{BlobStore, BlobWriter, StoreError};
 use crate::files::Staged;
-use crate::image::digest::Sha256Digest;
+use crate::image::digest::{HashingWriter, Sha256Digest};
 
 #[derive(Debug, Clone)]
 pub struct FsStore {
@@ -73,9 +71,10 @@ impl BlobStore for FsStore {
 
     fn create(&self) -> Result<Box<dyn BlobWriter>, StoreError> {
         Ok(Box::new(FsBlobWriter {
-            file: Some(BufWriter::with_capacity(1 << 20, self.stage()?)),
-            sha: Sha256::new(),
-            size: 0,
+            file: Some(HashingWriter::new(BufWriter::with_capacity(
+                1 << 20,
+                self.stage()?,
+            ))),
             target_dir: self.root.join("blobs/sha256"),
         }))
     }
@@ -104,19 +103,13 @@ impl BlobStore for FsStore {
 /// Hashes and counts what it writes: the blob's digest and size come from
 /// the same pass that writes it, never from reading it back.
 struct FsBlobWriter {
-    file: Option<BufWriter<Staged>>,
-    sha: Sha256,
-    size: u64,
+    file: Option<HashingWriter<BufWriter<Staged>>>,
     target_dir: PathBuf,
 }
 
 impl Write for FsBlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let file = self.file.as_mut().expect("open until commit");
-        let n = file.write(buf)?;
-        self.sha.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
+        self.file.as_mut().expect("open until commit").write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -129,19 +122,15 @@ impl BlobWriter for FsBlobWriter {
         mut self: Box<Self>,
         expected: Option<&Sha256Digest>,
     ) -> Result<(Sha256Digest, u64), StoreError> {
-        let digest = Sha256Digest(std::mem::take(&mut self.sha).finalize().into());
+        let (file, digest, size) = self.file.take().expect("open until commit").finish();
         if let Some(expected) = expected.filter(|e| **e != digest) {
             return Err(StoreError::DigestMismatch {
                 expected: *expected,
                 found: digest,
             });
         }
-        let size = self.size;
         let target = self.target_dir.join(digest.hex());
-        let staged = self
-            .file
-            .take()
-            .expect("open until commit")
+        let staged = file
             .into_inner()
             .map_err(|e| io_err(&target)(e.into_error()))?;
         // Blobs are immutable: read-only for everyone.
