@@ -390,7 +390,22 @@ fn bad_inputs_fail_with_clear_errors_and_leave_nothing() {
             .arg(&s.store.root)
             .arg("--cache")
             .arg(s.dir.join("cache")),
-        "/etc/passwd is not a store path",
+        // Refused where the plan is read, before anything is built.
+        "/etc/passwd is not a valid store path",
+    );
+    // A well-formed store path of another store directory, in a plan.
+    plan["layers"][0]["paths"][0] = "/gnu/store/00000000000000000000000000000000-other-1.0".into();
+    fs::write(&outside, plan.to_string()).unwrap();
+    assert_bad_input(
+        &s,
+        strata()
+            .arg("build")
+            .arg(&outside)
+            .arg("--store-root")
+            .arg(&s.store.root)
+            .arg("--cache")
+            .arg(s.dir.join("cache")),
+        "/gnu/store/00000000000000000000000000000000-other-1.0 is not a store path (not directly under /nix/store)",
     );
     // A fifo inside a store path.
     let fifo = s.store.at(BUSYBOX).join("bin/pipe");
