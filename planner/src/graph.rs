@@ -78,21 +78,25 @@ impl Graph {
         for mut entry in entries {
             entry.references.sort();
             entry.references.dedup();
-            if let Some(last) = unique.last() {
-                if last.path == entry.path {
+            if let (Some(last), Some(last_path)) = (unique.last(), paths.last()) {
+                if *last_path == entry.path {
                     if !same_data(last, &entry) {
                         return Err(InputError::DuplicatePath { path: entry.path });
                     }
                     continue;
                 }
             }
-            paths.push(StorePath::parse(&entry.path, store_dir)?);
+            // The entry keeps an empty path: its string moves into the node.
+            paths.push(StorePath::parse_owned(
+                std::mem::take(&mut entry.path),
+                store_dir,
+            )?);
             unique.push(entry);
         }
-        let index: HashMap<&str, NodeId> = unique
+        let index: HashMap<&str, NodeId> = paths
             .iter()
             .enumerate()
-            .map(|(i, e)| (e.path.as_str(), i))
+            .map(|(i, p)| (p.as_str(), i))
             .collect();
         let find = |path: &str| index.get(path).copied();
         let mut resolved = Vec::with_capacity(unique.len());
@@ -106,7 +110,7 @@ impl Graph {
                     None => {
                         StorePath::parse(reference, store_dir)?;
                         return Err(InputError::MissingReference {
-                            from: entry.path.clone(),
+                            from: paths[id].to_string(),
                             to: reference.clone(),
                         });
                     }

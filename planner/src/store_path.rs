@@ -44,6 +44,26 @@ impl StorePath {
     /// Validates `path` as a store path directly under `store_dir` (which
     /// has no trailing slash, except `/` itself).
     pub fn parse(path: &str, store_dir: &str) -> Result<StorePath, InputError> {
+        let name_start = Self::name_start(path, store_dir)?;
+        Ok(StorePath {
+            path: path.into(),
+            name_start,
+        })
+    }
+
+    /// [`StorePath::parse`], keeping the string's allocation (closures
+    /// hold tens of thousands of paths).
+    pub fn parse_owned(path: String, store_dir: &str) -> Result<StorePath, InputError> {
+        let name_start = Self::name_start(&path, store_dir)?;
+        Ok(StorePath {
+            path: path.into_boxed_str(),
+            name_start,
+        })
+    }
+
+    /// Checks `path` against the grammar above; returns where its name
+    /// starts.
+    fn name_start(path: &str, store_dir: &str) -> Result<u32, InputError> {
         let base = path
             .strip_prefix(store_dir)
             .and_then(|rest| {
@@ -83,12 +103,7 @@ impl StorePath {
         if let Some(bad) = name.chars().find(|&c| !allowed(c)) {
             return Err(invalid(&format!("character {bad:?} not allowed in a name")));
         }
-        let name_start = u32::try_from(path.len() - name.len())
-            .map_err(|_| invalid("path longer than 4 GiB"))?;
-        Ok(StorePath {
-            path: path.into(),
-            name_start,
-        })
+        u32::try_from(path.len() - name.len()).map_err(|_| invalid("path longer than 4 GiB"))
     }
 
     /// The whole path.
