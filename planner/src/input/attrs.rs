@@ -30,6 +30,43 @@ pub(super) struct RawEntry {
     valid: Option<Value>,
 }
 
+/// An entry as nearly every closure writes it, read in one typed pass
+/// with no intermediate JSON values. Anything unusual (a wrong type, an
+/// empty or bad `narHash`, `"valid": false`) fails this pass, and the
+/// loosely typed [`RawEntry`] pass then names the offending entry.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TypedEntry {
+    path: String,
+    nar_size: u64,
+    #[serde(default)]
+    nar_hash: Option<NarHash>,
+    #[serde(default)]
+    closure_size: Option<u64>,
+    #[serde(default)]
+    references: Option<Vec<String>>,
+    #[serde(default)]
+    valid: Option<bool>,
+}
+
+/// The fast pass over a JSON list of entries; `None` sends the caller to
+/// the pass that names errors.
+pub(super) fn typed_entries(list: &str) -> Option<Vec<PathEntry>> {
+    let typed: Vec<TypedEntry> = serde_json::from_str(list).ok()?;
+    typed
+        .into_iter()
+        .map(|e| {
+            (e.valid != Some(false)).then(|| PathEntry {
+                path: e.path,
+                nar_size: e.nar_size,
+                nar_hash: e.nar_hash,
+                closure_size: e.closure_size,
+                references: e.references.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
 /// Reads `{"exportReferencesGraph": {"NAME": [ROOTS]}, "NAME": [ENTRY...]}`.
 /// Several names are merged (their entries and roots).
 pub(super) fn read_attrs(mut map: BTreeMap<String, &RawValue>) -> Result<RawClosure, InputError> {
@@ -110,32 +147,11 @@ pub(super) fn entry_list(
     raw: &RawValue,
     list: &str,
 ) -> Result<Vec<PathEntry>, Result<InputError, &'static str>> {
-    if let Ok(fields) = serde_json::from_str::<Vec<RawEntry>>(raw.get()) {
-        if let Ok(entries) = convert(fields, list) {
-            return Ok(entries);
-        }
+    if let Some(entries) = typed_entries(raw.get()) {
+        return Ok(entries);
     }
     let items = as_list(raw).map_err(Err)?;
     entries(&items, list).map_err(Ok)
-}
-
-/// Converts typed entries; labels errors as `list[i]`.
-pub(super) fn convert(fields: Vec<RawEntry>, list: &str) -> Result<Vec<PathEntry>, InputError> {
-    fields
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| {
-            entry(
-                f,
-                if list.is_empty() {
-                    format!("#{i}")
-                } else {
-                    format!("{list}[{i}]")
-                },
-                None,
-            )
-        })
-        .collect()
 }
 
 /// Reads a list of entries; `list` names the list in error messages.

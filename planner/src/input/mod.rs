@@ -58,14 +58,12 @@ pub fn read_closure(text: &str, store_dir: &str) -> Result<RawClosure, InputErro
         Some(b'[') => {
             // Fast path: one typed pass; on any error, the slower pass that
             // names the offending entry.
-            if let Ok(fields) = serde_json::from_str::<Vec<attrs::RawEntry>>(text) {
-                if let Ok(entries) = attrs::convert(fields, "") {
-                    return Ok(RawClosure {
-                        format: InputFormat::EntryList,
-                        entries,
-                        roots: None,
-                    });
-                }
+            if let Some(entries) = attrs::typed_entries(text) {
+                return Ok(RawClosure {
+                    format: InputFormat::EntryList,
+                    entries,
+                    roots: None,
+                });
             }
             let items: Vec<&RawValue> = serde_json::from_str(text).map_err(json_error)?;
             Ok(RawClosure {
