@@ -9,7 +9,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod builds;
 pub mod cli;
 mod files;
+mod http;
 mod image;
 mod store;

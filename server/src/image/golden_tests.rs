@@ -23,8 +23,8 @@ use super::layer::{NixStore, NoProgress};
 use super::{build, BuildOptions, Image};
 use crate::store::{BlobStore, FsStore};
 
-const GREETING: &str = "/nix/store/0c0mfgw3cqa8dp1ymhy2sw0ychqdxbgy-greeting-1.0";
-const HELLO: &str = "/nix/store/1d1mfgw3cqa8dp1ymhy2sw0ychqdxbgy-hello-1.0";
+pub(crate) const GREETING: &str = "/nix/store/0c0mfgw3cqa8dp1ymhy2sw0ychqdxbgy-greeting-1.0";
+pub(crate) const HELLO: &str = "/nix/store/1d1mfgw3cqa8dp1ymhy2sw0ychqdxbgy-hello-1.0";
 
 fn golden_dir() -> PathBuf {
     Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
@@ -33,7 +33,7 @@ fn golden_dir() -> PathBuf {
 
 /// A fixed store under `root`: modes set explicitly (the umask must not
 /// leak in), a symlink, an executable, a nested directory.
-fn fixed_store(root: &Path) {
+pub(crate) fn fixed_store(root: &Path) {
     let greeting = root.join(GREETING.trim_start_matches('/'));
     let hello = root.join(HELLO.trim_start_matches('/'));
     fs::create_dir_all(greeting.join("share")).unwrap();

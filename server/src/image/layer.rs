@@ -145,6 +145,10 @@ pub trait Progress: Sync {
     fn bytes(&self, n: u64);
     /// A layer is done; `cached` when it came from the cache.
     fn layer_done(&self, cached: bool);
+    /// Whether the build should stop (checked between layers).
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// No progress reporting.

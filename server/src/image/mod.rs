@@ -19,10 +19,11 @@ pub mod digest;
 pub mod layer;
 pub mod name;
 pub mod nar;
+pub mod stored;
 pub mod tar;
 
 #[cfg(test)]
-mod golden_tests;
+pub(crate) mod golden_tests;
 
 use strata_planner::{Layer, Plan, StorePath};
 use thiserror::Error;
@@ -113,6 +114,9 @@ pub enum BuildError {
     /// The blob store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// [`Progress::cancelled`] said to stop.
+    #[error("the build was cancelled")]
+    Cancelled,
 }
 
 impl BuildError {
@@ -122,7 +126,7 @@ impl BuildError {
             BuildError::Layer { source, .. }
             | BuildError::Path { source, .. }
             | BuildError::Custom(source) => source.is_bad_input(),
-            BuildError::Store(_) => false,
+            BuildError::Store(_) | BuildError::Cancelled => false,
         }
     }
 }
@@ -153,6 +157,9 @@ pub fn build(
     };
     let mut layers = Vec::with_capacity(plan.layers.len() + 1);
     for (index, layer) in plan.layers.iter().enumerate() {
+        if progress.cancelled() {
+            return Err(BuildError::Cancelled);
+        }
         let comment = main_path(layer);
         let (blob, cached) = builder
             .store_paths(&layer.paths, &layer.nar_hashes)

@@ -1,0 +1,266 @@
+//! What a client asks the server to build: a plan and the image config of
+//! `strata build`, as plain serde types, checked into [`BuildOptions`]
+//! before anything is queued.
+//!
+//! A build's id is derived from the request's content (its canonical JSON:
+//! keys sorted, no spaces), so the same plan and config asked for twice,
+//! or at the same time, are one build.
+
+use serde::{Deserialize, Serialize};
+use strata_planner::Plan;
+
+use crate::image::compress::Compression;
+use crate::image::config::{check_created, ConfigOptions};
+use crate::image::custom::Customisation;
+use crate::image::digest::Sha256Digest;
+use crate::image::layer::NixStore;
+use crate::image::name::{ImageName, Tag};
+use crate::image::BuildOptions;
+
+/// The image config a build takes: `strata build`'s flags, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageConfig {
+    /// Repository name (default: the first root's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Tag (default: from the image's content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `Cmd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    /// `Entrypoint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    /// `KEY=VALUE` entries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// `WorkingDir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// `User`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `ExposedPorts` (`8080/tcp`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<String>,
+    /// `KEY=VALUE` labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// RFC 3339 (default 1970-01-01T00:00:01Z); `now` is refused: a build
+    /// is identified by its content, so its bytes must follow from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// GOARCH (default: the server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// `gzip` (default), `zstd` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// Link the roots' `bin`, `etc`, `lib`, `share` into `/`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub links: bool,
+}
+
+/// A plan to build with its image config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildRequest {
+    /// The plan (a closure is planned before it gets here).
+    pub plan: Plan,
+    /// The image config.
+    pub config: ImageConfig,
+}
+
+/// A request field that is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RequestError {
+    /// The field's JSON name.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn invalid(field: &'static str, message: impl ToString) -> RequestError {
+    RequestError {
+        field,
+        message: message.to_string(),
+    }
+}
+
+impl BuildRequest {
+    /// The build's id: the first 32 hex digits of the sha256 of the
+    /// request's canonical JSON.
+    pub fn id(&self) -> String {
+        let value = serde_json::to_value(self).expect("a request serialises");
+        // serde_json's Map is sorted (no `preserve_order`): canonical.
+        let bytes = serde_json::to_vec(&value).expect("a JSON value serialises");
+        Sha256Digest::of(&bytes).hex()[..32].to_string()
+    }
+
+    /// Checks every field into the options `image::build` takes; store
+    /// paths are read from `nix`.
+    pub fn options(&self, nix: &NixStore, threads: usize) -> Result<BuildOptions, RequestError> {
+        let c = &self.config;
+        let name = c
+            .name
+            .as_deref()
+            .map(|n| n.parse::<ImageName>().map_err(|e| invalid("name", e)))
+            .transpose()?;
+        let tag = c
+            .tag
+            .as_deref()
+            .map(|t| t.parse::<Tag>().map_err(|e| invalid("tag", e)))
+            .transpose()?;
+        if c.created.as_deref() == Some("now") {
+            return Err(invalid(
+                "created",
+                "`now` would give a new image for the same request; give a time",
+            ));
+        }
+        if let Some(created) = &c.created {
+            check_created(created).map_err(|e| invalid("created", e))?;
+        }
+        let compression: Compression = c
+            .compression
+            .as_deref()
+            .unwrap_or("gzip")
+            .parse()
+            .map_err(|e| invalid("compression", e))?;
+        for (field, entries) in [("env", &c.env), ("labels", &c.labels)] {
+            if let Some(bad) = entries.iter().find(|e| !e.contains('=')) {
+                return Err(invalid(field, format!("{bad:?} is not KEY=VALUE")));
+            }
+        }
+        Ok(BuildOptions {
+            nix: nix.clone(),
+            compression,
+            threads,
+            customisation: Customisation {
+                links: c.links,
+                extra: None,
+            },
+            config: ConfigOptions {
+                architecture: c.arch.clone(),
+                os: None,
+                created: c.created.clone(),
+                base: None,
+                cmd: c.cmd.clone(),
+                entrypoint: c.entrypoint.clone(),
+                env: c.env.clone(),
+                working_dir: c.workdir.clone(),
+                user: c.user.clone(),
+                exposed_ports: c.ports.clone(),
+                labels: c
+                    .labels
+                    .iter()
+                    .filter_map(|l| l.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            },
+            name: name.map(|n| n.to_string()),
+            tag: tag.map(|t| t.to_string()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_planner::{parse_closure, plan_closure, Algorithm, PlanOptions};
+
+    fn request(config: ImageConfig) -> BuildRequest {
+        let closure = serde_json::json!([{
+            "path": "/nix/store/0c0mfgw3cqa8dp1ymhy2sw0ychqdxbgy-hello-1.0",
+            "narSize": 1, "references": []
+        }]);
+        let graph = parse_closure(&closure.to_string(), "/nix/store").unwrap();
+        let plan = plan_closure(&graph, &PlanOptions::new(Algorithm::Auto, 3)).unwrap();
+        BuildRequest { plan, config }
+    }
+
+    fn nix() -> NixStore {
+        NixStore {
+            store_dir: "/nix/store".to_string(),
+            root: None,
+        }
+    }
+
+    #[test]
+    fn the_id_follows_the_content_and_nothing_else() {
+        let a = request(ImageConfig {
+            tag: Some("t".into()),
+            ..ImageConfig::default()
+        });
+        let same: BuildRequest = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(a.id(), same.id());
+        assert_eq!(a.id().len(), 32);
+        let other = request(ImageConfig {
+            tag: Some("u".into()),
+            ..ImageConfig::default()
+        });
+        assert_ne!(a.id(), other.id());
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let cases = [
+            (
+                ImageConfig {
+                    name: Some("Bad Name".into()),
+                    ..Default::default()
+                },
+                "name",
+            ),
+            (
+                ImageConfig {
+                    tag: Some("-x".into()),
+                    ..Default::default()
+                },
+                "tag",
+            ),
+            (
+                ImageConfig {
+                    created: Some("now".into()),
+                    ..Default::default()
+                },
+                "created",
+            ),
+            (
+                ImageConfig {
+                    created: Some("yesterday".into()),
+                    ..Default::default()
+                },
+                "created",
+            ),
+            (
+                ImageConfig {
+                    compression: Some("lz4".into()),
+                    ..Default::default()
+                },
+                "compression",
+            ),
+            (
+                ImageConfig {
+                    env: vec!["NOEQUALS".into()],
+                    ..Default::default()
+                },
+                "env",
+            ),
+        ];
+        for (config, field) in cases {
+            let err = request(config).options(&nix(), 1).unwrap_err();
+            assert_eq!(err.field, field, "{err}");
+        }
+        let ok = request(ImageConfig {
+            name: Some("hello".into()),
+            compression: Some("zstd".into()),
+            env: vec!["A=1".into()],
+            ..Default::default()
+        });
+        let options = ok.options(&nix(), 1).unwrap();
+        assert_eq!(options.compression, Compression::Zstd);
+        assert_eq!(options.name.as_deref(), Some("hello"));
+    }
+}

@@ -1,0 +1,628 @@
+//! The JSON API under `/api/`: plans, and builds with their progress.
+//!
+//! ```text
+//! POST   /api/plan                 closure + planning options -> the plan (strata plan's bytes)
+//! POST   /api/builds               {"plan": ...} or {"closure": ..., planning options}, + image config
+//!                                  -> 202 {"id", "image", "status"}
+//! GET    /api/builds/{id}          the build's status
+//! GET    /api/builds/{id}/events   the status as Server-Sent Events until it is final
+//! DELETE /api/builds/{id}          cancels a queued or running build
+//! ```
+//!
+//! Bodies are read whole (up to the server's `--max-body`) and parsed here,
+//! so every client mistake becomes a 4xx in this API's error form,
+//! `{"error": {"code", "message"}}`, naming the field, path or entry.
+//! With a token set, `POST` and `DELETE` need `Authorization: Bearer`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{Map, Value};
+use strata_planner::{
+    parse_closure, parse_popularity, plan_closure, read_layers, Algorithm, Plan, PlanOptions,
+};
+
+use super::api_error::{ApiError, Code};
+use crate::builds::{BuildQueue, BuildRequest, ImageConfig, SubmitError};
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The build queue (and through it the store).
+    pub queue: BuildQueue,
+    /// The store directory closures' paths live in.
+    pub store_dir: Arc<str>,
+    /// When set, writes need `Authorization: Bearer <token>`.
+    pub token: Option<Arc<str>>,
+    /// The largest request body taken, in bytes.
+    pub max_body: usize,
+}
+
+/// The `/api/` routes (to be nested at `/api`).
+pub fn routes(state: ApiState) -> Router {
+    Router::new()
+        .route("/plan", post(plan))
+        .route("/builds", post(submit))
+        .route("/builds/{id}", get(status).delete(cancel))
+        .route("/builds/{id}/events", get(events))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(DefaultBodyLimit::max(state.max_body))
+        .with_state(state)
+}
+
+/// Refuses writes without the token, when one is set; reads stay open.
+async fn authorize(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let writes = matches!(*request.method(), Method::POST | Method::DELETE);
+    if let (true, Some(token)) = (writes, &state.token) {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token) {
+            return ApiError::new(
+                Code::Unauthorized,
+                "this server needs `Authorization: Bearer <token>` for POST and DELETE",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The body as a JSON object; too large, not JSON or not an object are
+/// the client's mistakes.
+fn body_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
+    let bytes = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                Code::TooLarge,
+                "the request body is larger than this server takes (--max-body)",
+            )
+        } else {
+            ApiError::new(
+                Code::BadRequest,
+                format!("the request body could not be read: {e}"),
+            )
+        }
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            "the request body is empty; send a JSON object",
+        ));
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            Code::InvalidJson,
+            format!(
+                "the body is not JSON (line {}, column {}): {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(ApiError::new(
+            Code::InvalidJson,
+            format!("the body must be a JSON object, not {}", json_kind(&other)),
+        )),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The planning fields of a body (the CLI's flags by name), taken out of
+/// it; what is left is for the caller.
+fn planning_options(body: &mut Map<String, Value>) -> Result<PlanOptions, ApiError> {
+    let field = |name: &'static str, message: String| ApiError::field(name, message);
+    let algorithm = match body.remove("algorithm") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(
+            name.parse::<Algorithm>()
+                .map_err(|e| field("algorithm", e))?,
+        ),
+        Some(other) => {
+            return Err(field(
+                "algorithm",
+                format!("must be a string, not {}", json_kind(&other)),
+            ))
+        }
+    };
+    let budget = match body.remove("budget") {
+        None | Some(Value::Null) => 99,
+        Some(v) => v
+            .as_u64()
+            .and_then(|b| usize::try_from(b).ok())
+            .filter(|&b| b > 0)
+            .ok_or_else(|| field("budget", format!("must be a positive integer, not {v}")))?,
+    };
+    let pipeline = body.remove("pipeline").filter(|v| !v.is_null());
+    let algorithm = match (algorithm, &pipeline) {
+        (Some(a), None) => a,
+        (None, None) => Algorithm::Fleet,
+        (None | Some(Algorithm::Pipeline), Some(_)) => Algorithm::Pipeline,
+        (Some(other), Some(_)) => {
+            return Err(field(
+                "pipeline",
+                format!("is only used by algorithm pipeline, not {other}"),
+            ))
+        }
+    };
+    if algorithm == Algorithm::Pipeline && pipeline.is_none() {
+        return Err(field(
+            "pipeline",
+            "algorithm pipeline needs a pipeline".to_string(),
+        ));
+    }
+    let mut options = PlanOptions::new(algorithm, budget);
+    options.pipeline = pipeline;
+    if let Some(popularity) = body.remove("popularity").filter(|v| !v.is_null()) {
+        options.popularity = Some(
+            parse_popularity(&popularity.to_string())
+                .map_err(|e| field("popularity", e.to_string()))?,
+        );
+    }
+    for (name, slot) in [
+        ("pins", &mut options.pins),
+        ("excludes", &mut options.excludes),
+    ] {
+        match body.remove(name) {
+            None | Some(Value::Null) => {}
+            Some(v) => {
+                *slot = serde_json::from_value(v)
+                    .map_err(|e| field(name, format!("must be a list of store paths: {e}")))?;
+            }
+        }
+    }
+    for (name, slot) in [
+        ("base", &mut options.base),
+        ("previous", &mut options.previous),
+    ] {
+        if let Some(v) = body.remove(name).filter(|v| !v.is_null()) {
+            *slot = Some(read_layers(&v.to_string()).map_err(|e| field(name, e.to_string()))?);
+        }
+    }
+    Ok(options)
+}
+
+/// Plans the body's `closure` (any input format: the JSON itself, or a
+/// string holding it) with its planning fields.
+fn plan_body(body: &mut Map<String, Value>, store_dir: &str) -> Result<Plan, ApiError> {
+    let closure = match body.remove("closure") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::field("closure", "is missing".to_string()))
+        }
+        Some(Value::String(text)) => text,
+        Some(value) => value.to_string(),
+    };
+    let options = planning_options(body)?;
+    let graph = parse_closure(&closure, store_dir)
+        .map_err(|e| ApiError::field("closure", e.to_string()))?;
+    plan_closure(&graph, &options).map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))
+}
+
+fn unknown_fields(body: &Map<String, Value>) -> Result<(), ApiError> {
+    match body.keys().next() {
+        Some(key) => Err(ApiError::field_owned(
+            key.clone(),
+            "is not a field of this request".to_string(),
+        )),
+        None => Ok(()),
+    }
+}
+
+async fn plan(
+    State(state): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let mut body = body_object(body)?;
+    let plan = plan_body(&mut body, &state.store_dir)?;
+    unknown_fields(&body)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], plan.to_json()).into_response())
+}
+
+async fn submit(
+    State(state): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let mut body = body_object(body)?;
+    let plan = match body.remove("plan") {
+        Some(plan) if !plan.is_null() => {
+            if body.contains_key("closure") {
+                return Err(ApiError::field(
+                    "plan",
+                    "give a plan or a closure, not both".to_string(),
+                ));
+            }
+            Plan::from_json(&plan.to_string())
+                .map_err(|e| ApiError::field("plan", e.to_string()))?
+        }
+        _ => plan_body(&mut body, &state.store_dir)?,
+    };
+    let config: ImageConfig = serde_json::from_value(Value::Object(body))
+        .map_err(|e| ApiError::new(Code::InvalidField, format!("image config: {e}")))?;
+    let queue = state.queue.clone();
+    let status = queue
+        .submit(BuildRequest { plan, config })
+        .map_err(|e| match e {
+            SubmitError::Request(e) => ApiError::field(e.field, e.message),
+            SubmitError::Path { .. } => ApiError::new(Code::PathMissing, e.to_string()),
+            SubmitError::QueueFull(_) => ApiError::new(Code::QueueFull, e.to_string()),
+        })?;
+    let body = serde_json::json!({
+        "id": status.id,
+        "image": status.image,
+        "state": status.state,
+        "status": format!("/api/builds/{}", status.id),
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::LOCATION, format!("/api/builds/{}", status.id)),
+        ],
+        body.to_string(),
+    )
+        .into_response())
+}
+
+fn unknown_build(id: &str) -> ApiError {
+    ApiError::new(
+        Code::UnknownBuild,
+        format!("no build {id:?} on this server"),
+    )
+}
+
+fn json_response<T: serde::Serialize>(value: &T) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(value).expect("a status serialises"),
+    )
+        .into_response()
+}
+
+async fn status(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let status = state.queue.status(&id).ok_or_else(|| unknown_build(&id))?;
+    Ok(json_response(&status))
+}
+
+async fn cancel(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let status = state.queue.cancel(&id).ok_or_else(|| unknown_build(&id))?;
+    Ok(json_response(&status))
+}
+
+/// The status as events: one now, one each change, ending after the
+/// final one; a finished build gives its one final event.
+async fn events(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    _headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let event = |status: &crate::builds::Status| {
+        Event::default()
+            .event("status")
+            .data(serde_json::to_string(status).expect("a status serialises"))
+    };
+    let Some(receiver) = state.queue.watch(&id) else {
+        let status = state.queue.status(&id).ok_or_else(|| unknown_build(&id))?;
+        let once = futures_util::stream::iter([Ok::<_, Infallible>(event(&status))]);
+        return Ok(Sse::new(once).into_response());
+    };
+    let stream = futures_util::stream::unfold(
+        (receiver, true, false),
+        move |(mut receiver, first, ended)| async move {
+            if ended || (!first && receiver.changed().await.is_err()) {
+                return None;
+            }
+            let status = receiver.borrow_and_update().clone();
+            let last = status.state.is_final();
+            Some((Ok::<_, Infallible>(event(&status)), (receiver, false, last)))
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::builds::{QueueOptions, Status};
+    use crate::image::golden_tests::{fixed_store, GREETING, HELLO};
+    use crate::image::layer::NixStore;
+    use crate::store::FsStore;
+
+    struct Server {
+        app: Router,
+        dir: PathBuf,
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// The API over the golden test's fixed store, in a temp dir.
+    fn server(name: &str, token: Option<&str>) -> Server {
+        let dir = std::env::temp_dir().join(format!("strata-api-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        fixed_store(&dir);
+        let store = Arc::new(FsStore::open(dir.join("data")).unwrap());
+        let queue = BuildQueue::new(
+            store,
+            QueueOptions {
+                nix: NixStore {
+                    store_dir: "/nix/store".to_string(),
+                    root: Some(dir.clone()),
+                },
+                jobs: 1,
+                max_queued: 4,
+                threads: 1,
+            },
+        );
+        let state = ApiState {
+            queue,
+            store_dir: "/nix/store".into(),
+            token: token.map(Into::into),
+            max_body: 64 * 1024,
+        };
+        Server {
+            app: routes(state),
+            dir,
+        }
+    }
+
+    fn closure() -> Value {
+        serde_json::json!([
+            {"path": HELLO, "narSize": 1, "references": [GREETING]},
+            {"path": GREETING, "narSize": 2, "references": []},
+        ])
+    }
+
+    async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    async fn wait_done(app: &Router, id: &str) -> Status {
+        for _ in 0..500 {
+            let (code, body) = call(app, "GET", &format!("/builds/{id}"), "").await;
+            assert_eq!(code, StatusCode::OK, "{body}");
+            let status: Status = serde_json::from_str(&body).unwrap();
+            if status.state.is_final() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("build {id} did not finish");
+    }
+
+    #[tokio::test]
+    async fn plan_gives_the_bytes_strata_plan_writes() {
+        let s = server("plan", None);
+        let body =
+            serde_json::json!({"closure": closure(), "algorithm": "popularity", "budget": 2});
+        let (code, text) = call(&s.app, "POST", "/plan", &body.to_string()).await;
+        assert_eq!(code, StatusCode::OK, "{text}");
+        let graph = parse_closure(&closure().to_string(), "/nix/store").unwrap();
+        let expected = plan_closure(&graph, &PlanOptions::new(Algorithm::Popularity, 2)).unwrap();
+        assert_eq!(text, expected.to_json());
+        // The closure may also come as a string holding the JSON.
+        let body = serde_json::json!({"closure": closure().to_string(), "algorithm": "popularity", "budget": 2});
+        assert_eq!(
+            call(&s.app, "POST", "/plan", &body.to_string()).await.1,
+            text
+        );
+    }
+
+    #[tokio::test]
+    async fn a_build_gives_the_golden_image_once_however_often_it_is_asked() {
+        let s = server("build", None);
+        // The golden test's image: the same plan and config give the same
+        // manifest digest as `image::build` there (and `strata build`).
+        let body = serde_json::json!({
+            "closure": closure(), "algorithm": "popularity", "budget": 2,
+            "name": "golden", "tag": "t", "cmd": ["hello"], "arch": "amd64", "links": true,
+        });
+        let (code, text) = call(&s.app, "POST", "/builds", &body.to_string()).await;
+        assert_eq!(code, StatusCode::ACCEPTED, "{text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        let id = answer["id"].as_str().unwrap().to_string();
+        assert_eq!(answer["image"], "golden:t");
+        assert_eq!(answer["status"], format!("/api/builds/{id}"));
+        let status = wait_done(&s.app, &id).await;
+        assert_eq!(status.state, crate::builds::State::Done, "{status:?}");
+        let golden = std::fs::read_to_string(
+            std::path::Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
+                .join("testdata/golden/digests.gzip.txt"),
+        )
+        .unwrap();
+        let manifest = status.manifest.clone().unwrap();
+        assert!(
+            golden.contains(&format!("manifest {manifest}")),
+            "{manifest} not in {golden}"
+        );
+        assert_eq!(status.layers.total, 3);
+        assert_eq!(status.layers.done, 3);
+        // Asked again: the same build, done at once.
+        let (code, text) = call(&s.app, "POST", "/builds", &body.to_string()).await;
+        assert_eq!(code, StatusCode::ACCEPTED);
+        let again: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(again["id"], id.as_str());
+        assert_eq!(again["state"], "done");
+        // Its events: the final status, once.
+        let (code, text) = call(&s.app, "GET", &format!("/builds/{id}/events"), "").await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(text.matches("event: status").count(), 1, "{text}");
+        assert!(text.contains("\"state\":\"done\""), "{text}");
+    }
+
+    #[tokio::test]
+    async fn client_mistakes_are_4xx_naming_the_field() {
+        let s = server("errors", None);
+        let plan = |extra: Value| {
+            let mut body = serde_json::json!({"closure": closure()});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            body.to_string()
+        };
+        let missing = serde_json::json!({"closure": [
+            {"path": "/nix/store/2d2mfgw3cqa8dp1ymhy2sw0ychqdxbgy-absent-1.0", "narSize": 1, "references": []}
+        ]});
+        let cases: Vec<(&str, String, StatusCode, &str)> = vec![
+            ("/plan", String::new(), StatusCode::BAD_REQUEST, "empty"),
+            ("/plan", "{nope".into(), StatusCode::BAD_REQUEST, "not JSON"),
+            (
+                "/plan",
+                "[1]".into(),
+                StatusCode::BAD_REQUEST,
+                "JSON object",
+            ),
+            (
+                "/plan",
+                "{}".into(),
+                StatusCode::BAD_REQUEST,
+                "closure: is missing",
+            ),
+            (
+                "/plan",
+                plan(serde_json::json!({"algorithm": "magic"})),
+                StatusCode::BAD_REQUEST,
+                "algorithm",
+            ),
+            (
+                "/plan",
+                plan(serde_json::json!({"budget": 0})),
+                StatusCode::BAD_REQUEST,
+                "budget",
+            ),
+            (
+                "/plan",
+                plan(serde_json::json!({"colour": "red"})),
+                StatusCode::BAD_REQUEST,
+                "colour",
+            ),
+            (
+                "/plan",
+                serde_json::json!({"closure": [{"path": "/etc/passwd"}]}).to_string(),
+                StatusCode::BAD_REQUEST,
+                "closure",
+            ),
+            (
+                "/builds",
+                plan(serde_json::json!({"tag": "-bad"})),
+                StatusCode::BAD_REQUEST,
+                "tag",
+            ),
+            (
+                "/builds",
+                plan(serde_json::json!({"colour": "red"})),
+                StatusCode::BAD_REQUEST,
+                "colour",
+            ),
+            (
+                "/builds",
+                serde_json::json!({"plan": {"version": 9}}).to_string(),
+                StatusCode::BAD_REQUEST,
+                "plan",
+            ),
+            (
+                "/builds",
+                missing.to_string(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "absent-1.0",
+            ),
+            (
+                "/builds",
+                format!("{{\"closure\": \"{}\"}}", "x".repeat(70 * 1024)),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "max-body",
+            ),
+        ];
+        for (uri, body, want, needle) in cases {
+            let (code, text) = call(&s.app, "POST", uri, &body).await;
+            assert_eq!(code, want, "{uri} {}: {text}", &body[..body.len().min(80)]);
+            let error: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            let message = error["error"]["message"].as_str().unwrap();
+            assert!(message.contains(needle), "{uri}: {message} lacks {needle}");
+            assert!(error["error"]["code"].is_string());
+        }
+        for (method, uri) in [
+            ("GET", "/builds/nope"),
+            ("DELETE", "/builds/nope"),
+            ("GET", "/builds/nope/events"),
+        ] {
+            let (code, text) = call(&s.app, method, uri, "").await;
+            assert_eq!(code, StatusCode::NOT_FOUND, "{method} {uri}: {text}");
+            assert!(text.contains("unknown_build"), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_need_the_token_when_one_is_set_and_reads_do_not() {
+        let s = server("token", Some("s3cret"));
+        let body = serde_json::json!({"closure": closure()}).to_string();
+        let (code, text) = call(&s.app, "POST", "/plan", &body).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{text}");
+        assert!(text.contains("unauthorized"), "{text}");
+        let request = Request::builder()
+            .method("POST")
+            .uri("/plan")
+            .header(header::AUTHORIZATION, "Bearer s3cret")
+            .body(Body::from(body))
+            .unwrap();
+        assert_eq!(
+            s.app.clone().oneshot(request).await.unwrap().status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&s.app, "GET", "/builds/x", "").await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! The HTTP side of `strata serve`: the JSON API (`api`).
+
+pub mod api;
+mod api_error;
