@@ -5,8 +5,6 @@
 //! writes, too). References exclude self-references (a path referencing
 //! itself is common and is not a cycle); the graph is checked to be acyclic.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
@@ -93,12 +91,9 @@ impl Graph {
             )?);
             unique.push(entry);
         }
-        let index: HashMap<&str, NodeId> = paths
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.as_str(), i))
-            .collect();
-        let find = |path: &str| index.get(path).copied();
+        // `paths` is sorted and without repeats: a binary search is the
+        // index (no hashing of 60,000 paths and their references).
+        let find = |path: &str| paths.binary_search_by(|p| p.as_str().cmp(path)).ok();
         let mut resolved = Vec::with_capacity(unique.len());
         for (id, entry) in unique.iter().enumerate() {
             let mut references = Vec::with_capacity(entry.references.len());
@@ -125,7 +120,6 @@ impl Graph {
             roots_given
                 .push(find(root).ok_or_else(|| InputError::MissingRoot { path: root.clone() })?);
         }
-        drop(index);
         let nodes: Vec<Node> = unique
             .into_iter()
             .zip(paths)

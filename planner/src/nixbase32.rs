@@ -16,14 +16,21 @@ pub fn is_digit(c: u8) -> bool {
     digit_value(c).is_some()
 }
 
+/// Each byte's digit value, or 0xff: one load per digit.
+const VALUES: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 32 {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 fn digit_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'd' => Some(c - b'a' + 10),
-        b'f'..=b'n' => Some(c - b'f' + 14),
-        b'p'..=b's' => Some(c - b'p' + 23),
-        b'v'..=b'z' => Some(c - b'v' + 27),
-        _ => None,
+    match VALUES[usize::from(c)] {
+        0xff => None,
+        v => Some(v),
     }
 }
 
@@ -34,16 +41,24 @@ pub const fn encoded_len(bytes: usize) -> usize {
 
 /// Encodes bytes as Nix does.
 pub fn encode(bytes: &[u8]) -> String {
+    // The number's bits, least significant first, five at a time; the
+    // digits come out last-first, so they are written from the end.
     let len = encoded_len(bytes.len());
-    let mut out = String::with_capacity(len);
-    for n in (0..len).rev() {
-        let b = n * 5;
-        let (i, j) = (b / 8, b % 8);
-        let low = u16::from(bytes[i]) >> j;
-        let high = bytes.get(i + 1).map_or(0, |&x| u16::from(x) << (8 - j));
-        out.push(char::from(ALPHABET[usize::from((low | high) & 0x1f)]));
+    let mut digits = vec![0u8; len];
+    let (mut acc, mut bits) = (0u32, 0u32);
+    let mut next = bytes.iter();
+    for slot in digits.iter_mut().rev() {
+        if bits < 5 {
+            if let Some(&b) = next.next() {
+                acc |= u32::from(b) << bits;
+                bits += 8;
+            }
+        }
+        *slot = ALPHABET[(acc & 0x1f) as usize];
+        acc >>= 5;
+        bits = bits.saturating_sub(5);
     }
-    out
+    String::from_utf8(digits).expect("the alphabet is ASCII")
 }
 
 /// Decodes exactly `N` bytes; `None` when the length is not
@@ -54,19 +69,22 @@ pub fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
         return None;
     }
     let mut out = [0u8; N];
-    for (n, c) in text.bytes().rev().enumerate() {
-        let digit = u16::from(digit_value(c)?);
-        let b = n * 5;
-        let (i, j) = (b / 8, b % 8);
-        out[i] |= (digit << j) as u8;
-        let carry = (digit << j) >> 8;
-        if i + 1 < N {
-            out[i + 1] |= carry as u8;
-        } else if carry != 0 {
-            return None;
+    let (mut acc, mut bits, mut i) = (0u32, 0u32, 0usize);
+    for &c in text.as_bytes().iter().rev() {
+        acc |= u32::from(digit_value(c)?) << bits;
+        bits += 5;
+        if bits >= 8 {
+            if i == N {
+                return None;
+            }
+            out[i] = acc as u8;
+            i += 1;
+            acc >>= 8;
+            bits -= 8;
         }
     }
-    Some(out)
+    // Bits left over past the last byte must be zero.
+    (acc == 0).then_some(out)
 }
 
 #[cfg(test)]

@@ -52,7 +52,21 @@ pub(super) struct TypedEntry {
 /// The fast pass over a JSON list of entries; `None` sends the caller to
 /// the pass that names errors.
 pub(super) fn typed_entries(list: &str) -> Option<Vec<PathEntry>> {
-    let typed: Vec<TypedEntry> = serde_json::from_str(list).ok()?;
+    from_typed(serde_json::from_str(list).ok()?)
+}
+
+/// `{"graph": [ENTRY...]}` and nothing else, in the fast pass.
+pub(super) fn typed_graph_object(text: &str) -> Option<Vec<PathEntry>> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct GraphOnly {
+        graph: Vec<TypedEntry>,
+    }
+    from_typed(serde_json::from_str::<GraphOnly>(text).ok()?.graph)
+}
+
+/// Typed entries as path entries; `None` when one says it is invalid.
+fn from_typed(typed: Vec<TypedEntry>) -> Option<Vec<PathEntry>> {
     typed
         .into_iter()
         .map(|e| {

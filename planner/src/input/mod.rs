@@ -73,6 +73,15 @@ pub fn read_closure(text: &str, store_dir: &str) -> Result<RawClosure, InputErro
             })
         }
         Some(b'{') => {
+            // The common object, `{"graph": [...]}` (what the bench kit
+            // writes), in one typed pass; any other object, member by member.
+            if let Some(entries) = attrs::typed_graph_object(text) {
+                return Ok(RawClosure {
+                    format: InputFormat::EntryList,
+                    entries,
+                    roots: None,
+                });
+            }
             let ObjectEntries(pairs) = serde_json::from_str(text).map_err(json_error)?;
             read_object(pairs, store_dir)
         }
