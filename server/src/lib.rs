@@ -11,5 +11,6 @@
 
 pub mod cli;
 mod files;
+mod http;
 mod image;
 mod store;
