@@ -21,6 +21,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::image::archive;
 use crate::image::digest::{BadDigest, Sha256Digest};
 use crate::image::layer::{NixStore, Progress};
+use crate::image::publish::publish;
 use crate::image::{self, BuildError, Image};
 use crate::store::BlobStore;
 pub use request::{BuildRequest, ImageConfig, RequestError};
@@ -260,14 +261,19 @@ impl BuildQueue {
         let progress = BuildProgress(build.clone());
         let started = std::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || {
-            let image = image::build(&request.plan, &options, &*store, &progress)?;
-            Ok::<Image, BuildError>(image)
+            let image =
+                image::build(&request.plan, &options, &*store, &progress).map_err(|e| match e {
+                    BuildError::Cancelled => (State::Cancelled, "cancelled".to_string()),
+                    e => (State::Failed, error_chain(&e)),
+                })?;
+            // Pullable at its name and tag before the build says done.
+            publish(&*store, &image).map_err(|e| (State::Failed, error_chain(&e)))?;
+            Ok::<Image, (State, String)>(image)
         })
         .await;
         let outcome = match result {
             Ok(Ok(image)) => self.record(&id, &image, &build),
-            Ok(Err(BuildError::Cancelled)) => Err((State::Cancelled, "cancelled".to_string())),
-            Ok(Err(e)) => Err((State::Failed, error_chain(&e))),
+            Ok(Err(failure)) => Err(failure),
             Err(e) => Err((State::Failed, format!("the build stopped: {e}"))),
         };
         build.status.send_modify(|s| match outcome {
@@ -281,15 +287,16 @@ impl BuildQueue {
             }
         });
         let status = build.status.borrow().clone();
-        eprintln!(
-            "strata: build {id} {} {:?}: {} layers ({} cached), {} bytes, {:.3} s{}",
-            status.image,
-            status.state,
-            status.layers.done,
-            status.layers.cached,
-            status.bytes,
-            started.elapsed().as_secs_f64(),
-            status.error.map(|e| format!(": {e}")).unwrap_or_default()
+        tracing::info!(
+            build = %id,
+            image = %status.image,
+            state = ?status.state,
+            layers = status.layers.done,
+            cached = status.layers.cached,
+            bytes = status.bytes,
+            seconds = started.elapsed().as_secs_f64(),
+            error = status.error.as_deref().unwrap_or(""),
+            "build"
         );
     }
 

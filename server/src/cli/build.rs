@@ -1,4 +1,5 @@
-//! `strata build`: a plan (or a closure, planned first) → an image file.
+//! `strata build`: a plan (or a closure, planned first) → an image file,
+//! and/or an image published in the store (`--publish`) for `strata serve`.
 //!
 //! Raw flags become [`BuildOptions`] here; the work is [`crate::image`]'s.
 //! Outputs never appear half-written: archives go to a temporary file
@@ -25,6 +26,7 @@ use crate::image::config::{check_created, parse_config, ConfigOptions, CreatedEr
 use crate::image::custom::Customisation;
 use crate::image::layer::{NixStore, Progress};
 use crate::image::name::{ImageName, ReferenceError, Tag};
+use crate::image::publish::publish;
 use crate::image::{self, BuildOptions, Image};
 use crate::store::FsStore;
 
@@ -36,6 +38,7 @@ Examples:
   strata build closure.json -b 20 --links --cmd hello -o image.tar
   strata build plan.json --format oci-dir --compression zstd -o ./layout
   strata build plan.json -o - | podman load
+  strata build plan.json --cache D --publish && strata serve --data-dir D
 
 Layers are cached by content in --cache (default $STRATA_CACHE, else
 $XDG_CACHE_HOME/strata/store, else ~/.cache/strata/store): a rebuild of an
@@ -57,9 +60,19 @@ pub struct BuildArgs {
     /// planning options below); `-` for stdin.
     input: PathBuf,
     /// Where the image goes: a file, `-` for stdout, or a directory with
-    /// `--format oci-dir`.
-    #[arg(short, long, visible_alias = "out", value_name = "PATH")]
-    output: PathBuf,
+    /// `--format oci-dir` (needed unless --publish).
+    #[arg(
+        short,
+        long,
+        visible_alias = "out",
+        value_name = "PATH",
+        required_unless_present = "publish"
+    )]
+    output: Option<PathBuf>,
+    /// Record the image as name:tag in the --cache store, where `strata
+    /// serve --data-dir` serves it over the registry API.
+    #[arg(long)]
+    publish: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Docker)]
     format: Format,
@@ -155,7 +168,11 @@ pub fn run(args: BuildArgs) -> CliResult {
     let start = Instant::now();
     let plan = load_plan(&args)?;
     let options = build_options(&args)?;
-    let target = open_target(&args)?;
+    let target = args
+        .output
+        .as_deref()
+        .map(|out| open_target(out, args.format))
+        .transpose()?;
     let cache = cache_dir(args.cache.as_deref())?;
     let store = FsStore::open(&cache)
         .with_context(|| format!("cache {}", cache.display()))
@@ -171,7 +188,18 @@ pub fn run(args: BuildArgs) -> CliResult {
         }
     })?;
     progress.bar.finish_and_clear();
-    write_output(target, args.format, &image, &store)?;
+    if let Some(target) = target {
+        write_output(target, args.format, &image, &store)?;
+    }
+    let published = if args.publish {
+        Some(
+            publish(&store, &image)
+                .with_context(|| format!("publishing into {}", cache.display()))
+                .failure()?,
+        )
+    } else {
+        None
+    };
     let cached = image.layers.iter().filter(|l| l.cached).count();
     let size: u64 = image.layers.iter().map(|l| l.blob.size).sum();
     eprintln!(
@@ -184,6 +212,14 @@ pub fn run(args: BuildArgs) -> CliResult {
         args.compression,
         image.manifest_digest
     );
+    if let Some(published) = published {
+        eprintln!(
+            "strata: published {}:{} in {} (strata serve --data-dir serves it)",
+            published.name,
+            published.tag,
+            cache.display()
+        );
+    }
     if args.timings {
         eprintln!(
             "timings: total {:.3}s peak {}",
@@ -304,9 +340,8 @@ enum Target<'a> {
     Archive(Output),
 }
 
-fn open_target(args: &BuildArgs) -> CliResult<Target<'_>> {
-    let out = &args.output;
-    if args.format == Format::OciDir {
+fn open_target(out: &Path, format: Format) -> CliResult<Target<'_>> {
+    if format == Format::OciDir {
         if out.as_os_str() == "-" {
             return Err(bad_input("--format oci-dir needs a directory, not -"));
         }

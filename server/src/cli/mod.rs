@@ -50,7 +50,7 @@ enum Command {
     /// docker-archive or OCI layout, layers cached by content.
     #[command(after_help = build::HELP)]
     Build(Box<build::BuildArgs>),
-    /// Serve the web UI over HTTP.
+    /// Serve published images over the registry pull API, and the web UI.
     #[command(after_help = serve::HELP)]
     Serve(serve::ServeArgs),
 }

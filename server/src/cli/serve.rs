@@ -1,53 +1,134 @@
-//! `strata serve`: the web UI over HTTP.
+//! `strata serve`: the registry pull API (`/v2/`) over the images
+//! `strata build --publish` recorded in a blob store, and the web UI.
 //!
-//! Today it serves the UI that `cargo run -p xtask -- web` builds into
-//! `web/dist` (gzip-compressed when the client accepts it). The JSON API
-//! (`/api/`) and the registry pull API (`/v2/`) come next, on the same
-//! router.
+//! The store is `--data-dir` (default [`default_data_dir`]). The UI is the
+//! one `cargo run -p xtask -- web` builds into `web/dist`: a `--ui` that
+//! holds none is an error, while a missing default only leaves the UI out,
+//! so a registry needs no UI build. The JSON build API (`/api/`) builds
+//! images into the same store, reading store paths from the local Nix
+//! store (or `--store-root`), so what it builds pulls from `/v2/`.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::Router;
 use clap::Args;
-use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
 
 use super::error::{bad_input, Classify as _, CliResult};
+use super::input::parse_store_dir;
+use crate::builds::{BuildQueue, QueueOptions};
+use crate::http::api::ApiState;
+use crate::http::{app, AppState};
+use crate::image::layer::NixStore;
+use crate::store::{BlobStore, FsStore};
+use strata_planner::DEFAULT_STORE_DIR;
+
+/// Where the UI is looked for when `--ui` is not given.
+pub const DEFAULT_UI: &str = "web/dist";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The built web UI (`cargo run -p xtask -- web` writes it to web/dist).
-    #[arg(long, value_name = "DIR", default_value = "web/dist")]
-    ui: PathBuf,
+    /// The built web UI (`cargo run -p xtask -- web` writes it to
+    /// web/dist; default web/dist, left out when not built there).
+    #[arg(long, value_name = "DIR")]
+    ui: Option<PathBuf>,
+    /// The blob store whose published images are served (what `strata
+    /// build --cache DIR --publish` writes); default $XDG_DATA_HOME/strata,
+    /// else ~/.local/share/strata.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Read store paths under this directory instead of `/` (as `strata
+    /// build --store-root`).
+    #[arg(long, value_name = "DIR")]
+    store_root: Option<PathBuf>,
+    /// The Nix store directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STORE_DIR, value_parser = parse_store_dir)]
+    store_dir: String,
+    /// Builds that run at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    jobs: usize,
+    /// Builds that may wait for a slot; more are refused with 503.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_queued: usize,
+    /// The largest request body taken by the API, in bytes (a closure of
+    /// 60,000 paths is about 35 MB).
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    max_body: usize,
+    /// When set (or $STRATA_TOKEN), POST and DELETE under /api/ need
+    /// `Authorization: Bearer <token>`; pulls and the UI stay open.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
 }
 
 /// Examples for `strata serve --help`.
 pub const HELP: &str = "\
 Examples:
   cargo run -p xtask -- web && strata serve      the UI at http://127.0.0.1:8080/
-  strata serve --listen 0.0.0.0:8080 --ui /usr/share/strata/web";
+  strata serve --listen 0.0.0.0:8080 --ui /usr/share/strata/web
+  strata build plan.json --cache D --publish --name hello --tag v1
+  strata serve --data-dir D                      then: skopeo inspect --tls-verify=false \\
+                                                   docker://127.0.0.1:8080/hello:v1";
 
-/// The router: the UI's files at `/`.
-fn router(ui: PathBuf) -> Router {
-    Router::new()
-        .fallback_service(ServeDir::new(ui))
-        .layer(CompressionLayer::new())
+/// The data directory when `--data-dir` is not given: `$XDG_DATA_HOME/strata`
+/// (an absolute one only, as the XDG spec says), else
+/// `$HOME/.local/share/strata`.
+pub fn default_data_dir(
+    xdg_data_home: Option<OsString>,
+    home: Option<OsString>,
+) -> Option<PathBuf> {
+    if let Some(dir) = xdg_data_home.map(PathBuf::from).filter(|d| d.is_absolute()) {
+        return Some(dir.join("strata"));
+    }
+    home.filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".local/share/strata"))
+}
+
+/// The UI to serve, if any.
+fn ui_dir(given: Option<PathBuf>) -> CliResult<Option<PathBuf>> {
+    let has_ui = |dir: &Path| dir.join("index.html").is_file();
+    match given {
+        Some(dir) if has_ui(&dir) => Ok(Some(dir)),
+        Some(dir) => Err(bad_input(format!(
+            "{}: no built web UI here (no index.html); build it with `cargo run -p xtask -- web`, \
+             or point --ui at it",
+            dir.display()
+        ))),
+        None if has_ui(Path::new(DEFAULT_UI)) => Ok(Some(PathBuf::from(DEFAULT_UI))),
+        None => {
+            eprintln!(
+                "strata: no web UI in {DEFAULT_UI} (`cargo run -p xtask -- web` builds it); \
+                 serving the registry only"
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// Runs `strata serve` until interrupted.
 pub fn run(args: ServeArgs) -> CliResult {
-    if !args.ui.join("index.html").is_file() {
-        return Err(bad_input(format!(
-            "{}: no built web UI here (no index.html); build it with `cargo run -p xtask -- web`, \
-             or point --ui at it",
-            args.ui.display()
-        )));
-    }
+    let ui = ui_dir(args.ui)?;
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
+            .ok_or_else(|| {
+                bad_input("no --data-dir given and neither XDG_DATA_HOME nor HOME set")
+            })?,
+    };
+    let store = FsStore::open(&data_dir)
+        .with_context(|| format!("data directory {}", data_dir.display()))
+        .failure()?;
+    // Logs to stderr, one line per request; a second init (tests running
+    // `run` twice in one process) keeps the first.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false)
+        .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,8 +140,40 @@ pub fn run(args: ServeArgs) -> CliResult {
             .with_context(|| format!("listening on {}", args.listen))
             .failure()?;
         let addr = listener.local_addr().failure()?;
-        eprintln!("strata: serving the UI at http://{addr}/");
-        axum::serve(listener, router(args.ui))
+        if ui.is_some() {
+            eprintln!("strata: serving the UI at http://{addr}/");
+        }
+        eprintln!(
+            "strata: serving the registry at http://{addr}/v2/ from {}",
+            data_dir.display()
+        );
+        eprintln!("strata: serving the build API at http://{addr}/api/");
+        let store: Arc<dyn BlobStore> = Arc::new(store);
+        let queue = BuildQueue::new(
+            store.clone(),
+            QueueOptions {
+                nix: NixStore {
+                    store_dir: args.store_dir.clone(),
+                    root: args.store_root.clone(),
+                },
+                jobs: args.jobs.max(1),
+                max_queued: args.max_queued,
+                threads: std::thread::available_parallelism()
+                    .map_or(1, std::num::NonZeroUsize::get),
+            },
+        );
+        let token = args
+            .token
+            .or_else(|| std::env::var("STRATA_TOKEN").ok())
+            .filter(|t| !t.is_empty());
+        let api = ApiState {
+            queue,
+            store_dir: args.store_dir.as_str().into(),
+            token: token.map(Into::into),
+            max_body: args.max_body,
+        };
+        let state = AppState { store };
+        axum::serve(listener, app(state, Some(api), ui))
             .with_graceful_shutdown(shutdown())
             .await
             .context("serving")
@@ -87,5 +200,28 @@ async fn shutdown() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_dir_follows_xdg_then_home() {
+        let os = |s: &str| Some(OsString::from(s));
+        assert_eq!(
+            default_data_dir(os("/data"), os("/home/u")),
+            Some(PathBuf::from("/data/strata"))
+        );
+        assert_eq!(
+            default_data_dir(os("relative"), os("/home/u")),
+            Some(PathBuf::from("/home/u/.local/share/strata"))
+        );
+        assert_eq!(
+            default_data_dir(os(""), os("/home/u")),
+            Some(PathBuf::from("/home/u/.local/share/strata"))
+        );
+        assert_eq!(default_data_dir(None, None), None);
     }
 }

@@ -7,7 +7,13 @@
 //! GET    /api/builds/{id}          the build's status
 //! GET    /api/builds/{id}/events   the status as Server-Sent Events until it is final
 //! DELETE /api/builds/{id}          cancels a queued or running build
+//! GET    /api/builds/{id}/image.tar      the docker-archive (HEAD, Range, ETag)
+//! GET    /api/builds/{id}/image.oci.tar  the OCI archive (the same)
 //! ```
+//!
+//! A download is written once into the store as a blob (the bytes of
+//! `strata build --format docker|oci` for the same plan and config), then
+//! streamed from its file with `Range` for resumed downloads.
 //!
 //! Bodies are read whole (up to the server's `--max-body`) and parsed here,
 //! so every client mistake becomes a 4xx in this API's error form,
@@ -32,7 +38,11 @@ use strata_planner::{
 };
 
 use super::api_error::{ApiError, Code};
-use crate::builds::{BuildQueue, BuildRequest, ImageConfig, SubmitError};
+use super::file_body::file_body;
+use super::range::ByteRange;
+use crate::builds::{
+    ArchiveError, ArchiveFormat, BuildQueue, BuildRequest, ImageConfig, SubmitError,
+};
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -54,6 +64,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/builds", post(submit))
         .route("/builds/{id}", get(status).delete(cancel))
         .route("/builds/{id}/events", get(events))
+        .route("/builds/{id}/{file}", get(download))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(state.max_body))
         .with_state(state)
@@ -350,6 +361,103 @@ async fn events(
         .into_response())
 }
 
+/// A finished build's archive: whole, or the `Range` asked for.
+async fn download(
+    State(state): State<ApiState>,
+    Path((id, file)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let format = match file.as_str() {
+        "image.tar" => ArchiveFormat::Docker,
+        "image.oci.tar" => ArchiveFormat::Oci,
+        _ => {
+            return Err(ApiError::new(
+                Code::UnknownBuild,
+                format!("no {file:?} here: a build has image.tar and image.oci.tar"),
+            ))
+        }
+    };
+    let queue = state.queue.clone();
+    let status = queue.status(&id).ok_or_else(|| unknown_build(&id))?;
+    let (digest, len) = tokio::task::spawn_blocking({
+        let id = id.clone();
+        move || queue.archive(&id, format)
+    })
+    .await
+    .map_err(|e| ApiError::new(Code::Internal, format!("writing the archive: {e}")))?
+    .map_err(|e| match e {
+        ArchiveError::Unknown => unknown_build(&id),
+        ArchiveError::NotDone(state) => ApiError::new(
+            Code::NotReady,
+            format!("build {id} is {state:?}: its image is there once it is done"),
+        ),
+        ArchiveError::Failed(message) => ApiError::new(Code::Internal, message),
+    })?;
+    let etag = format!("\"{}\"", digest.hex());
+    let name = status.image.replace([':', '/'], "-");
+    let disposition = format!(
+        "attachment; filename=\"{name}.{file_ext}\"",
+        file_ext = match format {
+            ArchiveFormat::Docker => "tar",
+            ArchiveFormat::Oci => "oci.tar",
+        }
+    );
+    let mut builder = Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-tar")
+        .header(header::ETAG, &etag)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_DISPOSITION, disposition);
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if not_modified {
+        return Ok(builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(axum::body::Body::empty())
+            .expect("valid headers"));
+    }
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (code, start, count) = match ByteRange::parse(range, len) {
+        ByteRange::Full => (StatusCode::OK, 0, len),
+        ByteRange::Partial { start, end } => {
+            builder = builder.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
+            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+        }
+        ByteRange::Unsatisfiable => {
+            let mut response = ApiError::new(
+                Code::RangeNotSatisfiable,
+                format!("the archive has {len} bytes; the range asked for none of them"),
+            )
+            .into_response();
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                format!("bytes */{len}").parse().expect("a valid header"),
+            );
+            return Ok(response);
+        }
+    };
+    let body = if method == Method::HEAD || count == 0 {
+        axum::body::Body::empty()
+    } else {
+        let path = state.queue.store().local_path(&digest).ok_or_else(|| {
+            ApiError::new(
+                Code::Internal,
+                "this store cannot stream its blobs".to_string(),
+            )
+        })?;
+        file_body(&path, start, count)
+            .await
+            .map_err(|e| ApiError::new(Code::Internal, format!("reading the archive: {e}")))?
+    };
+    Ok(builder
+        .status(code)
+        .header(header::CONTENT_LENGTH, count)
+        .body(body)
+        .expect("valid headers"))
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -427,6 +535,27 @@ mod tests {
         (status, String::from_utf8(bytes.to_vec()).unwrap())
     }
 
+    /// A request with headers; the status, headers and body bytes.
+    async fn send(
+        app: &Router,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (parts.status, parts.headers, bytes.to_vec())
+    }
+
     async fn wait_done(app: &Router, id: &str) -> Status {
         for _ in 0..500 {
             let (code, body) = call(app, "GET", &format!("/builds/{id}"), "").await;
@@ -493,6 +622,81 @@ mod tests {
         let again: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(again["id"], id.as_str());
         assert_eq!(again["state"], "done");
+        // Its downloads: strata build's bytes, with HEAD, Range and ETag.
+        let request: BuildRequest = {
+            let graph = parse_closure(&closure().to_string(), "/nix/store").unwrap();
+            let plan = plan_closure(&graph, &PlanOptions::new(Algorithm::Popularity, 2)).unwrap();
+            let config: ImageConfig = serde_json::from_value(serde_json::json!({
+                "name": "golden", "tag": "t", "cmd": ["hello"], "arch": "amd64", "links": true,
+            }))
+            .unwrap();
+            BuildRequest { plan, config }
+        };
+        assert_eq!(request.id(), id, "the id is the request's content");
+        let options = request
+            .options(
+                &NixStore {
+                    store_dir: "/nix/store".to_string(),
+                    root: Some(s.dir.clone()),
+                },
+                1,
+            )
+            .unwrap();
+        let scratch = FsStore::open(s.dir.join("scratch")).unwrap();
+        let image = crate::image::build(
+            &request.plan,
+            &options,
+            &scratch,
+            &crate::image::layer::NoProgress,
+        )
+        .unwrap();
+        let expected = crate::image::archive::docker::write(&image, &scratch, Vec::new()).unwrap();
+        let tar = format!("/builds/{id}/image.tar");
+        let response = send(&s.app, "GET", &tar, &[]).await;
+        assert_eq!(response.0, StatusCode::OK);
+        assert_eq!(
+            response.2, expected,
+            "image.tar is strata build's docker-archive"
+        );
+        let length = response
+            .1
+            .get(header::CONTENT_LENGTH)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(length, expected.len().to_string());
+        let etag = response
+            .1
+            .get(header::ETAG)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let disposition = response.1.get(header::CONTENT_DISPOSITION).unwrap();
+        assert_eq!(disposition, "attachment; filename=\"golden-t.tar\"");
+        let head = send(&s.app, "HEAD", &tar, &[]).await;
+        assert_eq!(head.0, StatusCode::OK);
+        assert!(head.2.is_empty());
+        assert_eq!(head.1.get(header::CONTENT_LENGTH).unwrap(), length);
+        let part = send(&s.app, "GET", &tar, &[("range", "bytes=10-19")]).await;
+        assert_eq!(part.0, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(part.2, expected[10..20]);
+        let content_range = format!("bytes 10-19/{}", expected.len());
+        assert_eq!(
+            part.1.get(header::CONTENT_RANGE).unwrap().to_str().unwrap(),
+            content_range
+        );
+        let past = send(&s.app, "GET", &tar, &[("range", "bytes=99999999-")]).await;
+        assert_eq!(past.0, StatusCode::RANGE_NOT_SATISFIABLE);
+        let cached = send(&s.app, "GET", &tar, &[("if-none-match", etag.as_str())]).await;
+        assert_eq!(cached.0, StatusCode::NOT_MODIFIED);
+        let oci = send(&s.app, "GET", &format!("/builds/{id}/image.oci.tar"), &[]).await;
+        assert_eq!(oci.0, StatusCode::OK);
+        let expected_oci =
+            crate::image::archive::oci::write_archive(&image, &scratch, Vec::new()).unwrap();
+        assert_eq!(oci.2, expected_oci);
+        let other = send(&s.app, "GET", &format!("/builds/{id}/image.zip"), &[]).await;
+        assert_eq!(other.0, StatusCode::NOT_FOUND);
         // Its events: the final status, once.
         let (code, text) = call(&s.app, "GET", &format!("/builds/{id}/events"), "").await;
         assert_eq!(code, StatusCode::OK);

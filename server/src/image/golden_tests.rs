@@ -17,9 +17,14 @@ use std::path::{Path, PathBuf};
 use strata_planner::{parse_closure, plan_closure, Algorithm, PlanOptions};
 
 use super::compress::Compression;
+use super::config::canonical_json;
 use super::config::ConfigOptions;
 use super::custom::Customisation;
+use super::digest::Sha256Digest;
 use super::layer::{NixStore, NoProgress};
+use super::name::{ImageName, Tag};
+use super::publish::{docker_manifest, publish};
+use super::repository::{ManifestKind, Repository};
 use super::{build, BuildOptions, Image};
 use crate::store::{BlobStore, FsStore};
 
@@ -134,6 +139,8 @@ fn a_small_image_is_the_committed_bytes() {
     check_bytes("layer0.tar", &tar);
     check_bytes("config.json", &image.config);
     check_bytes("manifest.json", &image.manifest);
+    let docker = canonical_json(&docker_manifest(&image).expect("gzip layers have Docker types"));
+    check_bytes("manifest.docker.json", &docker);
     let digests: String = image
         .layers
         .iter()
@@ -174,4 +181,51 @@ fn zstd_and_uncompressed_layers_are_pinned_too() {
         check_bytes(name, digests.as_bytes());
         fs::remove_dir_all(&root).unwrap();
     }
+}
+
+#[test]
+fn publishing_records_both_manifests_and_every_blob_under_the_name() {
+    let root = temp("publish");
+    let (image, store) = build_fixed(&root, Compression::Gzip);
+    let published = publish(&store, &image).unwrap();
+    let docker = published.manifests.docker.expect("gzip: a Docker manifest");
+    assert_eq!(published.manifests.oci.digest, image.manifest_digest);
+    // The Docker manifest is the golden one, stored as a blob.
+    let bytes = fs::read(golden_dir().join("manifest.docker.json")).unwrap();
+    assert_eq!(docker.digest, Sha256Digest::of(&bytes));
+    assert_eq!(
+        store.stat(&docker.digest).unwrap(),
+        Some(bytes.len() as u64)
+    );
+    let name: ImageName = "golden".parse().unwrap();
+    let repository = Repository::new(&store, &name);
+    let tag: Tag = "t".parse().unwrap();
+    assert_eq!(repository.tag(&tag).unwrap(), Some(published.manifests));
+    assert_eq!(repository.tags().unwrap(), ["t"]);
+    assert_eq!(
+        repository.manifest(&docker.digest).unwrap().map(|m| m.kind),
+        Some(ManifestKind::Docker)
+    );
+    for blob in image.layers.iter().map(|l| l.blob.digest).chain([
+        image.config_digest,
+        image.manifest_digest,
+        docker.digest,
+    ]) {
+        assert!(repository.has_blob(&blob).unwrap(), "{blob}");
+    }
+    let other: ImageName = "other".parse().unwrap();
+    assert!(!Repository::new(&store, &other)
+        .has_blob(&image.config_digest)
+        .unwrap());
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn zstd_images_publish_the_oci_manifest_only() {
+    let root = temp("publish-zstd");
+    let (image, store) = build_fixed(&root, Compression::Zstd);
+    assert!(docker_manifest(&image).is_none());
+    let published = publish(&store, &image).unwrap();
+    assert_eq!(published.manifests.docker, None);
+    fs::remove_dir_all(&root).unwrap();
 }

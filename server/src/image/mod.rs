@@ -9,6 +9,7 @@
 //! custom::write (links, extra files) ─────────────────────────┤
 //! config::image_config ─► canonical JSON ─► store ─► config::manifest ─► store
 //! archive::{docker, oci} ◄── blobs from the store
+//! publish ──► Docker schema-2 manifest + repository records (name, tag) ──► registry
 //! ```
 
 pub mod archive;
@@ -19,6 +20,8 @@ pub mod digest;
 pub mod layer;
 pub mod name;
 pub mod nar;
+pub mod publish;
+pub mod repository;
 pub mod stored;
 pub mod tar;
 

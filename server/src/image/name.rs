@@ -53,6 +53,20 @@ pub struct ImageName(String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag(String);
 
+impl ImageName {
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Tag {
+    /// The tag as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for ImageName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

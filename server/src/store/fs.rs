@@ -13,7 +13,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{BlobStore, BlobWriter, StoreError};
+use super::{check_record_name, BlobStore, BlobWriter, StoreError};
 use crate::files::Staged;
 use crate::image::digest::{HashingWriter, Sha256Digest};
 
@@ -80,6 +80,7 @@ impl BlobStore for FsStore {
     }
 
     fn get_record(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_record_name(name, false)?;
         let path = self.root.join("records").join(name);
         match fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
@@ -89,6 +90,7 @@ impl BlobStore for FsStore {
     }
 
     fn put_record(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        check_record_name(name, false)?;
         let path = self.root.join("records").join(name);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(io_err(parent))?;
@@ -97,6 +99,35 @@ impl BlobStore for FsStore {
         staged.write_all(bytes).map_err(io_err(&path))?;
         staged.persist(&path).map_err(io_err(&path))?;
         Ok(())
+    }
+
+    fn list_records(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = if prefix.is_empty() {
+            self.root.join("records")
+        } else {
+            check_record_name(prefix, true)?;
+            self.root.join("records").join(prefix)
+        };
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&dir)(e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err(&dir))?;
+            let kind = entry.file_type().map_err(io_err(&entry.path()))?;
+            // Folders hold deeper records, which are not listed; a name
+            // that is not UTF-8 was not written by `put_record` (its names
+            // are `&str`), so it is no record either.
+            if kind.is_file() {
+                if let Ok(name) = entry.file_name().into_string() {
+                    names.push(name);
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
     }
 }
 
@@ -180,6 +211,21 @@ mod tests {
         store.put_record("layers/k", b"{}").unwrap();
         assert_eq!(store.get_record("layers/k").unwrap().unwrap(), b"{}");
         assert_eq!(store.get_record("layers/none").unwrap(), None);
+        store.put_record("layers/b", b"").unwrap();
+        store.put_record("layers/deeper/c", b"").unwrap();
+        assert_eq!(store.list_records("layers/").unwrap(), ["b", "k"]);
+        assert_eq!(store.list_records("nothing/").unwrap(), [""; 0]);
+        for bad in ["", "/abs", "a/../b", "..", "a//b", "a/./b", "a\0b"] {
+            assert!(
+                matches!(
+                    store.put_record(bad, b""),
+                    Err(StoreError::RecordName { .. })
+                ),
+                "{bad:?}"
+            );
+            assert!(store.get_record(bad).is_err(), "{bad:?}");
+        }
+        assert!(store.list_records("../").is_err());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

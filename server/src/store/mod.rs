@@ -25,6 +25,15 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    /// A record name that could leave the records folder or name no file
+    /// (empty, absolute, `.` or `..` components, a NUL). Callers build
+    /// names from checked image names, tags and digests; this is the
+    /// store's own last line against traversal.
+    #[error("{name:?} is not a record name")]
+    RecordName {
+        /// The name given.
+        name: String,
+    },
     /// A blob's bytes did not hash to the digest it was committed as.
     #[error("blob digest mismatch: expected {expected}, found {found}")]
     DigestMismatch {
@@ -71,4 +80,30 @@ pub trait BlobStore: Send + Sync {
     fn get_record(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes a small named record atomically.
     fn put_record(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// The records directly under `prefix` (a `/`-terminated folder of
+    /// record names, e.g. `repositories/hello/_tags/`), as their names
+    /// after the prefix, sorted by bytes; records in deeper folders are
+    /// not listed (as an object store lists with delimiter `/`). An absent
+    /// folder lists nothing.
+    fn list_records(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// Checks a record name (or a `/`-terminated prefix, `allow_trailing`):
+/// `/`-separated components, none empty, `.` or `..`, no NUL.
+pub fn check_record_name(name: &str, allow_trailing: bool) -> Result<(), StoreError> {
+    let body = match name.strip_suffix('/') {
+        Some(body) if allow_trailing => body,
+        _ => name,
+    };
+    let bad = body.is_empty()
+        || body.contains('\0')
+        || body
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        return Err(StoreError::RecordName {
+            name: name.to_string(),
+        });
+    }
+    Ok(())
 }
