@@ -17,7 +17,7 @@ pub mod store;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 /// The `strata` binary built alongside these tests.
 pub fn strata_path() -> PathBuf {
@@ -89,6 +89,16 @@ pub fn require(tools: &[&str]) -> bool {
         }
     }
     true
+}
+
+/// A child process (a server) killed when the test ends, pass or fail.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Runs a command; panics with its output unless it succeeds.

@@ -10,11 +10,11 @@
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use strata_tests::{repo, require, run_ok, stdout, strata, temp_dir};
+use strata_tests::{repo, require, run_ok, stdout, strata, temp_dir, Running};
 
 /// What the compare view measures, in its order, and the `strata
 /// simulate` flags that measure the same.
@@ -27,16 +27,6 @@ const COMPARED: [(&str, &[&str]); 5] = [
 ];
 const FIGURES: [&str; 3] = ["fleet", "update", "image"];
 const IMAGES: [&str; 5] = ["curl", "git", "jq", "nginx-light", "python3-requests"];
-
-/// A child process killed when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Everything a UI test needs, or `None` (skipped) outside CI.
 fn ready() -> Option<PathBuf> {
