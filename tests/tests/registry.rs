@@ -7,31 +7,20 @@
 //! too.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use strata_tests::store::{FakeStore, DATA, GREETING};
 use strata_tests::{cleanup, require, run_ok, stdout, strata, temp_dir, Podman, Running};
 
 /// `strata serve --data-dir DATA` on a free port; its `host:port`.
 fn serve(data: &Path) -> (Running, String) {
-    let mut child = strata()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("strata serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve prints its address").unwrap();
-        if let Some(rest) = line.strip_prefix("strata: serving the registry at http://") {
-            break rest.split('/').next().unwrap().to_string();
-        }
-    };
-    // Keep reading the request log, so the pipe never fills.
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-    (Running(child), addr)
+    let (server, url) = strata_tests::serve(
+        [Path::new("--data-dir"), data],
+        "strata: serving the registry at http://",
+    );
+    let addr = url.split('/').next().expect("host:port/v2/").to_string();
+    (server, addr)
 }
 
 /// The fake store's image published as `hello:<compression>` into
