@@ -94,6 +94,11 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
+        Self::start_with(data, true)
+    }
+
+    /// With `drain` false, the log pipe is closed once the address is read.
+    fn start_with(data: &Path, drain: bool) -> Server {
         let mut child = strata()
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
@@ -110,6 +115,10 @@ impl Server {
         // Drained all along: a full pipe would block the server's logging.
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&log);
+        if !drain {
+            drop(lines);
+            return Server { child, addr, log };
+        }
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 sink.lock().unwrap().push(line);
@@ -549,5 +558,18 @@ fn build_needs_an_output_or_publish() {
     let out = strata().arg("build").arg(&closure).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--output"));
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn requests_succeed_after_the_log_reader_went_away() {
+    let dir = temp_dir("closed-log");
+    let closure = store_tree(&dir);
+    publish(&dir, &closure, &["--name", "hello", "--tag", "v1"]);
+    let s = Server::start_with(&dir.join("data"), false);
+    for _ in 0..3 {
+        assert_eq!(s.get("/v2/hello/manifests/v1").code(), 200);
+    }
+    drop(s);
     fs::remove_dir_all(dir).unwrap();
 }

@@ -15,9 +15,11 @@
 
 pub mod store;
 
+use std::ffi::OsStr;
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The `strata` binary built alongside these tests.
 pub fn strata_path() -> PathBuf {
@@ -89,6 +91,45 @@ pub fn require(tools: &[&str]) -> bool {
         }
     }
     true
+}
+
+/// A child process (a server) killed when the test ends, pass or fail.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `strata serve --listen 127.0.0.1:0 ARGS`, killed when dropped, and
+/// what follows `prefix` on the first stderr line starting with it (the
+/// address serve printed). The rest of stderr, the request log, is read
+/// on in a thread so the pipe never fills.
+pub fn serve<I, S>(args: I, prefix: &str) -> (Running, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut child = strata()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strata serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let found = loop {
+        let line = lines
+            .next()
+            .expect("strata serve printed its address")
+            .expect("stderr is text");
+        if let Some(rest) = line.strip_prefix(prefix) {
+            break rest.to_string();
+        }
+    };
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    (Running(child), found)
 }
 
 /// Runs a command; panics with its output unless it succeeds.

@@ -7,14 +7,13 @@
 //! Needs the built UI (`cargo run -p xtask -- web`, which tests/run.sh runs
 //! first), chromium and chromedriver (scripts/setup.sh installs them).
 
-use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use strata_tests::{repo, require, run_ok, stdout, strata, temp_dir};
+use strata_tests::{repo, require, run_ok, stdout, strata, temp_dir, Running};
 
 /// What the compare view measures, in its order, and the `strata
 /// simulate` flags that measure the same.
@@ -27,16 +26,6 @@ const COMPARED: [(&str, &[&str]); 5] = [
 ];
 const FIGURES: [&str; 3] = ["fleet", "update", "image"];
 const IMAGES: [&str; 5] = ["curl", "git", "jq", "nginx-light", "python3-requests"];
-
-/// A child process killed when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Everything a UI test needs, or `None` (skipped) outside CI.
 fn ready() -> Option<PathBuf> {
@@ -62,24 +51,7 @@ fn built_ui() -> Option<PathBuf> {
 
 /// `strata serve` on a free port; returns it and the UI's address.
 fn serve(ui: &Path) -> (Running, String) {
-    let mut child = strata()
-        .args(["serve", "--listen", "127.0.0.1:0", "--ui"])
-        .arg(ui)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("strata serve starts");
-    let stderr = child.stderr.take().expect("piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("strata serve printed its address")
-            .unwrap();
-        if let Some(url) = line.strip_prefix("strata: serving the UI at ") {
-            break url.to_string();
-        }
-    };
-    (Running(child), url)
+    strata_tests::serve([Path::new("--ui"), ui], "strata: serving the UI at ")
 }
 
 /// One HTTP/1.1 GET; returns the status line and headers (lowercase

@@ -123,9 +123,12 @@ pub fn run(args: ServeArgs) -> CliResult {
         .with_context(|| format!("data directory {}", data_dir.display()))
         .failure()?;
     // Logs to stderr, one line per request; a second init (tests running
-    // `run` twice in one process) keeps the first.
+    // `run` twice in one process) keeps the first. A closed stderr (a
+    // parent that read the address and went) must not fail requests:
+    // the subscriber would report that with `eprintln!`, which panics.
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .with_max_level(tracing::Level::INFO)
         .with_target(false)
         .try_init();
