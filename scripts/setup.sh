@@ -32,6 +32,7 @@ fi
 missing=()
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 have python3 || missing+=(python3)
+have curl || missing+=(curl)
 have nix-build || missing+=(nix-bin)
 have skopeo || missing+=(skopeo)
 have umoci || missing+=(umoci)

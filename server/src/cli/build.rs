@@ -18,7 +18,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use strata_planner::{human_bytes, plan_closure, Plan};
 
 use super::error::{bad_input, Classify as _, CliError, CliResult};
-use super::input::{load_plan_or_closure, plan_options, read_json, PlanOrClosure, PlanningArgs};
+use super::input::{
+    default_data_dir, load_plan_or_closure, plan_options, read_json, PlanOrClosure, PlanningArgs,
+};
 use super::output::{peak_memory, Output};
 use crate::image::archive::{docker, oci};
 use crate::image::compress::Compression;
@@ -173,7 +175,7 @@ pub fn run(args: BuildArgs) -> CliResult {
         .as_deref()
         .map(|out| open_target(out, args.format))
         .transpose()?;
-    let cache = cache_dir(args.cache.as_deref())?;
+    let cache = cache_dir(args.cache.as_deref(), args.publish)?;
     let store = FsStore::open(&cache)
         .with_context(|| format!("cache {}", cache.display()))
         .failure()?;
@@ -315,9 +317,17 @@ fn arguments(flag: &str, values: &[String]) -> CliResult<Option<Vec<String>>> {
     }
 }
 
-fn cache_dir(given: Option<&Path>) -> CliResult<PathBuf> {
+/// The store layers are cached in: `--cache`; with `--publish` and no
+/// `--cache`, the data directory `strata serve` serves by default, so a
+/// published image is where a plain `strata serve` looks; else
+/// `$STRATA_CACHE`, `$XDG_CACHE_HOME/strata/store`, `~/.cache/strata/store`.
+fn cache_dir(given: Option<&Path>, publish: bool) -> CliResult<PathBuf> {
     if let Some(dir) = given {
         return Ok(dir.to_path_buf());
+    }
+    if publish {
+        return default_data_dir(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
+            .ok_or_else(|| bad_input("--publish without --cache needs XDG_DATA_HOME or HOME"));
     }
     if let Some(dir) = std::env::var_os("STRATA_CACHE") {
         return Ok(PathBuf::from(dir));

@@ -7,6 +7,7 @@
 //! before the planner sees them: an empty file, and one that is not JSON
 //! at all (an HTML error page, a Nix expression, a store path).
 
+use std::ffi::OsString;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -283,6 +284,20 @@ pub fn json_shape(text: &str) -> JsonShape {
         }
         _ => JsonShape::Other,
     }
+}
+
+/// The data directory when `--data-dir` is not given: `$XDG_DATA_HOME/strata`
+/// (an absolute one only, as the XDG spec says), else
+/// `$HOME/.local/share/strata`.
+pub fn default_data_dir(
+    xdg_data_home: Option<OsString>,
+    home: Option<OsString>,
+) -> Option<PathBuf> {
+    if let Some(dir) = xdg_data_home.map(PathBuf::from).filter(|d| d.is_absolute()) {
+        return Some(dir.join("strata"));
+    }
+    home.filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".local/share/strata"))
 }
 
 #[cfg(test)]

@@ -1,14 +1,13 @@
 //! `strata serve`: the registry pull API (`/v2/`) over the images
 //! `strata build --publish` recorded in a blob store, and the web UI.
 //!
-//! The store is `--data-dir` (default [`default_data_dir`]). The UI is the
+//! The store is `--data-dir` (default `default_data_dir`). The UI is the
 //! one `cargo run -p xtask -- web` builds into `web/dist`: a `--ui` that
 //! holds none is an error, while a missing default only leaves the UI out,
 //! so a registry needs no UI build. The JSON build API (`/api/`) builds
 //! images into the same store, reading store paths from the local Nix
 //! store (or `--store-root`), so what it builds pulls from `/v2/`.
 
-use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +16,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::error::{bad_input, Classify as _, CliResult};
-use super::input::parse_store_dir;
+use super::input::{default_data_dir, parse_store_dir};
 use crate::builds::{BuildQueue, QueueOptions};
 use crate::http::api::ApiState;
 use crate::http::{app, AppState};
@@ -73,20 +72,6 @@ Examples:
   strata build plan.json --cache D --publish --name hello --tag v1
   strata serve --data-dir D                      then: skopeo inspect --tls-verify=false \\
                                                    docker://127.0.0.1:8080/hello:v1";
-
-/// The data directory when `--data-dir` is not given: `$XDG_DATA_HOME/strata`
-/// (an absolute one only, as the XDG spec says), else
-/// `$HOME/.local/share/strata`.
-pub fn default_data_dir(
-    xdg_data_home: Option<OsString>,
-    home: Option<OsString>,
-) -> Option<PathBuf> {
-    if let Some(dir) = xdg_data_home.map(PathBuf::from).filter(|d| d.is_absolute()) {
-        return Some(dir.join("strata"));
-    }
-    home.filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".local/share/strata"))
-}
 
 /// The UI to serve, if any.
 fn ui_dir(given: Option<PathBuf>) -> CliResult<Option<PathBuf>> {
@@ -208,6 +193,8 @@ async fn shutdown() {
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsString;
+
     use super::*;
 
     #[test]

@@ -1,0 +1,167 @@
+//! The build API with real parts: a closure from real Nix (the `nix/tests`
+//! package set), submitted to `strata serve` with curl, built from the
+//! local Nix store, downloaded (byte for byte `strata build`'s output for
+//! the same plan and config, read by skopeo), and pulled and run by podman
+//! from the same server's registry at the name and tag the build answered.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use strata_tests::{cleanup, nix, repo, require, run_ok, stdout, strata, temp_dir, Podman};
+
+const GREETING: &str = "hello from a strata image\n";
+
+/// `curl -sS` with the given arguments; the body (and status, last line).
+fn curl(args: &[&str]) -> (String, u16) {
+    let out = run_ok(
+        Command::new("curl")
+            .args(["-sS", "-w", "\n%{http_code}"])
+            .args(args),
+    );
+    let text = stdout(&out);
+    let (body, code) = text.rsplit_once('\n').expect("curl printed the status");
+    (
+        body.to_string(),
+        code.trim().parse().expect("a status code"),
+    )
+}
+
+/// Polls a build until its state is final; the last status.
+fn wait(base: &str, id: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        let (body, code) = curl(&[&format!("{base}/api/builds/{id}")]);
+        assert_eq!(code, 200, "{body}");
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if ["done", "failed", "cancelled"].contains(&status["state"].as_str().unwrap()) {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("build {id} did not finish");
+}
+
+/// `nix/tests`' hello, built, and its closure as `nix path-info` prints it.
+fn hello_closure(dir: &Path) -> String {
+    run_ok(
+        nix("nix-build")
+            .arg(repo().join("nix/tests"))
+            .args(["-A", "hello", "-o"])
+            .arg(dir.join("hello")),
+    );
+    let info = run_ok(
+        nix("nix")
+            .args(["path-info", "--json", "--recursive"])
+            .arg(dir.join("hello")),
+    );
+    stdout(&info)
+}
+
+#[test]
+fn an_image_built_through_the_api_downloads_as_strata_build_and_pulls_with_podman() {
+    if !require(&["curl", "nix-build", "skopeo", "podman", "runc"]) {
+        return;
+    }
+    let dir = temp_dir("api-build");
+    let closure = hello_closure(&dir);
+    fs::write(dir.join("closure.json"), &closure).unwrap();
+    let (_server, url) = strata_tests::serve(
+        [Path::new("--data-dir"), &dir.join("data")],
+        "strata: serving the build API at ",
+    );
+    let base = url.trim_end_matches("/api/").to_string();
+    let config = serde_json::json!({
+        "algorithm": "auto", "budget": 3, "links": true, "cmd": ["hello"],
+        "name": "hello", "tag": "api",
+    });
+    let mut body = config.clone();
+    body["closure"] = serde_json::from_str(&closure).unwrap();
+    fs::write(dir.join("request.json"), body.to_string()).unwrap();
+    let request = format!("@{}", dir.join("request.json").display());
+    let submit = [
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &request,
+    ];
+    let (answer, code) = curl(&[&submit[..], &[&format!("{base}/api/builds")]].concat());
+    assert_eq!(code, 202, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["image"], "hello:api");
+    let id = answer["id"].as_str().unwrap().to_string();
+    let status = wait(&base, &id);
+    assert_eq!(status["state"], "done", "{status}");
+    assert_eq!(status["layers"]["total"], 4);
+
+    // The download is strata build's output for the same plan and config.
+    let download = dir.join("download.tar");
+    let out = download.to_str().unwrap();
+    let (_, code) = curl(&["-o", out, &format!("{base}/api/builds/{id}/image.tar")]);
+    assert_eq!(code, 200);
+    run_ok(
+        strata()
+            .arg("build")
+            .arg(dir.join("closure.json"))
+            .args(["-a", "auto", "-b", "3", "--links", "--cmd", "hello"])
+            .args(["--name", "hello", "--tag", "api", "--cache"])
+            .arg(dir.join("cache"))
+            .arg("-o")
+            .arg(dir.join("cli.tar")),
+    );
+    assert!(
+        fs::read(&download).unwrap() == fs::read(dir.join("cli.tar")).unwrap(),
+        "image.tar differs from strata build's"
+    );
+    run_ok(
+        Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("docker-archive:{out}")),
+    );
+
+    // Submitted again: the same build, done at once.
+    let (again, code) = curl(&[&submit[..], &[&format!("{base}/api/builds")]].concat());
+    assert_eq!(code, 202);
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(
+        (again["id"].as_str(), again["state"].as_str()),
+        (Some(id.as_str()), Some("done"))
+    );
+
+    // Pulled from the same server's registry, at the name and tag it answered.
+    let addr = base.trim_start_matches("http://");
+    let podman = Podman::new(&dir);
+    let image = format!("{addr}/hello:api");
+    run_ok(podman.cmd().args(["pull", "--tls-verify=false", &image]));
+    assert_eq!(podman.run(&image, &[]), GREETING);
+    cleanup(&dir);
+}
+
+#[test]
+fn a_plan_whose_paths_the_server_lacks_is_a_4xx_naming_the_path() {
+    if !require(&["curl"]) {
+        return;
+    }
+    let dir = temp_dir("api-missing");
+    let (_server, url) = strata_tests::serve(
+        [Path::new("--data-dir"), &dir.join("data")],
+        "strata: serving the build API at ",
+    );
+    let base = url.trim_end_matches("/api/").to_string();
+    let absent = "/nix/store/2d2mfgw3cqa8dp1ymhy2sw0ychqdxbgy-absent-1.0";
+    let body = serde_json::json!({
+        "closure": [{"path": absent, "narSize": 1, "references": []}],
+    });
+    let (answer, code) = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &body.to_string(),
+        &format!("{base}/api/builds"),
+    ]);
+    assert_eq!(code, 422, "{answer}");
+    assert!(answer.contains(absent), "{answer}");
+    cleanup(&dir);
+}
