@@ -224,3 +224,20 @@ pub fn nix(program: &str) -> Command {
     );
     cmd
 }
+
+/// `nix/tests`' hello built into `dir/hello`, and its closure as `nix
+/// path-info --json --recursive` prints it.
+pub fn hello_path_info(dir: &Path) -> String {
+    run_ok(
+        nix("nix-build")
+            .arg(repo().join("nix/tests"))
+            .args(["-A", "hello", "-o"])
+            .arg(dir.join("hello")),
+    );
+    let info = run_ok(
+        nix("nix")
+            .args(["path-info", "--json", "--recursive"])
+            .arg(dir.join("hello")),
+    );
+    stdout(&info)
+}

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use strata_tests::{cleanup, nix, repo, require, run_ok, stdout, strata, temp_dir, Podman};
+use strata_tests::{cleanup, hello_path_info, require, run_ok, stdout, strata, temp_dir, Podman};
 
 const GREETING: &str = "hello from a strata image\n";
 
@@ -42,29 +42,13 @@ fn wait(base: &str, id: &str) -> serde_json::Value {
     panic!("build {id} did not finish");
 }
 
-/// `nix/tests`' hello, built, and its closure as `nix path-info` prints it.
-fn hello_closure(dir: &Path) -> String {
-    run_ok(
-        nix("nix-build")
-            .arg(repo().join("nix/tests"))
-            .args(["-A", "hello", "-o"])
-            .arg(dir.join("hello")),
-    );
-    let info = run_ok(
-        nix("nix")
-            .args(["path-info", "--json", "--recursive"])
-            .arg(dir.join("hello")),
-    );
-    stdout(&info)
-}
-
 #[test]
 fn an_image_built_through_the_api_downloads_as_strata_build_and_pulls_with_podman() {
     if !require(&["curl", "nix-build", "skopeo", "podman", "runc"]) {
         return;
     }
     let dir = temp_dir("api-build");
-    let closure = hello_closure(&dir);
+    let closure = hello_path_info(&dir);
     fs::write(dir.join("closure.json"), &closure).unwrap();
     let (_server, url) = strata_tests::serve(
         [Path::new("--data-dir"), &dir.join("data")],

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 use strata_tests::{
-    cleanup, nix, repo, require, run_ok, stdout, strata, strata_path, temp_dir, Podman,
+    cleanup, hello_path_info, nix, repo, require, run_ok, stdout, strata, strata_path, temp_dir,
+    Podman,
 };
 
 const GREETING: &str = "hello from a strata image\n";
@@ -31,18 +32,7 @@ fn a_closure_exported_both_ways_gives_one_image_that_runs() {
     }
     let dir = temp_dir("nix-closure");
     let tests = repo().join("nix/tests");
-    run_ok(
-        nix("nix-build")
-            .arg(&tests)
-            .args(["-A", "hello", "-o"])
-            .arg(dir.join("hello")),
-    );
-    let info = run_ok(
-        nix("nix")
-            .args(["path-info", "--json", "--recursive"])
-            .arg(dir.join("hello")),
-    );
-    fs::write(dir.join("path-info.json"), &info.stdout).unwrap();
+    fs::write(dir.join("path-info.json"), hello_path_info(&dir)).unwrap();
     let paths = format!("[ (import {} {{}}).hello ]", tests.display());
     run_ok(
         nix("nix-build")

@@ -192,8 +192,8 @@ fn json_error(e: serde_json::Error) -> InputError {
     }
 }
 
-/// A short name for a JSON value's type, for error messages.
-pub(crate) fn describe(value: &Value) -> &'static str {
+/// A short name for a JSON value's type, for error messages ("a list").
+pub fn describe(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

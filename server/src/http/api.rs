@@ -33,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{Map, Value};
+use strata_planner::input::describe;
 use strata_planner::{
     parse_closure, parse_popularity, plan_closure, read_layers, Algorithm, Plan, PlanOptions,
 };
@@ -126,19 +127,8 @@ fn body_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>
         Value::Object(map) => Ok(map),
         other => Err(ApiError::new(
             Code::InvalidJson,
-            format!("the body must be a JSON object, not {}", json_kind(&other)),
+            format!("the body must be a JSON object, not {}", describe(&other)),
         )),
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -155,7 +145,7 @@ fn planning_options(body: &mut Map<String, Value>) -> Result<PlanOptions, ApiErr
         Some(other) => {
             return Err(field(
                 "algorithm",
-                format!("must be a string, not {}", json_kind(&other)),
+                format!("must be a string, not {}", describe(&other)),
             ))
         }
     };
