@@ -380,31 +380,28 @@ fn bad_inputs_fail_with_clear_errors_and_leave_nothing() {
     let mut plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
     plan["layers"][0]["paths"][0] = "/etc/passwd".into();
     let outside = s.dir.join("outside.plan.json");
-    fs::write(&outside, plan.to_string()).unwrap();
-    assert_bad_input(
-        &s,
-        strata()
-            .arg("build")
+    let build_outside = |plan: &serde_json::Value| {
+        fs::write(&outside, plan.to_string()).unwrap();
+        let mut cmd = strata();
+        cmd.arg("build")
             .arg(&outside)
             .arg("--store-root")
             .arg(&s.store.root)
             .arg("--cache")
-            .arg(s.dir.join("cache")),
-        // Refused where the plan is read, before anything is built.
+            .arg(s.dir.join("cache"));
+        cmd
+    };
+    // Refused where the plan is read, before anything is built.
+    assert_bad_input(
+        &s,
+        &mut build_outside(&plan),
         "/etc/passwd is not a valid store path",
     );
     // A well-formed store path of another store directory, in a plan.
     plan["layers"][0]["paths"][0] = "/gnu/store/00000000000000000000000000000000-other-1.0".into();
-    fs::write(&outside, plan.to_string()).unwrap();
     assert_bad_input(
         &s,
-        strata()
-            .arg("build")
-            .arg(&outside)
-            .arg("--store-root")
-            .arg(&s.store.root)
-            .arg("--cache")
-            .arg(s.dir.join("cache")),
+        &mut build_outside(&plan),
         "/gnu/store/00000000000000000000000000000000-other-1.0 is not a store path (not directly under /nix/store)",
     );
     // A fifo inside a store path.

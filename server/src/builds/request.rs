@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use strata_planner::Plan;
 
 use crate::image::compress::Compression;
-use crate::image::config::{check_created, ConfigOptions};
+use crate::image::config::{check_created, key_values, ConfigOptions};
 use crate::image::custom::Customisation;
 use crate::image::digest::Sha256Digest;
 use crate::image::layer::NixStore;
@@ -152,12 +152,7 @@ impl BuildRequest {
                 working_dir: c.workdir.clone(),
                 user: c.user.clone(),
                 exposed_ports: c.ports.clone(),
-                labels: c
-                    .labels
-                    .iter()
-                    .filter_map(|l| l.split_once('='))
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
+                labels: key_values(&c.labels),
             },
             name: name.map(|n| n.to_string()),
             tag: tag.map(|t| t.to_string()),

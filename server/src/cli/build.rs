@@ -24,7 +24,7 @@ use super::input::{
 use super::output::{peak_memory, Output};
 use crate::image::archive::{docker, oci};
 use crate::image::compress::Compression;
-use crate::image::config::{check_created, parse_config, ConfigOptions, CreatedError};
+use crate::image::config::{check_created, key_values, parse_config, ConfigOptions, CreatedError};
 use crate::image::custom::Customisation;
 use crate::image::layer::{NixStore, Progress};
 use crate::image::name::{ImageName, ReferenceError, Tag};
@@ -292,12 +292,7 @@ fn build_options(args: &BuildArgs) -> CliResult<BuildOptions> {
             working_dir: args.workdir.clone(),
             user: args.user.clone(),
             exposed_ports: args.port.clone(),
-            labels: args
-                .label
-                .iter()
-                .filter_map(|l| l.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            labels: key_values(&args.label),
         },
         name: args.name.as_ref().map(ToString::to_string),
         tag: args.tag.as_ref().map(ToString::to_string),

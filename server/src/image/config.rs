@@ -65,6 +65,16 @@ pub struct ConfigLayer<'a> {
     pub comment: String,
 }
 
+/// `KEY=VALUE` entries as pairs (entries without `=` are checked out
+/// before, where they are read).
+pub fn key_values(entries: &[String]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .filter_map(|e| e.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// The image configuration. `path` is the default `PATH` (the roots'
 /// `bin` directories), used when no `PATH` is given.
 pub fn image_config(
