@@ -149,3 +149,134 @@ fn a_plan_whose_paths_the_server_lacks_is_a_4xx_naming_the_path() {
     assert!(answer.contains(absent), "{answer}");
     cleanup(&dir);
 }
+
+/// Every blob in a data directory hashes to its name: nothing half
+/// written or unverified is visible.
+fn assert_blobs_verified(data: &Path) {
+    use sha2::{Digest as _, Sha256};
+
+    let dir = data.join("blobs/sha256");
+    let mut count = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let digest = Sha256::digest(fs::read(&path).unwrap());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            path.file_name().unwrap().to_str().unwrap(),
+            hex,
+            "a visible blob with other bytes than its name says"
+        );
+        count += 1;
+    }
+    assert!(count > 0, "no blobs in {}", dir.display());
+}
+
+#[test]
+fn a_server_killed_mid_build_shows_nothing_partial_and_builds_again_after_a_restart() {
+    use strata_tests::store::{FakeStore, DATA};
+    if !require(&["curl"]) {
+        return;
+    }
+    let dir = temp_dir("api-crash");
+    let store = FakeStore::create(&dir.join("root"), Path::new("/bin/busybox"));
+    // 24 MiB that gzip cannot shrink, so the build is still running when
+    // the server is killed.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let noise: Vec<u8> = (0..24 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    fs::write(store.at(DATA).join("share/noise"), noise).unwrap();
+    let data = dir.join("data");
+    let root = store.root.clone();
+    let start = || {
+        strata_tests::serve(
+            [
+                Path::new("--data-dir"),
+                &data,
+                Path::new("--store-root"),
+                &root,
+            ],
+            "strata: serving the build API at ",
+        )
+    };
+    let request = |tag: &str, budget: u32| {
+        let body = serde_json::json!({
+            "closure": store.closure(), "budget": budget, "name": "hello", "tag": tag,
+        });
+        body.to_string()
+    };
+    let submit = |base: &str, body: &str| {
+        let (answer, code) = curl(&[
+            "-X",
+            "POST",
+            "--data-binary",
+            body,
+            &format!("{base}/api/builds"),
+        ]);
+        assert_eq!(code, 202, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        answer["id"].as_str().unwrap().to_string()
+    };
+
+    // One image finished before the crash.
+    let (mut server, url) = start();
+    let base = url.trim_end_matches("/api/").to_string();
+    let before = submit(&base, &request("before", 1));
+    assert_eq!(wait(&base, &before)["state"], "done");
+    let tar_before = dir.join("before.tar");
+    let (_, code) = curl(&[
+        "-o",
+        tar_before.to_str().unwrap(),
+        &format!("{base}/api/builds/{before}/image.tar"),
+    ]);
+    assert_eq!(code, 200);
+
+    // A second build, killed while it runs.
+    let big = submit(&base, &request("big", 4));
+    let mut building = false;
+    for _ in 0..2000 {
+        let (body, _) = curl(&[&format!("{base}/api/builds/{big}")]);
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if status["state"] == "building" && status["bytes"].as_u64().unwrap_or(0) > 0 {
+            building = true;
+            break;
+        }
+        assert_ne!(
+            status["state"], "done",
+            "the build finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(building, "the build never started");
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    assert_blobs_verified(&data);
+    assert!(!data.join(format!("records/builds/{big}")).exists());
+
+    // Restarted: the finished image is all there, the killed build is
+    // unknown (nothing claims it is done) and runs again when asked.
+    let (_server, url) = start();
+    let base = url.trim_end_matches("/api/").to_string();
+    let (_, code) = curl(&[&format!("{base}/api/builds/{big}")]);
+    assert_eq!(code, 404);
+    let again = dir.join("again.tar");
+    let (_, code) = curl(&[
+        "-o",
+        again.to_str().unwrap(),
+        &format!("{base}/api/builds/{before}/image.tar"),
+    ]);
+    assert_eq!(code, 200);
+    assert!(fs::read(&again).unwrap() == fs::read(&tar_before).unwrap());
+    let (_, code) = curl(&["-I", &format!("{base}/v2/hello/manifests/before")]);
+    assert_eq!(code, 200);
+    assert_eq!(submit(&base, &request("big", 4)), big);
+    let status = wait(&base, &big);
+    assert_eq!(status["state"], "done", "{status}");
+    assert_blobs_verified(&data);
+    cleanup(&dir);
+}

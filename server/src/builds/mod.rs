@@ -472,3 +472,109 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::image::golden_tests::{fixed_store, GREETING, HELLO};
+    use crate::store::FsStore;
+    use strata_planner::{parse_closure, plan_closure, Algorithm, PlanOptions};
+
+    fn queue(dir: &Path, jobs: usize, max_queued: usize) -> BuildQueue {
+        fixed_store(dir);
+        BuildQueue::new(
+            Arc::new(FsStore::open(dir.join("data")).unwrap()),
+            QueueOptions {
+                nix: NixStore {
+                    store_dir: "/nix/store".to_string(),
+                    root: Some(dir.to_path_buf()),
+                },
+                jobs,
+                max_queued,
+                threads: 1,
+            },
+        )
+    }
+
+    fn request(tag: &str) -> BuildRequest {
+        let closure = serde_json::json!([
+            {"path": HELLO, "narSize": 1, "references": [GREETING]},
+            {"path": GREETING, "narSize": 2, "references": []},
+        ]);
+        let graph = parse_closure(&closure.to_string(), "/nix/store").unwrap();
+        BuildRequest {
+            plan: plan_closure(&graph, &PlanOptions::new(Algorithm::Popularity, 2)).unwrap(),
+            config: ImageConfig {
+                tag: Some(tag.to_string()),
+                ..ImageConfig::default()
+            },
+        }
+    }
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("strata-builds-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    async fn done(queue: &BuildQueue, id: &str) -> Status {
+        let mut watch = queue.watch(id).expect("in flight");
+        while !watch.borrow_and_update().state.is_final() {
+            watch.changed().await.unwrap();
+        }
+        let status = watch.borrow().clone();
+        status
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn identical_requests_at_once_are_one_build() {
+        let dir = temp("single");
+        let queue = queue(&dir, 1, 8);
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let queue = queue.clone();
+                tokio::task::spawn_blocking(move || queue.submit(request("t")).unwrap())
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.push(task.await.unwrap().id);
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        assert_eq!(queue.builds.lock().unwrap().len(), 1);
+        let status = done(&queue, &ids[0]).await;
+        assert_eq!(status.state, State::Done, "{status:?}");
+        // Built once: every layer was built, none came from the cache.
+        assert_eq!((status.layers.done, status.layers.cached), (2, 0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_and_a_cancelled_build_stops() {
+        let dir = temp("full");
+        // No job slot ever frees up while the test looks: all wait.
+        let queue = queue(&dir, 1, 2);
+        let _slot = queue.slots.clone().acquire_owned().await.unwrap();
+        let a = queue.submit(request("a")).unwrap();
+        let b = queue.submit(request("b")).unwrap();
+        assert!(matches!(
+            queue.submit(request("c")),
+            Err(SubmitError::QueueFull(2))
+        ));
+        assert_eq!(queue.cancel(&a.id).unwrap().state, State::Cancelled);
+        // A cancelled build frees its place, and asking again builds anew.
+        let c = queue.submit(request("c")).unwrap();
+        assert_eq!(c.state, State::Queued);
+        drop(_slot);
+        assert_eq!(done(&queue, &b.id).await.state, State::Done);
+        assert_eq!(done(&queue, &c.id).await.state, State::Done);
+        assert_eq!(queue.status(&a.id).unwrap().state, State::Cancelled);
+        let again = queue.submit(request("a")).unwrap();
+        assert_eq!(done(&queue, &again.id).await.state, State::Done);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
