@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// 60,000 paths is about 35 MB).
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
     max_body: usize,
+    /// Seconds a request body may stop arriving before the request is
+    /// refused (408).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    body_timeout: u64,
     /// When set (or $STRATA_TOKEN), POST and DELETE under /api/ need
     /// `Authorization: Bearer <token>`; pulls and the UI stay open.
     #[arg(long, value_name = "TOKEN")]
@@ -159,6 +163,7 @@ pub fn run(args: ServeArgs) -> CliResult {
             store_dir: args.store_dir.as_str().into(),
             token: token.map(Into::into),
             max_body: args.max_body,
+            body_timeout: std::time::Duration::from_secs(args.body_timeout),
         };
         let state = AppState { store };
         axum::serve(listener, app(state, Some(api), ui))

@@ -39,6 +39,8 @@ use strata_planner::{
 };
 
 use super::api_error::{ApiError, Code};
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutError};
+
 use super::file_body::file_body;
 use super::range::ByteRange;
 use crate::builds::{
@@ -56,6 +58,9 @@ pub struct ApiState {
     pub token: Option<Arc<str>>,
     /// The largest request body taken, in bytes.
     pub max_body: usize,
+    /// How long a request body may stop arriving before it is refused
+    /// (a client that never finishes its body holds nothing for long).
+    pub body_timeout: std::time::Duration,
 }
 
 /// The `/api/` routes (to be nested at `/api`).
@@ -68,6 +73,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/builds/{id}/{file}", get(download))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(state.max_body))
+        .layer(RequestBodyTimeoutLayer::new(state.body_timeout))
         .with_state(state)
 }
 
@@ -95,7 +101,12 @@ async fn authorize(State(state): State<ApiState>, request: Request, next: Next) 
 /// the client's mistakes.
 fn body_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
     let bytes = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if timed_out(&e) {
+            ApiError::new(
+                Code::Timeout,
+                "the request body stopped arriving before its end",
+            )
+        } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 Code::TooLarge,
                 "the request body is larger than this server takes (--max-body)",
@@ -130,6 +141,18 @@ fn body_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>
             format!("the body must be a JSON object, not {}", describe(&other)),
         )),
     }
+}
+
+/// Whether reading the body failed because it stopped arriving.
+fn timed_out(error: &BytesRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<TimeoutError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// The planning fields of a body (the CLI's flags by name), taken out of
@@ -497,6 +520,7 @@ mod tests {
             store_dir: "/nix/store".into(),
             token: token.map(Into::into),
             max_body: 64 * 1024,
+            body_timeout: Duration::from_millis(300),
         };
         Server {
             app: routes(state),
@@ -795,6 +819,31 @@ mod tests {
             assert_eq!(code, StatusCode::NOT_FOUND, "{method} {uri}: {text}");
             assert!(text.contains("unknown_build"), "{text}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_arriving_is_a_408_not_a_held_request() {
+        use futures_util::StreamExt as _;
+        let s = server("slow", None);
+        let first = futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from_static(
+            b"{\"closure\": ",
+        ))]);
+        let never = first.chain(futures_util::stream::pending());
+        let request = Request::builder()
+            .method("POST")
+            .uri("/plan")
+            .body(Body::from_stream(never))
+            .unwrap();
+        let response =
+            tokio::time::timeout(Duration::from_secs(10), s.app.clone().oneshot(request))
+                .await
+                .expect("answered well before the test gives up")
+                .unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&bytes).contains("\"code\":\"timeout\""));
     }
 
     #[tokio::test]

@@ -26,6 +26,8 @@ pub enum Code {
     Unauthorized,
     /// The body is larger than `--max-body`.
     TooLarge,
+    /// The body stopped arriving for longer than the server waits.
+    Timeout,
     /// A `Range` that the file does not have.
     RangeNotSatisfiable,
     /// Too many builds wait already.
@@ -43,6 +45,7 @@ impl Code {
             Code::NotReady => StatusCode::CONFLICT,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::Timeout => StatusCode::REQUEST_TIMEOUT,
             Code::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Code::QueueFull => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
