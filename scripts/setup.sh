@@ -3,7 +3,9 @@
 # nothing when its tool is already there.
 #
 #   scripts/setup.sh run    what building and running needs (scripts/start.sh):
-#                           the wasm32 Rust target; no root
+#                           the wasm32 Rust target, and Debian's Nix (nix-bin)
+#                           to build the example packages the server offers
+#                           (root or sudo; without them, a note and no Nix)
 #   scripts/setup.sh test   also what the tests drive (tests/run.sh): Debian's
 #                           Nix, skopeo, umoci, podman, runc, busybox-static,
 #                           pigz, Chromium and chromedriver; root (or sudo)
@@ -23,7 +25,21 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown
 fi
 
-[ "$mode" = test ] || exit 0
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+can_install() { [ -z "$sudo" ] || sudo -n true 2>/dev/null; }
+
+if [ "$mode" = run ]; then
+    if ! have nix-build; then
+        if can_install; then
+            echo "setup: installing nix-bin" >&2
+            $sudo apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nix-bin
+        else
+            echo "setup: no Nix and no root to install it (apt-get install nix-bin): the server will have no example to build" >&2
+        fi
+    fi
+    exit 0
+fi
 
 # Debian packages the tests drive (python3 runs the optional benchmark
 # kit; the image tests use real Nix, skopeo, umoci, podman with runc, and
@@ -44,7 +60,6 @@ have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
-    sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The first command: builds everything (the strata binary, and the web UI
-# for wasm32 into web/dist), then serves the UI at http://127.0.0.1:8080/
-# (extra arguments go to `strata serve`, e.g. --listen 0.0.0.0:8080).
-# One line a step; the tools' own output goes to target/start.log.
+# The first command: builds everything (the strata binary, the web UI for
+# wasm32 into web/dist, and with Debian's Nix the nix/tests packages whose
+# closures the server offers as something real to build), then runs
+# `strata serve`: the UI at http://127.0.0.1:8080/, the build API under
+# /api/, the registry under /v2/ (extra arguments go to `strata serve`,
+# e.g. --listen 0.0.0.0:8080). One line a step; the tools' own output goes
+# to target/start.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +28,19 @@ step() {
     fi
 }
 
-step "checking the wasm32 Rust target" bash scripts/setup.sh run
+step "checking the wasm32 Rust target and Nix" bash scripts/setup.sh run
 step "building strata (release)" cargo build --release -p strata-server --bin strata
 step "building the web UI (wasm32)" cargo run -q -p xtask -- web
+examples=(--examples examples/fleet/rev2)
+if command -v nix-build >/dev/null 2>&1; then
+    mkdir -p "$target/examples"
+    # No binary cache is needed (the packages are built from scratch), so
+    # none is asked: this works offline too.
+    step "building the example packages with Nix (nix/tests)" env NIX_CONFIG="substituters =" \
+        nix-build nix/closure-graph.nix --arg paths '[ (import ./nix/tests {}).hello ]' \
+        -o "$target/examples/hello.json"
+    examples=(--examples "$target/examples" "${examples[@]}")
+fi
 strata="$target/release/strata"
 echo "strata: the binary is $strata; put it on PATH, or run cargo install --path server" >&2
-exec "$strata" serve --ui web/dist "$@"
+exec "$strata" serve --ui web/dist "${examples[@]}" "$@"

@@ -11,6 +11,7 @@
 
 mod builds;
 pub mod cli;
+mod examples;
 mod files;
 mod http;
 mod image;

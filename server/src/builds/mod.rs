@@ -179,6 +179,11 @@ impl BuildQueue {
         &self.store
     }
 
+    /// Where store paths are read.
+    pub fn nix(&self) -> &NixStore {
+        &self.options.nix
+    }
+
     /// Queues a build, or joins the same request's build, or answers at
     /// once from a finished build's record. Returns its current status.
     pub fn submit(&self, request: BuildRequest) -> Result<Status, SubmitError> {

@@ -18,6 +18,7 @@ use clap::Args;
 use super::error::{bad_input, Classify as _, CliResult};
 use super::input::{default_data_dir, parse_store_dir};
 use crate::builds::{BuildQueue, QueueOptions};
+use crate::examples::Examples;
 use crate::http::api::ApiState;
 use crate::http::{app, AppState};
 use crate::image::layer::NixStore;
@@ -66,6 +67,10 @@ pub struct ServeArgs {
     /// `Authorization: Bearer <token>`; pulls and the UI stay open.
     #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
+    /// A folder of example closures (`*.json`) the API and UI offer,
+    /// each saying whether this server's store can build it (repeatable).
+    #[arg(long, value_name = "DIR")]
+    examples: Vec<PathBuf>,
 }
 
 /// Examples for `strata serve --help`.
@@ -108,6 +113,7 @@ pub fn run(args: ServeArgs) -> CliResult {
                 bad_input("no --data-dir given and neither XDG_DATA_HOME nor HOME set")
             })?,
     };
+    let examples = Examples::load(&args.examples, &args.store_dir).bad_input()?;
     let store = FsStore::open(&data_dir)
         .with_context(|| format!("data directory {}", data_dir.display()))
         .failure()?;
@@ -164,6 +170,7 @@ pub fn run(args: ServeArgs) -> CliResult {
             token: token.map(Into::into),
             max_body: args.max_body,
             body_timeout: std::time::Duration::from_secs(args.body_timeout),
+            examples: Arc::new(examples),
         };
         let state = AppState { store };
         axum::serve(listener, app(state, Some(api), ui))

@@ -9,6 +9,9 @@
 //! DELETE /api/builds/{id}          cancels a queued or running build
 //! GET    /api/builds/{id}/image.tar      the docker-archive (HEAD, Range, ETag)
 //! GET    /api/builds/{id}/image.oci.tar  the OCI archive (the same)
+//! GET    /api/examples             example closures, each saying whether this server can build it
+//! GET    /api/examples/{name}      one example's closure
+//! POST   /api/available            {"plan": ...} or {"closure": ...} -> which paths the store lacks
 //! ```
 //!
 //! A download is written once into the store as a blob (the bytes of
@@ -46,6 +49,7 @@ use super::range::ByteRange;
 use crate::builds::{
     ArchiveError, ArchiveFormat, BuildQueue, BuildRequest, ImageConfig, SubmitError,
 };
+use crate::examples::Examples;
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -61,6 +65,8 @@ pub struct ApiState {
     /// How long a request body may stop arriving before it is refused
     /// (a client that never finishes its body holds nothing for long).
     pub body_timeout: std::time::Duration,
+    /// The example closures offered.
+    pub examples: Arc<Examples>,
 }
 
 /// The `/api/` routes (to be nested at `/api`).
@@ -71,6 +77,9 @@ pub fn routes(state: ApiState) -> Router {
         .route("/builds/{id}", get(status).delete(cancel))
         .route("/builds/{id}/events", get(events))
         .route("/builds/{id}/{file}", get(download))
+        .route("/examples", get(examples))
+        .route("/examples/{name}", get(example))
+        .route("/available", post(available))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(state.max_body))
         .layer(RequestBodyTimeoutLayer::new(state.body_timeout))
@@ -374,6 +383,85 @@ async fn events(
         .into_response())
 }
 
+async fn examples(State(state): State<ApiState>) -> Response {
+    let nix = state.queue.nix().clone();
+    let examples = state.examples.clone();
+    // A listing stats every example path: off the async threads.
+    match tokio::task::spawn_blocking(move || examples.list(&nix)).await {
+        Ok(list) => json_response(&list),
+        Err(e) => ApiError::new(Code::Internal, format!("listing examples: {e}")).into_response(),
+    }
+}
+
+async fn example(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let example = state.examples.get(&name).ok_or_else(|| {
+        ApiError::new(
+            Code::UnknownExample,
+            format!("no example {name:?} on this server"),
+        )
+    })?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        example.closure.clone(),
+    )
+        .into_response())
+}
+
+/// Which store paths of a plan or closure this server's store lacks, so
+/// a client can say so before anyone asks for a build.
+async fn available(
+    State(state): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let mut body = body_object(body)?;
+    let paths: Vec<strata_planner::StorePath> = match (body.remove("plan"), body.remove("closure"))
+    {
+        (Some(plan), None) => Plan::from_json(&plan.to_string())
+            .map_err(|e| ApiError::field("plan", e.to_string()))?
+            .layers
+            .into_iter()
+            .flat_map(|l| l.paths)
+            .collect(),
+        (None, Some(closure)) => {
+            let text = match closure {
+                Value::String(text) => text,
+                value => value.to_string(),
+            };
+            parse_closure(&text, &state.store_dir)
+                .map_err(|e| ApiError::field("closure", e.to_string()))?
+                .nodes()
+                .iter()
+                .map(|n| n.path.clone())
+                .collect()
+        }
+        _ => {
+            return Err(ApiError::field(
+                "plan",
+                "give a plan or a closure (one of them)",
+            ))
+        }
+    };
+    unknown_fields(&body)?;
+    let nix = state.queue.nix().clone();
+    let missing: Vec<String> = tokio::task::spawn_blocking(move || {
+        paths
+            .iter()
+            .filter(|p| nix.locate(p).is_err())
+            .map(|p| p.to_string())
+            .collect()
+    })
+    .await
+    .map_err(|e| ApiError::new(Code::Internal, format!("checking the store: {e}")))?;
+    Ok(json_response(&serde_json::json!({
+        "buildable": missing.is_empty(),
+        "missingCount": missing.len(),
+        "missing": &missing[..missing.len().min(20)],
+    })))
+}
+
 /// A finished build's archive: whole, or the `Range` asked for.
 async fn download(
     State(state): State<ApiState>,
@@ -481,6 +569,7 @@ mod tests {
 
     use super::*;
     use crate::builds::{QueueOptions, Status};
+    use crate::examples::Examples;
     use crate::image::golden_tests::{fixed_store, GREETING, HELLO};
     use crate::image::layer::NixStore;
     use crate::store::FsStore;
@@ -521,12 +610,26 @@ mod tests {
             token: token.map(Into::into),
             max_body: 64 * 1024,
             body_timeout: Duration::from_millis(300),
+            examples: Arc::new(examples(&dir)),
         };
         Server {
             app: routes(state),
             dir,
         }
     }
+
+    /// Two example closures: the fixed store's (buildable) and one whose
+    /// path is in no store here.
+    fn examples(dir: &std::path::Path) -> Examples {
+        let folder = dir.join("examples");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("golden.json"), closure().to_string()).unwrap();
+        let absent = serde_json::json!([{"path": ABSENT, "narSize": 5, "references": []}]);
+        std::fs::write(folder.join("debian.closure.json"), absent.to_string()).unwrap();
+        Examples::load(&[folder], "/nix/store").unwrap()
+    }
+
+    const ABSENT: &str = "/nix/store/2d2mfgw3cqa8dp1ymhy2sw0ychqdxbgy-absent-1.0";
 
     fn closure() -> Value {
         serde_json::json!([
@@ -819,6 +922,58 @@ mod tests {
             assert_eq!(code, StatusCode::NOT_FOUND, "{method} {uri}: {text}");
             assert!(text.contains("unknown_build"), "{text}");
         }
+    }
+
+    #[tokio::test]
+    async fn examples_and_available_say_what_this_server_can_build() {
+        let s = server("examples", None);
+        let (code, text) = call(&s.app, "GET", "/examples", "").await;
+        assert_eq!(code, StatusCode::OK, "{text}");
+        let list: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(list[0]["name"], "debian");
+        assert_eq!(list[0]["buildable"], false);
+        assert!(list[0]["why"].as_str().unwrap().contains(ABSENT), "{list}");
+        assert_eq!(list[1]["name"], "golden");
+        assert_eq!(list[1]["buildable"], true);
+        assert_eq!(list[1]["paths"], 2);
+        assert_eq!(list[1]["closure"], "/api/examples/golden");
+        let (code, text) = call(&s.app, "GET", "/examples/golden", "").await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), closure());
+        let (code, text) = call(&s.app, "GET", "/examples/nope", "").await;
+        assert_eq!(code, StatusCode::NOT_FOUND, "{text}");
+        assert!(text.contains("unknown_example"), "{text}");
+        let (code, text) = call(
+            &s.app,
+            "POST",
+            "/available",
+            &serde_json::json!({"closure": closure()}).to_string(),
+        )
+        .await;
+        assert_eq!(code, StatusCode::OK, "{text}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap()["buildable"],
+            true
+        );
+        let absent = serde_json::json!([{"path": ABSENT, "narSize": 5, "references": []}]);
+        let (_, text) = call(
+            &s.app,
+            "POST",
+            "/available",
+            &serde_json::json!({"closure": absent}).to_string(),
+        )
+        .await;
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(answer["buildable"], false);
+        assert_eq!(answer["missing"], serde_json::json!([ABSENT]));
+        let (code, _) = call(
+            &s.app,
+            "POST",
+            "/available",
+            &serde_json::json!({"neither": 1}).to_string(),
+        )
+        .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
     }
 
     #[tokio::test]

@@ -20,6 +20,8 @@ pub enum Code {
     PathMissing,
     /// No build has that id.
     UnknownBuild,
+    /// No example has that name.
+    UnknownExample,
     /// The build is not done, so it has no image yet.
     NotReady,
     /// A write without the server's token.
@@ -41,7 +43,7 @@ impl Code {
         match self {
             Code::BadRequest | Code::InvalidJson | Code::InvalidField => StatusCode::BAD_REQUEST,
             Code::PathMissing => StatusCode::UNPROCESSABLE_ENTITY,
-            Code::UnknownBuild => StatusCode::NOT_FOUND,
+            Code::UnknownBuild | Code::UnknownExample => StatusCode::NOT_FOUND,
             Code::NotReady => StatusCode::CONFLICT,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
