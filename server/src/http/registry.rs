@@ -14,8 +14,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode,
 use axum::response::{IntoResponse, Response};
 use oci_spec::image::{ImageIndexBuilder, MediaType};
 use serde_json::json;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-use tokio_util::io::ReaderStream;
+use super::file_body::file_body;
 
 use super::accept;
 use super::error::{ErrorCode, RegistryError};
@@ -192,9 +191,7 @@ async fn blob(
         // Only stores with local files serve blobs for now (the S3 store
         // will answer with a redirect instead).
         let path = store.local_path(digest).ok_or_else(unknown)?;
-        let mut file = tokio::fs::File::open(&path).await?;
-        file.seek(std::io::SeekFrom::Start(start)).await?;
-        Body::from_stream(ReaderStream::with_capacity(file.take(count), 1 << 16))
+        file_body(&path, start, count).await?
     };
     let mut response = (status, body).into_response();
     set(
