@@ -171,18 +171,13 @@ fn assert_blobs_verified(data: &Path) {
     assert!(count > 0, "no blobs in {}", dir.display());
 }
 
-#[test]
-fn a_server_killed_mid_build_shows_nothing_partial_and_builds_again_after_a_restart() {
+/// The fake store with `mib` MiB that gzip cannot shrink in its data
+/// path, so building it takes a while (and takes room).
+fn noisy_store(dir: &Path, mib: usize) -> strata_tests::store::FakeStore {
     use strata_tests::store::{FakeStore, DATA};
-    if !require(&["curl"]) {
-        return;
-    }
-    let dir = temp_dir("api-crash");
     let store = FakeStore::create(&dir.join("root"), Path::new("/bin/busybox"));
-    // 24 MiB that gzip cannot shrink, so the build is still running when
-    // the server is killed.
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let noise: Vec<u8> = (0..24 << 20)
+    let noise: Vec<u8> = (0..mib << 20)
         .map(|_| {
             state ^= state << 13;
             state ^= state >> 7;
@@ -191,6 +186,16 @@ fn a_server_killed_mid_build_shows_nothing_partial_and_builds_again_after_a_rest
         })
         .collect();
     fs::write(store.at(DATA).join("share/noise"), noise).unwrap();
+    store
+}
+
+#[test]
+fn a_server_killed_mid_build_shows_nothing_partial_and_builds_again_after_a_restart() {
+    if !require(&["curl"]) {
+        return;
+    }
+    let dir = temp_dir("api-crash");
+    let store = noisy_store(&dir, 24);
     let data = dir.join("data");
     let root = store.root.clone();
     let start = || {
@@ -278,5 +283,91 @@ fn a_server_killed_mid_build_shows_nothing_partial_and_builds_again_after_a_rest
     let status = wait(&base, &big);
     assert_eq!(status["state"], "done", "{status}");
     assert_blobs_verified(&data);
+    cleanup(&dir);
+}
+
+/// A tmpfs of `mib` MiB mounted at `dir`, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, mib: usize) -> Option<SmallDisk> {
+        fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "cannot mount a tmpfs at {}",
+                dir.display()
+            );
+            eprintln!("skipped: cannot mount a tmpfs (needs root)");
+            return None;
+        }
+        Some(SmallDisk(dir.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_build_with_a_clear_error_and_leaves_nothing_behind() {
+    if !require(&["curl", "mount"]) {
+        return;
+    }
+    let dir = temp_dir("api-full-disk");
+    let store = noisy_store(&dir, 16);
+    let data = dir.join("data");
+    let Some(disk) = SmallDisk::mount(&data, 6) else {
+        return;
+    };
+    let (_server, url) = strata_tests::serve(
+        [
+            Path::new("--data-dir"),
+            &data,
+            Path::new("--store-root"),
+            &store.root,
+        ],
+        "strata: serving the build API at ",
+    );
+    let base = url.trim_end_matches("/api/").to_string();
+    let body = serde_json::json!({"closure": store.closure(), "budget": 4, "name": "hello", "tag": "full"});
+    let (answer, code) = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &body.to_string(),
+        &format!("{base}/api/builds"),
+    ]);
+    assert_eq!(code, 202, "{answer}");
+    let id = serde_json::from_str::<serde_json::Value>(&answer).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let status = wait(&base, &id);
+    assert_eq!(status["state"], "failed", "{status}");
+    let error = status["error"].as_str().unwrap();
+    assert!(error.contains("No space left on device"), "{error}");
+    // Nothing half written stays: no temporary file, no record, and every
+    // blob that is there is whole.
+    assert_eq!(fs::read_dir(data.join("tmp")).unwrap().count(), 0);
+    assert!(!data.join(format!("records/builds/{id}")).exists());
+    if data
+        .join("blobs/sha256")
+        .read_dir()
+        .unwrap()
+        .next()
+        .is_some()
+    {
+        assert_blobs_verified(&data);
+    }
+    drop(_server);
+    drop(disk);
     cleanup(&dir);
 }

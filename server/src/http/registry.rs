@@ -14,10 +14,10 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode,
 use axum::response::{IntoResponse, Response};
 use oci_spec::image::{ImageIndexBuilder, MediaType};
 use serde_json::json;
-use super::file_body::file_body;
 
 use super::accept;
 use super::error::{ErrorCode, RegistryError};
+use super::file_body::file_body;
 use super::range::ByteRange;
 use super::route::{tag_of, Endpoint, Reference};
 use super::AppState;
