@@ -25,6 +25,15 @@ use crate::image::layer::NixStore;
 use crate::store::{BlobStore, FsStore};
 use strata_planner::DEFAULT_STORE_DIR;
 
+/// A line to stderr that, unlike `eprintln!`, does not panic when stderr
+/// is closed (a supervisor that read the address and went away).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Where the UI is looked for when `--ui` is not given.
 pub const DEFAULT_UI: &str = "web/dist";
 
@@ -94,7 +103,7 @@ fn ui_dir(given: Option<PathBuf>) -> CliResult<Option<PathBuf>> {
         ))),
         None if has_ui(Path::new(DEFAULT_UI)) => Ok(Some(PathBuf::from(DEFAULT_UI))),
         None => {
-            eprintln!(
+            say!(
                 "strata: no web UI in {DEFAULT_UI} (`cargo run -p xtask -- web` builds it); \
                  serving the registry only"
             );
@@ -139,13 +148,13 @@ pub fn run(args: ServeArgs) -> CliResult {
             .failure()?;
         let addr = listener.local_addr().failure()?;
         if ui.is_some() {
-            eprintln!("strata: serving the UI at http://{addr}/");
+            say!("strata: serving the UI at http://{addr}/");
         }
-        eprintln!(
+        say!(
             "strata: serving the registry at http://{addr}/v2/ from {}",
             data_dir.display()
         );
-        eprintln!("strata: serving the build API at http://{addr}/api/");
+        say!("strata: serving the build API at http://{addr}/api/");
         let store: Arc<dyn BlobStore> = Arc::new(store);
         let queue = BuildQueue::new(
             store.clone(),
