@@ -44,7 +44,7 @@ fn wait(base: &str, id: &str) -> serde_json::Value {
 
 #[test]
 fn an_image_built_through_the_api_downloads_as_strata_build_and_pulls_with_podman() {
-    if !require(&["curl", "nix-build", "skopeo", "podman", "runc"]) {
+    if !require(&["curl", "nix-build", "skopeo", "umoci", "podman", "runc"]) {
         return;
     }
     let dir = temp_dir("api-build");
@@ -114,8 +114,25 @@ fn an_image_built_through_the_api_downloads_as_strata_build_and_pulls_with_podma
         (Some(id.as_str()), Some("done"))
     );
 
-    // Pulled from the same server's registry, at the name and tag it answered.
+    // Copied from the same server's registry by skopeo (which checks every
+    // digest), and unpacked by umoci (which checks every diff_id).
     let addr = base.trim_start_matches("http://");
+    let layout = dir.join("layout");
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{addr}/hello:api"))
+            .arg(format!("oci:{}:api", layout.display())),
+    );
+    let bundle = dir.join("bundle");
+    run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:api", layout.display()))
+            .arg(&bundle),
+    );
+    assert!(bundle.join("rootfs/bin/hello").symlink_metadata().is_ok());
+    // Pulled and run by podman, at the name and tag the build answered.
     let podman = Podman::new(&dir);
     let image = format!("{addr}/hello:api");
     run_ok(podman.cmd().args(["pull", "--tls-verify=false", &image]));

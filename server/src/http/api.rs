@@ -38,7 +38,8 @@ use axum::Router;
 use serde_json::{Map, Value};
 use strata_planner::input::describe;
 use strata_planner::{
-    parse_closure, parse_popularity, plan_closure, read_layers, Algorithm, Plan, PlanOptions,
+    check_plan, parse_closure, parse_popularity, plan_closure, read_layers, Algorithm, Plan,
+    PlanOptions,
 };
 
 use super::api_error::{ApiError, Code};
@@ -281,14 +282,22 @@ async fn submit(
     let mut body = body_object(body)?;
     let plan = match body.remove("plan") {
         Some(plan) if !plan.is_null() => {
-            if body.contains_key("closure") {
-                return Err(ApiError::field(
-                    "plan",
-                    "give a plan or a closure, not both".to_string(),
-                ));
+            let plan = Plan::from_json(&plan.to_string())
+                .map_err(|e| ApiError::field("plan", e.to_string()))?;
+            // With its closure beside it, a plan must lay it out (as
+            // `strata check`), or the image would not be the closure's.
+            if let Some(closure) = body.remove("closure").filter(|c| !c.is_null()) {
+                let text = match closure {
+                    Value::String(text) => text,
+                    value => value.to_string(),
+                };
+                let graph = parse_closure(&text, &state.store_dir)
+                    .map_err(|e| ApiError::field("closure", e.to_string()))?;
+                check_plan(&plan, &graph).map_err(|e| {
+                    ApiError::field("plan", format!("does not fit the closure: {e}"))
+                })?;
             }
-            Plan::from_json(&plan.to_string())
-                .map_err(|e| ApiError::field("plan", e.to_string()))?
+            plan
         }
         _ => plan_body(&mut body, &state.store_dir)?,
     };
@@ -922,6 +931,29 @@ mod tests {
             assert_eq!(code, StatusCode::NOT_FOUND, "{method} {uri}: {text}");
             assert!(text.contains("unknown_build"), "{text}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_plan_given_with_its_closure_must_lay_it_out() {
+        let s = server("plan-and-closure", None);
+        let graph = parse_closure(&closure().to_string(), "/nix/store").unwrap();
+        let plan = plan_closure(&graph, &PlanOptions::new(Algorithm::Auto, 3)).unwrap();
+        let plan: Value = serde_json::from_str(&plan.to_json()).unwrap();
+        let body = serde_json::json!({"plan": plan, "closure": closure(), "tag": "fits"});
+        let (code, text) = call(&s.app, "POST", "/builds", &body.to_string()).await;
+        assert_eq!(code, StatusCode::ACCEPTED, "{text}");
+        // The same plan against a closure with one path more.
+        let mut other = closure();
+        other.as_array_mut().unwrap().push(serde_json::json!(
+            {"path": ABSENT, "narSize": 5, "references": []}
+        ));
+        let body = serde_json::json!({"plan": plan, "closure": other});
+        let (code, text) = call(&s.app, "POST", "/builds", &body.to_string()).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{text}");
+        assert!(
+            text.contains("does not fit the closure") && text.contains(ABSENT),
+            "{text}"
+        );
     }
 
     #[tokio::test]
