@@ -50,7 +50,7 @@ enum Command {
     /// docker-archive or OCI layout, layers cached by content.
     #[command(after_help = build::HELP)]
     Build(Box<build::BuildArgs>),
-    /// Serve published images over the registry pull API, and the web UI.
+    /// Serve the web UI, the build API (/api/) and the registry (/v2/) on one port.
     #[command(after_help = serve::HELP)]
     Serve(serve::ServeArgs),
 }

@@ -46,8 +46,8 @@ pub struct ServeArgs {
     /// web/dist; default web/dist, left out when not built there).
     #[arg(long, value_name = "DIR")]
     ui: Option<PathBuf>,
-    /// The blob store whose published images are served (what `strata
-    /// build --cache DIR --publish` writes); default $XDG_DATA_HOME/strata,
+    /// The blob store images are built into and served from (also what
+    /// `strata build --publish` writes); default $XDG_DATA_HOME/strata,
     /// else ~/.local/share/strata.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -86,6 +86,9 @@ pub struct ServeArgs {
 pub const HELP: &str = "\
 Examples:
   cargo run -p xtask -- web && strata serve      the UI at http://127.0.0.1:8080/
+  curl --data-binary @request.json http://127.0.0.1:8080/api/builds
+      builds request.json: {\"closure\": ..., \"name\": \"hello\", \"tag\": \"v1\"}
+  podman pull --tls-verify=false 127.0.0.1:8080/hello:v1
   strata serve --listen 0.0.0.0:8080 --ui /usr/share/strata/web
   strata build plan.json --cache D --publish --name hello --tag v1
   strata serve --data-dir D                      then: skopeo inspect --tls-verify=false \\
