@@ -8,7 +8,9 @@
 #                           (root or sudo; without them, a note and no Nix)
 #   scripts/setup.sh test   also what the tests drive (tests/run.sh): Debian's
 #                           Nix, skopeo, umoci, podman, runc, busybox-static,
-#                           pigz, Chromium and chromedriver; root (or sudo)
+#                           pigz, curl, Chromium and chromedriver (root or
+#                           sudo), and schemathesis from PyPI in a venv
+#                           (${XDG_CACHE_HOME:-~/.cache}/strata/venv)
 set -euo pipefail
 
 mode="${1:-test}"
@@ -62,4 +64,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+# schemathesis (PyPI) checks the API against its OpenAPI document
+# (tests/tests/openapi.rs), from a venv of its own.
+venv="${STRATA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/strata/venv}"
+if [ ! -x "$venv/bin/schemathesis" ]; then
+    echo "setup: installing schemathesis into $venv" >&2
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        $sudo apt-get install -y -qq python3-venv >/dev/null
+        python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install -q "schemathesis==4.*"
 fi

@@ -12,6 +12,7 @@
 //! GET    /api/examples             example closures, each saying whether this server can build it
 //! GET    /api/examples/{name}      one example's closure
 //! POST   /api/available            {"plan": ...} or {"closure": ...} -> which paths the store lacks
+//! GET    /api/openapi.json         the OpenAPI 3 document of all of the above (openapi.json)
 //! ```
 //!
 //! A download is written once into the store as a blob (the bytes of
@@ -81,6 +82,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/examples", get(examples))
         .route("/examples/{name}", get(example))
         .route("/available", post(available))
+        .route("/openapi.json", get(openapi))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(state.max_body))
         .layer(RequestBodyTimeoutLayer::new(state.body_timeout))
@@ -392,6 +394,14 @@ async fn events(
         .into_response())
 }
 
+/// The OpenAPI document, checked against the routes by a test here and
+/// against the running server by schemathesis (tests/tests/openapi.rs).
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
 async fn examples(State(state): State<ApiState>) -> Response {
     let nix = state.queue.nix().clone();
     let examples = state.examples.clone();
@@ -693,6 +703,93 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("build {id} did not finish");
+    }
+
+    /// Every route `routes()` serves, as the document names it.
+    const ROUTES: [(&str, &[&str]); 10] = [
+        ("/plan", &["post"]),
+        ("/builds", &["post"]),
+        ("/builds/{id}", &["get", "delete"]),
+        ("/builds/{id}/events", &["get"]),
+        ("/builds/{id}/image.tar", &["get", "head"]),
+        ("/builds/{id}/image.oci.tar", &["get", "head"]),
+        ("/examples", &["get"]),
+        ("/examples/{name}", &["get"]),
+        ("/available", &["post"]),
+        ("/openapi.json", &["get"]),
+    ];
+
+    /// Every error code; the match fails to compile when one is added.
+    fn every_code() -> Vec<Code> {
+        use Code::*;
+        let all = vec![
+            BadRequest,
+            InvalidJson,
+            InvalidField,
+            PathMissing,
+            UnknownBuild,
+            UnknownExample,
+            NotReady,
+            Unauthorized,
+            TooLarge,
+            Timeout,
+            RangeNotSatisfiable,
+            QueueFull,
+            Internal,
+        ];
+        for code in &all {
+            match code {
+                BadRequest | InvalidJson | InvalidField | PathMissing | UnknownBuild
+                | UnknownExample | NotReady | Unauthorized | TooLarge | Timeout
+                | RangeNotSatisfiable | QueueFull | Internal => {}
+            }
+        }
+        all
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_names_every_route_and_error_code_and_is_served() {
+        let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(doc["openapi"], "3.0.3");
+        let paths = doc["paths"].as_object().unwrap();
+        let documented: Vec<(&str, Vec<&str>)> = paths
+            .iter()
+            .map(|(path, ops)| {
+                (
+                    path.as_str(),
+                    ops.as_object()
+                        .unwrap()
+                        .keys()
+                        .map(String::as_str)
+                        .collect(),
+                )
+            })
+            .collect();
+        for (path, methods) in ROUTES {
+            let ops = paths
+                .get(path)
+                .unwrap_or_else(|| panic!("{path} is not documented"));
+            for method in methods {
+                assert!(
+                    ops.get(*method).is_some(),
+                    "{method} {path} is not documented"
+                );
+            }
+        }
+        assert_eq!(documented.len(), ROUTES.len(), "{documented:?}");
+        let codes = &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
+            ["code"]["enum"];
+        for code in every_code() {
+            let name = serde_json::to_value(code).unwrap();
+            assert!(
+                codes.as_array().unwrap().contains(&name),
+                "{name} is not in the document"
+            );
+        }
+        let s = server("openapi", None);
+        let (code, text) = call(&s.app, "GET", "/openapi.json", "").await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), doc);
     }
 
     #[tokio::test]
