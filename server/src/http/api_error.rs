@@ -10,7 +10,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
-    /// The body could not be read.
+    /// The request (its URL or body) could not be read.
     BadRequest,
     /// The body is not a JSON object.
     InvalidJson,

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,7 @@ use strata_planner::{check_plan, parse_closure, Plan};
 
 use super::body::{body_object, closure_text};
 use super::plan::plan_body;
-use super::{json_response, unknown_build, ApiError, ApiState, Code};
+use super::{json_response, unknown_build, ApiError, ApiPath, ApiState, Code};
 use crate::builds::{BuildRequest, ImageConfig, SubmitError};
 
 pub(super) async fn submit(
@@ -69,7 +69,7 @@ pub(super) async fn submit(
 
 pub(super) async fn status(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let status = state.queue.status(&id).ok_or_else(|| unknown_build(&id))?;
     Ok(json_response(&status))
@@ -77,7 +77,7 @@ pub(super) async fn status(
 
 pub(super) async fn cancel(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let status = state.queue.cancel(&id).ok_or_else(|| unknown_build(&id))?;
     Ok(json_response(&status))
@@ -87,7 +87,7 @@ pub(super) async fn cancel(
 /// final one; a finished build gives its one final event.
 pub(super) async fn events(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     _headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let event = |status: &crate::builds::Status| {

@@ -4,19 +4,19 @@
 //! with `HEAD`, `Range` for resumed downloads, `ETag` and
 //! `If-None-Match`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::super::file_body::file_body;
 use super::super::range::ByteRange;
-use super::{unknown_build, ApiError, ApiState, Code};
+use super::{unknown_build, ApiError, ApiPath, ApiState, Code};
 use crate::builds::{ArchiveError, ArchiveFormat};
 
 /// A finished build's archive: whole, or the `Range` asked for.
 pub(super) async fn download(
     State(state): State<ApiState>,
-    Path((id, file)): Path<(String, String)>,
+    ApiPath((id, file)): ApiPath<(String, String)>,
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -4,13 +4,13 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use strata_planner::{parse_closure, Plan};
 
 use super::body::{body_object, closure_text, unknown_fields};
-use super::{json_response, ApiError, ApiState, Code};
+use super::{json_response, ApiError, ApiPath, ApiState, Code};
 
 pub(super) async fn examples(State(state): State<ApiState>) -> Response {
     let nix = state.queue.nix().clone();
@@ -24,7 +24,7 @@ pub(super) async fn examples(State(state): State<ApiState>) -> Response {
 
 pub(super) async fn example(
     State(state): State<ApiState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let example = state.examples.get(&name).ok_or_else(|| {
         ApiError::new(

@@ -36,12 +36,14 @@ mod tests;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use serde::de::DeserializeOwned;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use super::api_error::{ApiError, Code};
@@ -82,6 +84,25 @@ pub fn routes(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body))
         .layer(RequestBodyTimeoutLayer::new(state.body_timeout))
         .with_state(state)
+}
+
+/// `Path`, with a URL that does not decode (`/api/builds/%FF`) answered
+/// in the API's error form rather than axum's plain text.
+pub(super) struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(e) if e.status().is_client_error() => Err(ApiError::new(
+                Code::BadRequest,
+                format!("the URL could not be read: {}", e.body_text()),
+            )),
+            Err(e) => Err(ApiError::new(Code::Internal, e.body_text())),
+        }
+    }
 }
 
 /// Refuses writes without the token, when one is set; reads stay open.

@@ -442,6 +442,17 @@ async fn client_mistakes_are_4xx_naming_the_field() {
         assert!(message.contains(needle), "{uri}: {message} lacks {needle}");
         assert!(error["error"]["code"].is_string());
     }
+    // A URL that does not decode is the client's mistake, in this API's form.
+    for uri in [
+        "/builds/%FF",
+        "/builds/%FF/events",
+        "/builds/x/%FF",
+        "/examples/%FF",
+    ] {
+        let (code, text) = call(&s.app, "GET", uri, "").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{uri}: {text}");
+        assert!(text.contains("\"code\":\"bad_request\""), "{uri}: {text}");
+    }
     for (method, uri) in [
         ("GET", "/builds/nope"),
         ("DELETE", "/builds/nope"),
