@@ -49,9 +49,13 @@ fn built_ui() -> Option<PathBuf> {
     Some(ui)
 }
 
-/// `strata serve` on a free port; returns it and the UI's address.
-fn serve(ui: &Path) -> (Running, String) {
-    strata_tests::serve([Path::new("--ui"), ui], "strata: serving the UI at ")
+/// `strata serve` on a free port with `extra` arguments; returns it and
+/// the UI's address.
+fn serve(ui: &Path, extra: &[&Path]) -> (Running, String) {
+    let args = [Path::new("--ui"), ui]
+        .into_iter()
+        .chain(extra.iter().copied());
+    strata_tests::serve(args, "strata: serving the UI at ")
 }
 
 /// One HTTP/1.1 GET; returns the status line and headers (lowercase
@@ -95,7 +99,7 @@ fn serve_gives_the_ui_compressed_and_names_a_missing_ui() {
     );
 
     let Some(ui) = built_ui() else { return };
-    let (_server, url) = serve(&ui);
+    let (_server, url) = serve(&ui, &[]);
     let (head, _) = get(&url, "/");
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(head.contains("content-type: text/html"), "{head}");
@@ -185,8 +189,13 @@ impl Page {
     /// Opens `/{query}` and waits for the compare table; `None` when the
     /// test is skipped (see [`ready`]).
     async fn open(query: &str) -> Option<Page> {
+        Page::open_with(query, &[]).await
+    }
+
+    /// [`Page::open`] with more arguments for `strata serve`.
+    async fn open_with(query: &str, serve_args: &[&Path]) -> Option<Page> {
         let ui = ready()?;
-        let (server, url) = serve(&ui);
+        let (server, url) = serve(&ui, serve_args);
         let (driver, port) = chromedriver();
         let profile = temp_dir(&format!("chromium-{port}"));
         let client = browser(port, &profile).await;
@@ -614,4 +623,98 @@ async fn the_planner_embeds_in_a_docs_page_as_a_custom_element() {
     assert_ne!(result["heading"], "rgb(255, 0, 0)");
     assert_eq!(result["outside"], 0);
     page.close().await;
+}
+
+/// Issue 14, part 1: a plan on the page builds on the server that served
+/// it, with live progress, then downloads and pull lines; a plan whose
+/// paths the server's store lacks says so before anyone clicks.
+#[tokio::test]
+async fn a_plan_on_the_page_builds_on_its_server_with_downloads_and_pull_lines() {
+    use strata_tests::store::FakeStore;
+    let dir = temp_dir("ui-build");
+    let store = FakeStore::create(&dir.join("root"), Path::new("/bin/busybox"));
+    let examples = dir.join("examples");
+    std::fs::create_dir_all(&examples).unwrap();
+    store.write_closure(&examples.join("hello.json"));
+    let fleet = repo().join("examples/fleet/rev2");
+    let (data, root) = (dir.join("data"), store.root.clone());
+    let args = [
+        Path::new("--store-root"),
+        &root,
+        Path::new("--data-dir"),
+        &data,
+        Path::new("--examples"),
+        &examples,
+        Path::new("--examples"),
+        &fleet,
+    ];
+    let Some(page) = Page::open_with("", &args).await else {
+        return;
+    };
+    // The Debian example fleet has no store paths behind it: said up front.
+    page.text_until("build-unavailable", "a lack of paths", |t| {
+        t.contains("lacks")
+    })
+    .await;
+    page.element("open-example-hello")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.text_until("plan-summary", "hello's 4 paths", |t| {
+        t.starts_with("4 paths")
+    })
+    .await;
+    for (id, value) in [
+        ("build-name", "hello"),
+        ("build-tag", "ui"),
+        ("build-cmd", "hello"),
+    ] {
+        let input = page.element(id).await;
+        input.clear().await.unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    page.element("build").await.click().await.unwrap();
+    page.text_until("build-progress", "done", |t| {
+        t.starts_with("done: 4 of 4 layers")
+    })
+    .await;
+    let pull = page.text("pull-lines").await;
+    let host = page
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .host_str()
+        .map(str::to_string)
+        .unwrap();
+    assert!(
+        pull.contains(&format!("podman pull --tls-verify=false {host}:")),
+        "{pull}"
+    );
+    assert!(pull.contains("/hello:ui"), "{pull}");
+    for id in ["download-docker", "download-oci"] {
+        let href = page.element(id).await.attr("href").await.unwrap().unwrap();
+        let url = page
+            .client
+            .current_url()
+            .await
+            .unwrap()
+            .join(&href)
+            .unwrap();
+        let file = dir.join(format!("{id}.tar"));
+        let out = run_ok(
+            Command::new("curl")
+                .args(["-sS", "-w", "%{http_code}", "-o"])
+                .arg(&file)
+                .arg(url.as_str()),
+        );
+        assert_eq!(stdout(&out), "200", "{id}: {href}");
+        assert!(
+            std::fs::metadata(&file).unwrap().len() > 10_000,
+            "{id}: {href}"
+        );
+    }
+    page.close().await;
+    strata_tests::cleanup(&dir);
 }

@@ -10,6 +10,7 @@
 mod app;
 pub mod drawing;
 pub mod fleet;
+mod server;
 
 use wasm_bindgen::prelude::*;
 

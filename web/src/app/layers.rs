@@ -12,6 +12,9 @@ pub fn Layers(
     fleet: RwSignal<Fleet>,
     comparisons: Memo<Vec<Comparison>>,
     algorithm: RwSignal<Planner>,
+    /// The serving `strata serve`'s examples; the build action shows only
+    /// when there is a server.
+    server: RwSignal<Option<Vec<serde_json::Value>>>,
 ) -> impl IntoView {
     // The image by name, so it stays the same image when revisions hold
     // different sets; the first image until one is picked.
@@ -96,6 +99,12 @@ pub fn Layers(
                         " (what "<code>"strata plan"</code>" writes for this image and revision; "
                         <code>"strata build"</code>" builds the image from it)"
                     </p>
+                    {
+                        let (plan, image) = (p.clone(), name.clone());
+                        move || server.get().is_some().then(|| view! {
+                            <super::build::Build plan=plan.clone() image=image.clone()/>
+                        })
+                    }
                     <table data-testid="plan-table">
                         <thead><tr><th>"layer"</th><th>"paths"</th><th>"size"</th><th>"share"</th><th>"largest path"</th></tr></thead>
                         <tbody>

@@ -2,6 +2,7 @@
 //! planning controls and the compare table ([`compare`]), and one image's
 //! layers and reference graph ([`layers`]).
 
+mod build;
 mod compare;
 mod layers;
 mod source;
@@ -51,6 +52,16 @@ pub fn App(start: Start) -> impl IntoView {
             .unwrap_or(DEFAULT_BUDGET),
     );
     let error = RwSignal::new(None::<String>);
+    // The examples of the `strata serve` that served the page; `None` in a
+    // docs page with no server, where no build action is shown.
+    let server = RwSignal::new(None::<Vec<serde_json::Value>>);
+    leptos::task::spawn_local(async move {
+        if let Ok(answer) = crate::server::request("GET", "/api/examples", None).await {
+            if answer.status == 200 {
+                server.set(serde_json::from_str(&answer.text).ok());
+            }
+        }
+    });
     let comparisons = Memo::new(move |_| fleet.with(|f| compare(f, budget.get(), &COMPARED)));
 
     view! {
@@ -62,10 +73,10 @@ pub fn App(start: Start) -> impl IntoView {
                     "each cut makes clients pull across a fleet of images and its updates."
                 </p>
             </header>
-            <source::Source fleet error/>
+            <source::Source fleet error server/>
             <compare::Controls algorithm budget/>
             <compare::Compare comparisons algorithm/>
-            <layers::Layers fleet comparisons algorithm/>
+            <layers::Layers fleet comparisons algorithm server/>
         </main>
     }
 }

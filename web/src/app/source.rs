@@ -28,7 +28,32 @@ async fn read_files(input: &HtmlInputElement) -> Result<Vec<(String, String)>, S
 /// Where the closures come from: the example, or the user's files, one
 /// file choice per revision; and the popularity `nixery` uses.
 #[component]
-pub fn Source(fleet: RwSignal<Fleet>, error: RwSignal<Option<String>>) -> impl IntoView {
+pub fn Source(
+    fleet: RwSignal<Fleet>,
+    error: RwSignal<Option<String>>,
+    /// The serving `strata serve`'s examples, when there is one.
+    server: RwSignal<Option<Vec<serde_json::Value>>>,
+) -> impl IntoView {
+    let open_example = move |name: String| {
+        spawn_local(async move {
+            let path = format!("/api/examples/{name}");
+            let read = match crate::server::request("GET", &path, None).await {
+                Ok(a) if a.status == 200 => read_revision(&[(format!("{name}.json"), a.text)]),
+                Ok(a) => Err(crate::server::error_message(&a)),
+                Err(e) => Err(e),
+            };
+            match read {
+                Ok(revision) => {
+                    error.set(None);
+                    let mut one = Fleet::default();
+                    one.add_user_revision(revision);
+                    one.name = format!("{name}, an example of this server");
+                    fleet.set(one);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
     let add_revision = move |ev: leptos::ev::Event| {
         let input: HtmlInputElement = event_target(&ev);
         spawn_local(async move {
@@ -86,6 +111,24 @@ pub fn Source(fleet: RwSignal<Fleet>, error: RwSignal<Option<String>>) -> impl I
                 error.set(None);
                 fleet.set(example_fleet());
             }>"Use the example fleet"</button>
+            {move || server.get().filter(|l| !l.is_empty()).map(|list| view! {
+                <p data-testid="server-examples">
+                    "Examples on this server: "
+                    {list.into_iter().map(|e| {
+                        let name = e["name"].as_str().unwrap_or("").to_string();
+                        let note = if e["buildable"].as_bool() == Some(true) {
+                            "buildable here".to_string()
+                        } else {
+                            e["why"].as_str().unwrap_or("not buildable here").to_string()
+                        };
+                        let open = name.clone();
+                        view! {
+                            <button data-testid=format!("open-example-{name}") title=note
+                                on:click=move |_| open_example(open.clone())>{name.clone()}</button>" "
+                        }
+                    }).collect_view()}
+                </p>
+            })}
             {move || error.get().map(|e| view! { <p class="error" data-testid="error">{e}</p> })}
         </section>
     }

@@ -1,0 +1,58 @@
+//! Talking to the `strata serve` that served the page (its `/api/`): what
+//! it offers to build, and builds. In a docs page with no server the first
+//! request fails and the page shows no build action at all.
+
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen_futures::JsFuture;
+
+/// An HTTP answer: the status and the body's text.
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body.
+    pub text: String,
+}
+
+/// `GET`s or `POST`s (with a JSON body) `path` on the page's own server.
+pub async fn request(method: &str, path: &str, body: Option<&str>) -> Result<Answer, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = body {
+        init.set_body(&wasm_bindgen::JsValue::from_str(body));
+        let headers = web_sys::Headers::new().map_err(|_| "no headers")?;
+        let _ = headers.set("Content-Type", "application/json");
+        init.set_headers(&headers);
+    }
+    let request = web_sys::Request::new_with_str_and_init(path, &init)
+        .map_err(|_| format!("{method} {path}: not a request"))?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(|_| format!("{method} {path}: no answer"))?
+        .dyn_into()
+        .map_err(|_| "not a response")?;
+    let text = JsFuture::from(response.text().map_err(|_| "no body")?)
+        .await
+        .map_err(|_| "the body could not be read")?
+        .as_string()
+        .unwrap_or_default();
+    Ok(Answer {
+        status: response.status(),
+        text,
+    })
+}
+
+/// The API's error message in an answer, or the whole text.
+pub fn error_message(answer: &Answer) -> String {
+    serde_json::from_str::<serde_json::Value>(&answer.text)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("HTTP {}: {}", answer.status, answer.text))
+}
+
+/// The registry's address as clients name it: the page's `host:port`.
+pub fn registry_host() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().host().ok())
+        .unwrap_or_default()
+}
