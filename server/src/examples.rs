@@ -99,7 +99,7 @@ impl Examples {
         self.0
             .iter()
             .map(|e| {
-                let missing = e.paths.iter().find(|p| nix.locate(p).is_err());
+                let missing = nix.missing(&e.paths).first().copied();
                 ExampleInfo {
                     name: e.name.clone(),
                     paths: e.paths.len(),

@@ -28,6 +28,14 @@ fn curl(args: &[&str]) -> (String, u16) {
     )
 }
 
+/// A build's `image.tar` into `file`; the bytes (after asserting a 200).
+fn download(base: &str, id: &str, file: &Path) -> Vec<u8> {
+    let url = format!("{base}/api/builds/{id}/image.tar");
+    let (_, code) = curl(&["-o", file.to_str().unwrap(), &url]);
+    assert_eq!(code, 200, "{url}");
+    fs::read(file).unwrap()
+}
+
 /// Polls a build until its state is final; the last status.
 fn wait(base: &str, id: &str) -> serde_json::Value {
     for _ in 0..600 {
@@ -81,10 +89,9 @@ fn an_image_built_through_the_api_downloads_as_strata_build_and_pulls_with_podma
     assert_eq!(status["layers"]["total"], 4);
 
     // The download is strata build's output for the same plan and config.
-    let download = dir.join("download.tar");
-    let out = download.to_str().unwrap();
-    let (_, code) = curl(&["-o", out, &format!("{base}/api/builds/{id}/image.tar")]);
-    assert_eq!(code, 200);
+    let download_file = dir.join("download.tar");
+    let downloaded = download(&base, &id, &download_file);
+    let out = download_file.to_str().unwrap();
     run_ok(
         strata()
             .arg("build")
@@ -96,7 +103,7 @@ fn an_image_built_through_the_api_downloads_as_strata_build_and_pulls_with_podma
             .arg(dir.join("cli.tar")),
     );
     assert!(
-        fs::read(&download).unwrap() == fs::read(dir.join("cli.tar")).unwrap(),
+        downloaded == fs::read(dir.join("cli.tar")).unwrap(),
         "image.tar differs from strata build's"
     );
     run_ok(
@@ -250,13 +257,7 @@ fn a_server_killed_mid_build_shows_nothing_partial_and_builds_again_after_a_rest
     let base = url.trim_end_matches("/api/").to_string();
     let before = submit(&base, &request("before", 1));
     assert_eq!(wait(&base, &before)["state"], "done");
-    let tar_before = dir.join("before.tar");
-    let (_, code) = curl(&[
-        "-o",
-        tar_before.to_str().unwrap(),
-        &format!("{base}/api/builds/{before}/image.tar"),
-    ]);
-    assert_eq!(code, 200);
+    let tar_before = download(&base, &before, &dir.join("before.tar"));
 
     // A second build, killed while it runs.
     let big = submit(&base, &request("big", 4));
@@ -286,14 +287,7 @@ fn a_server_killed_mid_build_shows_nothing_partial_and_builds_again_after_a_rest
     let base = url.trim_end_matches("/api/").to_string();
     let (_, code) = curl(&[&format!("{base}/api/builds/{big}")]);
     assert_eq!(code, 404);
-    let again = dir.join("again.tar");
-    let (_, code) = curl(&[
-        "-o",
-        again.to_str().unwrap(),
-        &format!("{base}/api/builds/{before}/image.tar"),
-    ]);
-    assert_eq!(code, 200);
-    assert!(fs::read(&again).unwrap() == fs::read(&tar_before).unwrap());
+    assert!(download(&base, &before, &dir.join("again.tar")) == tar_before);
     let (_, code) = curl(&["-I", &format!("{base}/v2/hello/manifests/before")]);
     assert_eq!(code, 200);
     assert_eq!(submit(&base, &request("big", 4)), big);

@@ -194,14 +194,8 @@ impl BuildQueue {
         }
         // A plan that does not match this server's store is the client's
         // mistake, said now rather than when a job slot frees up.
-        for (layer, l) in request.plan.layers.iter().enumerate() {
-            for path in &l.paths {
-                options
-                    .nix
-                    .locate(path)
-                    .map_err(|source| SubmitError::Path { layer, source })?;
-            }
-        }
+        image::locate_plan(&request.plan, &options.nix)
+            .map_err(|(layer, source)| SubmitError::Path { layer, source })?;
         let mut builds = self.builds.lock().expect("no thread panics holding it");
         if let Some(build) = builds.get(&id) {
             let status = build.status.borrow().clone();

@@ -73,6 +73,13 @@ impl NixStore {
     }
 }
 
+impl NixStore {
+    /// The paths this store does not hold, in the order given.
+    pub fn missing<'p>(&self, paths: &'p [StorePath]) -> Vec<&'p StorePath> {
+        paths.iter().filter(|p| self.locate(p).is_err()).collect()
+    }
+}
+
 /// What went wrong building a layer.
 #[derive(Debug, Error)]
 pub enum LayerError {

@@ -134,6 +134,18 @@ impl BuildError {
     }
 }
 
+/// Checks that `nix` holds every path of `plan`; the error is the first
+/// one it lacks, with its layer. A plan that does not match the store
+/// fails here, before any work is done (or, in the server, queued).
+pub fn locate_plan(plan: &Plan, nix: &NixStore) -> Result<(), (usize, LayerError)> {
+    for (index, layer) in plan.layers.iter().enumerate() {
+        for path in &layer.paths {
+            nix.locate(path).map_err(|e| (index, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Builds the image of `plan` into `store`.
 pub fn build(
     plan: &Plan,
@@ -141,16 +153,8 @@ pub fn build(
     store: &dyn BlobStore,
     progress: &dyn Progress,
 ) -> Result<Image, BuildError> {
-    // Every path first: a plan that does not match the store fails before
-    // any work is done.
-    for (index, layer) in plan.layers.iter().enumerate() {
-        for path in &layer.paths {
-            options
-                .nix
-                .locate(path)
-                .map_err(|source| BuildError::Path { index, source })?;
-        }
-    }
+    locate_plan(plan, &options.nix)
+        .map_err(|(index, source)| BuildError::Path { index, source })?;
     let builder = LayerBuilder {
         store,
         nix: &options.nix,

@@ -73,11 +73,7 @@ pub(super) async fn available(
     unknown_fields(&body)?;
     let nix = state.queue.nix().clone();
     let missing: Vec<String> = tokio::task::spawn_blocking(move || {
-        paths
-            .iter()
-            .filter(|p| nix.locate(p).is_err())
-            .map(|p| p.to_string())
-            .collect()
+        nix.missing(&paths).iter().map(|p| p.to_string()).collect()
     })
     .await
     .map_err(|e| ApiError::new(Code::Internal, format!("checking the store: {e}")))?;

@@ -82,26 +82,28 @@ fn closure() -> Value {
     ])
 }
 
+/// A request with a text body; the status and the body as text.
 async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+    let (status, _, bytes) = exchange(app, method, uri, &[], Body::from(body.to_string())).await;
+    (status, String::from_utf8(bytes).unwrap())
 }
 
-/// A request with headers; the status, headers and body bytes.
+/// A request with headers and no body; the status, headers and body bytes.
 async fn send(
     app: &Router,
     method: &str,
     uri: &str,
     headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    exchange(app, method, uri, headers, Body::empty()).await
+}
+
+async fn exchange(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Body,
 ) -> (StatusCode, HeaderMap, Vec<u8>) {
     let mut request = Request::builder().method(method).uri(uri);
     for (name, value) in headers {
@@ -109,7 +111,7 @@ async fn send(
     }
     let response = app
         .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
+        .oneshot(request.body(body).unwrap())
         .await
         .unwrap();
     let (parts, body) = response.into_parts();
