@@ -15,4 +15,5 @@ mod examples;
 mod files;
 mod http;
 mod image;
+mod push;
 mod store;

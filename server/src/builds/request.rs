@@ -144,6 +144,7 @@ impl BuildRequest {
             config: ConfigOptions {
                 architecture: c.arch.clone(),
                 os: None,
+                variant: None,
                 created: c.created.clone(),
                 base: None,
                 cmd: c.cmd.clone(),

@@ -28,6 +28,7 @@ use crate::image::config::{check_created, key_values, parse_config, ConfigOption
 use crate::image::custom::Customisation;
 use crate::image::layer::{NixStore, Progress};
 use crate::image::name::{ImageName, ReferenceError, Tag};
+use crate::image::platform::{MultiImage, Platform, PlatformError};
 use crate::image::publish::publish;
 use crate::image::{self, BuildOptions, Image};
 use crate::store::FsStore;
@@ -59,8 +60,9 @@ enum Format {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// A plan from `strata plan`, or a closure (planned first with the
-    /// planning options below); `-` for stdin.
-    input: PathBuf,
+    /// planning options below); `-` for stdin. Not with --platform.
+    #[arg(required_unless_present = "platforms", conflicts_with = "platforms")]
+    input: Option<PathBuf>,
     /// Where the image goes: a file, `-` for stdout, or a directory with
     /// `--format oci-dir` (needed unless --publish).
     #[arg(
@@ -78,9 +80,24 @@ pub struct BuildArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Docker)]
     format: Format,
+    /// Print the time taken and peak memory to stderr.
+    #[arg(long)]
+    timings: bool,
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+/// What makes an image from plans: shared by `build` and `push`.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// One platform of a multi-platform image and its plan or closure:
+    /// OS/ARCH[/VARIANT]=PLAN_OR_CLOSURE (repeatable; several make an OCI
+    /// image index, layers shared between platforms stored once).
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]=PLAN", value_parser = parse_platform_input)]
+    pub platforms: Vec<(Platform, PathBuf)>,
     /// Layer compression: gzip, zstd or none.
     #[arg(long, default_value = "gzip", value_parser = parse_compression)]
-    compression: Compression,
+    pub compression: Compression,
     /// Image name: lowercase, `/`-separated, an optional registry[:port]/
     /// first, no tag (default: the first root's name).
     #[arg(long, value_parser = parse_name)]
@@ -118,7 +135,7 @@ pub struct BuildArgs {
     #[arg(long, value_parser = parse_created)]
     created: Option<String>,
     /// Architecture (GOARCH; default: this machine's).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "platforms")]
     arch: Option<String>,
     /// Add a top layer linking the roots' bin, etc, lib and share into `/`.
     #[arg(long)]
@@ -131,19 +148,30 @@ pub struct BuildArgs {
     store_root: Option<PathBuf>,
     /// The layer cache (a blob store directory).
     #[arg(long, value_name = "DIR")]
-    cache: Option<PathBuf>,
+    pub cache: Option<PathBuf>,
     /// Threads compressing a gzip layer (default: the number of cores).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// No progress bar (it is off anyway when stderr is not a terminal or
     /// CI is set).
     #[arg(long)]
-    no_progress: bool,
-    /// Print the time taken and peak memory to stderr.
-    #[arg(long)]
-    timings: bool,
+    pub no_progress: bool,
     #[command(flatten)]
     planning: PlanningArgs,
+}
+
+/// `--platform linux/arm64/v8=plan.json`.
+fn parse_platform_input(s: &str) -> Result<(Platform, PathBuf), String> {
+    let (platform, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not OS/ARCH[/VARIANT]=PLAN_OR_CLOSURE"))?;
+    if path.is_empty() {
+        return Err(format!("{s:?}: no plan or closure after '='"));
+    }
+    Ok((
+        platform.parse().map_err(|e: PlatformError| e.to_string())?,
+        PathBuf::from(path),
+    ))
 }
 
 fn parse_compression(s: &str) -> Result<Compression, String> {
@@ -168,28 +196,45 @@ fn parse_created(s: &str) -> Result<String, CreatedError> {
 
 pub fn run(args: BuildArgs) -> CliResult {
     let start = Instant::now();
-    let plan = load_plan(&args)?;
-    let options = build_options(&args)?;
+    if args.image.platforms.len() > 1 {
+        if args.format == Format::Docker {
+            return Err(bad_input(
+                "a multi-platform image needs --format oci or oci-dir (a docker-archive holds one platform)",
+            ));
+        }
+        if args.publish {
+            return Err(bad_input(
+                "--publish takes one platform (strata serve's registry serves single manifests)",
+            ));
+        }
+    }
     let target = args
         .output
         .as_deref()
         .map(|out| open_target(out, args.format))
         .transpose()?;
-    let cache = cache_dir(args.cache.as_deref(), args.publish)?;
+    let cache = cache_dir(args.image.cache.as_deref(), args.publish)?;
     let store = FsStore::open(&cache)
         .with_context(|| format!("cache {}", cache.display()))
         .failure()?;
-    let progress = Bar::new(&plan, args.no_progress);
-    // The plan or the store at fault (a missing path, a narHash that
-    // differs, a file tar cannot hold) is the user's input.
-    let image = image::build(&plan, &options, &store, &progress).map_err(|e| {
-        if e.is_bad_input() {
-            CliError::BadInput(e.into())
-        } else {
-            CliError::Failure(e.into())
+    let built = build_images(&args.image, args.input.as_deref(), &store)?;
+    let image = match built {
+        Built::Single(image) => image,
+        Built::Multi(multi) => {
+            if let Some(target) = target {
+                write_multi_output(target, &multi, &store)?;
+            }
+            eprintln!("strata: {}", multi_summary(&multi, args.image.compression));
+            if args.timings {
+                eprintln!(
+                    "timings: total {:.3}s peak {}",
+                    start.elapsed().as_secs_f64(),
+                    peak_memory()
+                );
+            }
+            return Ok(());
         }
-    })?;
-    progress.bar.finish_and_clear();
+    };
     if let Some(target) = target {
         write_output(target, args.format, &image, &store)?;
     }
@@ -202,18 +247,7 @@ pub fn run(args: BuildArgs) -> CliResult {
     } else {
         None
     };
-    let cached = image.layers.iter().filter(|l| l.cached).count();
-    let size: u64 = image.layers.iter().map(|l| l.blob.size).sum();
-    eprintln!(
-        "strata: {}:{}: {} layers ({} from cache), {} {}, manifest {}",
-        image.name,
-        image.tag,
-        image.layers.len(),
-        cached,
-        human_bytes(size),
-        args.compression,
-        image.manifest_digest
-    );
+    eprintln!("strata: {}", single_summary(&image, args.image.compression));
     if let Some(published) = published {
         eprintln!(
             "strata: published {}:{} in {} (strata serve --data-dir serves it)",
@@ -232,18 +266,133 @@ pub fn run(args: BuildArgs) -> CliResult {
     Ok(())
 }
 
+/// `hello:demo: 4 layers (0 from cache), 1.0 MiB gzip, manifest sha256:...`.
+pub fn single_summary(image: &Image, compression: Compression) -> String {
+    let cached = image.layers.iter().filter(|l| l.cached).count();
+    let size: u64 = image.layers.iter().map(|l| l.blob.size).sum();
+    format!(
+        "{}:{}: {} layers ({} from cache), {} {}, manifest {}",
+        image.name,
+        image.tag,
+        image.layers.len(),
+        cached,
+        human_bytes(size),
+        compression,
+        image.manifest_digest
+    )
+}
+
+/// `hello:demo: 2 platforms (linux/amd64, linux/arm64/v8), 5 layers (4
+/// shared), ..., index sha256:...`.
+pub fn multi_summary(multi: &MultiImage, compression: Compression) -> String {
+    let mut unique = std::collections::HashMap::new();
+    let mut total = 0;
+    let mut cached = 0;
+    for (_, image) in &multi.images {
+        for layer in &image.layers {
+            total += 1;
+            cached += usize::from(layer.cached);
+            unique.insert(layer.blob.digest, layer.blob.size);
+        }
+    }
+    let platforms: Vec<String> = multi.images.iter().map(|(p, _)| p.to_string()).collect();
+    format!(
+        "{}:{}: {} platforms ({}), {} layers stored once of {} ({} from cache), {} {}, index {}",
+        multi.name,
+        multi.tag,
+        multi.images.len(),
+        platforms.join(", "),
+        unique.len(),
+        total,
+        cached,
+        human_bytes(unique.values().sum()),
+        compression,
+        multi.index_digest
+    )
+}
+
+/// What [`build_images`] made.
+pub enum Built {
+    /// One image (no --platform, or one).
+    Single(Image),
+    /// Several platforms' images and their index.
+    Multi(MultiImage),
+}
+
+/// Builds the image of `input`, or of each `--platform`, into `store`.
+pub fn build_images(args: &ImageArgs, input: Option<&Path>, store: &FsStore) -> CliResult<Built> {
+    let options = build_options(args)?;
+    let mut images = Vec::new();
+    let inputs: Vec<(Option<&Platform>, &Path)> = match (input, args.platforms.as_slice()) {
+        (Some(input), []) => vec![(None, input)],
+        (None, []) => return Err(bad_input("no plan or closure given (nor --platform)")),
+        (Some(_), _) => return Err(bad_input("give a plan or closure, or --platform, not both")),
+        (None, platforms) => platforms
+            .iter()
+            .map(|(p, path)| (Some(p), path.as_path()))
+            .collect(),
+    };
+    for (platform, path) in inputs {
+        let plan = load_plan(path, &args.planning)?;
+        let mut options = options.clone();
+        if let Some(platform) = platform {
+            options.config.architecture = Some(platform.architecture.clone());
+            options.config.os = Some(platform.os.clone());
+            options.config.variant = platform.variant.clone();
+        }
+        let progress = Bar::new(&plan, args.no_progress);
+        // The plan or the store at fault (a missing path, a narHash that
+        // differs, a file tar cannot hold) is the user's input.
+        let image = image::build(&plan, &options, store, &progress).map_err(|e| {
+            let e = match platform {
+                Some(p) => anyhow::Error::new(e).context(format!("--platform {p}")),
+                None => anyhow::Error::new(e),
+            };
+            let bad = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<image::BuildError>())
+                .is_some_and(image::BuildError::is_bad_input);
+            if bad {
+                CliError::BadInput(e)
+            } else {
+                CliError::Failure(e)
+            }
+        })?;
+        progress.bar.finish_and_clear();
+        images.push((platform.cloned(), image));
+    }
+    if images.len() == 1 {
+        let (_, image) = images.pop().expect("one image");
+        return Ok(Built::Single(image));
+    }
+    let name = match &args.name {
+        Some(name) => name.to_string(),
+        None => images[0].1.name.clone(),
+    };
+    let images = images
+        .into_iter()
+        .map(|(p, image)| (p.expect("several images come from --platform"), image))
+        .collect();
+    Ok(Built::Multi(MultiImage::new(
+        name,
+        args.tag.as_ref().map(ToString::to_string),
+        images,
+    )))
+}
+
 /// The input as a plan: read as one, or planned from a closure.
-fn load_plan(args: &BuildArgs) -> CliResult<Plan> {
-    match load_plan_or_closure(&args.input, &args.planning.store_dir)? {
+fn load_plan(input: &Path, planning: &PlanningArgs) -> CliResult<Plan> {
+    let loaded = load_plan_or_closure(input, &planning.store_dir)?;
+    match loaded {
         PlanOrClosure::Plan(plan) => Ok(plan),
         PlanOrClosure::Closure(graph) => {
-            let options = plan_options(&args.planning)?;
+            let options = plan_options(planning)?;
             plan_closure(&graph, &options).bad_input()
         }
     }
 }
 
-fn build_options(args: &BuildArgs) -> CliResult<BuildOptions> {
+fn build_options(args: &ImageArgs) -> CliResult<BuildOptions> {
     let base = match &args.config {
         Some(path) => {
             let text = read_json("--config", path)?;
@@ -284,6 +433,7 @@ fn build_options(args: &BuildArgs) -> CliResult<BuildOptions> {
         config: ConfigOptions {
             architecture: args.arch.clone(),
             os: None,
+            variant: None,
             created: args.created.clone(),
             base,
             cmd: arguments("--cmd", &args.cmd)?,
@@ -316,7 +466,7 @@ fn arguments(flag: &str, values: &[String]) -> CliResult<Option<Vec<String>>> {
 /// `--cache`, the data directory `strata serve` serves by default, so a
 /// published image is where a plain `strata serve` looks; else
 /// `$STRATA_CACHE`, `$XDG_CACHE_HOME/strata/store`, `~/.cache/strata/store`.
-fn cache_dir(given: Option<&Path>, publish: bool) -> CliResult<PathBuf> {
+pub fn cache_dir(given: Option<&Path>, publish: bool) -> CliResult<PathBuf> {
     if let Some(dir) = given {
         return Ok(dir.to_path_buf());
     }
@@ -382,6 +532,34 @@ fn write_output(target: Target<'_>, format: Format, image: &Image, store: &FsSto
         Format::Oci | Format::OciDir => oci::write_archive(image, store, &mut writer).map(drop),
     };
     written.context(name.clone()).failure()?;
+    writer
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context(name)
+        .failure()?
+        .commit()
+}
+
+fn write_multi_output(target: Target<'_>, multi: &MultiImage, store: &FsStore) -> CliResult {
+    let output = match target {
+        Target::Dir(dir) => {
+            let existed = dir.exists();
+            let result = oci::write_multi_dir(multi, store, dir);
+            if result.is_err() && !existed {
+                let _ = fs::remove_dir_all(dir);
+            }
+            return result
+                .with_context(|| format!("writing {}", dir.display()))
+                .failure();
+        }
+        Target::Archive(output) => output,
+    };
+    let name = output.name();
+    let mut writer = BufWriter::with_capacity(1 << 20, output);
+    oci::write_multi_archive(multi, store, &mut writer)
+        .map(drop)
+        .context(name.clone())
+        .failure()?;
     writer
         .into_inner()
         .map_err(|e| e.into_error())

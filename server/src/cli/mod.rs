@@ -14,6 +14,7 @@ mod error;
 mod input;
 mod output;
 mod plan;
+mod push;
 mod serve;
 mod simulate;
 
@@ -50,6 +51,10 @@ enum Command {
     /// docker-archive or OCI layout, layers cached by content.
     #[command(after_help = build::HELP)]
     Build(Box<build::BuildArgs>),
+    /// Push an image (an archive, an OCI layout, or a plan or closure built
+    /// on the way) to a registry: docker://HOST/NAME[:TAG].
+    #[command(after_help = push::HELP)]
+    Push(Box<push::PushArgs>),
     /// Serve the web UI, the build API (/api/) and the registry (/v2/) on one port.
     #[command(after_help = serve::HELP)]
     Serve(serve::ServeArgs),
@@ -74,6 +79,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Check(args) => check::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Build(args) => build::run(*args),
+        Command::Push(args) => push::run(*args),
         Command::Serve(args) => serve::run(args),
     }
 }

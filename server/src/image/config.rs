@@ -25,6 +25,8 @@ pub struct ConfigOptions {
     pub architecture: Option<String>,
     /// GOOS; default `linux`.
     pub os: Option<String>,
+    /// The CPU variant (`v8`); none by default.
+    pub variant: Option<String>,
     /// RFC 3339 time, or `now`; default [`DEFAULT_CREATED`].
     pub created: Option<String>,
     /// The execution config from a file (PascalCase keys, as dockerTools'
@@ -148,7 +150,7 @@ pub fn image_config(
         .architecture
         .clone()
         .unwrap_or_else(|| host_architecture().to_string());
-    ImageConfigurationBuilder::default()
+    let mut image = ImageConfigurationBuilder::default()
         .created(created)
         .architecture(Arch::from(architecture.as_str()))
         .os(Os::from(options.os.as_deref().unwrap_or("linux")))
@@ -156,7 +158,9 @@ pub fn image_config(
         .rootfs(rootfs)
         .history(history)
         .build()
-        .expect("config fields are set")
+        .expect("config fields are set");
+    image.set_variant(options.variant.clone());
+    image
 }
 
 /// Parses a `--config` file: the execution config with PascalCase keys

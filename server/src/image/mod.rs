@@ -20,6 +20,7 @@ pub mod digest;
 pub mod layer;
 pub mod name;
 pub mod nar;
+pub mod platform;
 pub mod publish;
 pub mod repository;
 pub mod stored;

@@ -27,6 +27,7 @@ use super::{ArchiveError, ArchiveTar};
 use crate::files::{write_atomic, AtomicFile};
 use crate::image::config::canonical_json;
 use crate::image::digest::Sha256Digest;
+use crate::image::platform::MultiImage;
 use crate::image::Image;
 use crate::store::BlobStore;
 
@@ -155,5 +156,103 @@ fn put_bytes(blobs: &Path, digest: &Sha256Digest, bytes: &[u8]) -> Result<(), Ar
     if !fs::metadata(&target).is_ok_and(|m| m.len() == bytes.len() as u64) {
         write_atomic(&target, bytes)?;
     }
+    Ok(())
+}
+
+/// The index.json entry of a multi-platform image: its image index blob,
+/// annotated with the tag like a single image's manifest.
+fn index_descriptor(multi: &MultiImage) -> Descriptor {
+    let mut descriptor = Descriptor::new(
+        MediaType::ImageIndex,
+        multi.index.len() as u64,
+        multi.index_digest.to_oci(),
+    );
+    descriptor.set_annotations(Some(HashMap::from([
+        (REF_NAME.to_string(), multi.tag.clone()),
+        (
+            CONTAINERD_NAME.to_string(),
+            format!("{}:{}", multi.name, multi.tag),
+        ),
+    ])));
+    descriptor
+}
+
+/// Writes a multi-platform image as an OCI layout tar: every platform's
+/// blobs (each layer once, however many platforms share it), the image
+/// index as a blob, and `index.json` naming that index by tag (as
+/// `skopeo copy --all` and `docker buildx` lay out a multi-platform image).
+pub fn write_multi_archive<W: Write>(
+    multi: &MultiImage,
+    store: &dyn BlobStore,
+    out: W,
+) -> Result<W, ArchiveError> {
+    let mut tar = ArchiveTar::new(out);
+    tar.file("oci-layout", OCI_LAYOUT)?;
+    tar.dir("blobs/")?;
+    tar.dir("blobs/sha256/")?;
+    let mut written = std::collections::HashSet::new();
+    for (_, image) in &multi.images {
+        for layer in &image.layers {
+            if written.insert(layer.blob.digest) {
+                let name = format!("blobs/sha256/{}", layer.blob.digest.hex());
+                tar.blob(&name, store, &layer.blob.digest, layer.blob.size)?;
+            }
+        }
+    }
+    for (_, image) in &multi.images {
+        for (digest, bytes) in [
+            (image.config_digest, &image.config),
+            (image.manifest_digest, &image.manifest),
+        ] {
+            if written.insert(digest) {
+                tar.file(&format!("blobs/sha256/{}", digest.hex()), bytes)?;
+            }
+        }
+    }
+    tar.file(
+        &format!("blobs/sha256/{}", multi.index_digest.hex()),
+        &multi.index,
+    )?;
+    let index = canonical_json(&index(vec![index_descriptor(multi)]));
+    tar.file("index.json", &index)?;
+    Ok(tar.finish()?)
+}
+
+/// Writes a multi-platform image into the OCI layout directory `dir`
+/// (as [`write_dir`] does a single one: blobs first, `index.json` last).
+pub fn write_multi_dir(
+    multi: &MultiImage,
+    store: &dyn BlobStore,
+    dir: &Path,
+) -> Result<(), ArchiveError> {
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs)?;
+    for (_, image) in &multi.images {
+        for layer in &image.layers {
+            put_blob(&blobs, store, &layer.blob.digest, layer.blob.size)?;
+        }
+        put_bytes(&blobs, &image.config_digest, &image.config)?;
+        put_bytes(&blobs, &image.manifest_digest, &image.manifest)?;
+    }
+    put_bytes(&blobs, &multi.index_digest, &multi.index)?;
+    let layout = dir.join("oci-layout");
+    if !layout.exists() {
+        write_atomic(&layout, OCI_LAYOUT)?;
+    }
+    let mut manifests: Vec<Descriptor> = match fs::read(dir.join("index.json")) {
+        Ok(bytes) => serde_json::from_slice::<ImageIndex>(&bytes)
+            .map(|i| i.manifests().clone())
+            .unwrap_or_default(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    manifests.retain(|m| {
+        m.annotations()
+            .as_ref()
+            .and_then(|a| a.get(REF_NAME))
+            .is_none_or(|t| *t != multi.tag)
+    });
+    manifests.push(index_descriptor(multi));
+    write_atomic(&dir.join("index.json"), &canonical_json(&index(manifests)))?;
     Ok(())
 }
