@@ -241,3 +241,85 @@ pub fn hello_path_info(dir: &Path) -> String {
     );
     stdout(&info)
 }
+
+/// A free TCP port on loopback (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Debian's `docker-registry` (distribution 2.8, the reference registry)
+/// on a free loopback port, with its config, storage and access log in a
+/// directory of the test's; killed when dropped.
+pub struct DockerRegistry {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// Its stdout and stderr: the access log (one line a request).
+    pub log: PathBuf,
+    _child: Running,
+}
+
+impl DockerRegistry {
+    /// Starts one storing under `dir/storage`; `extra` is more YAML for
+    /// its config (`auth:`, `storage: maintenance:` ...), at top level.
+    pub fn start(dir: &Path, extra: &str) -> DockerRegistry {
+        Self::start_with_storage(dir, extra, "")
+    }
+
+    /// As [`DockerRegistry::start`], with more YAML under `storage:`.
+    pub fn start_with_storage(dir: &Path, extra: &str, storage: &str) -> DockerRegistry {
+        fs::create_dir_all(dir).expect("registry dir");
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: info}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n{storage}\nhttp: {{addr: \"{addr}\"}}\n{extra}\n",
+                dir.join("storage").display()
+            ),
+        )
+        .expect("registry config");
+        let log = dir.join("access.log");
+        let out = fs::File::create(&log).expect("registry log");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(out.try_clone().expect("log handle"))
+            .stderr(out)
+            .spawn()
+            .expect("docker-registry starts");
+        let running = Running(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return DockerRegistry {
+                    addr,
+                    log,
+                    _child: running,
+                };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "docker-registry never listened on {addr}: {}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    /// The requests logged so far, as `METHOD PATH` (query left out).
+    pub fn requests(&self) -> Vec<String> {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| {
+                let quoted = line.split('"').nth(1)?;
+                let mut words = quoted.split(' ');
+                let method = words.next()?;
+                let path = words.next()?.split('?').next()?;
+                path.starts_with("/v2/")
+                    .then(|| format!("{method} {path}"))
+            })
+            .collect()
+    }
+}

@@ -27,6 +27,9 @@ pub struct ErrorBody {
     /// The errors.
     #[serde(default)]
     pub errors: Vec<ErrorInfo>,
+    /// The body as text when it is not that JSON (at most 200 bytes).
+    #[serde(skip)]
+    pub text: String,
 }
 
 /// One error of an [`ErrorBody`].
@@ -46,7 +49,10 @@ pub struct ErrorInfo {
 impl std::fmt::Display for ErrorBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.errors.is_empty() {
-            return f.write_str("no error body");
+            return match self.text.trim() {
+                "" => f.write_str("no error body"),
+                text => write!(f, "{text:?}"),
+            };
         }
         for (i, e) in self.errors.iter().enumerate() {
             if i > 0 {
@@ -377,7 +383,11 @@ impl Registry {
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             return self.refused(status);
         }
-        let body = read_json::<ErrorBody>(response).unwrap_or_default();
+        let text = read_text(response).unwrap_or_default();
+        let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or_else(|_| ErrorBody {
+            errors: Vec::new(),
+            text: text.chars().take(200).collect(),
+        });
         RegistryError::Status {
             host: self.host().to_string(),
             what: what.to_string(),
@@ -486,15 +496,21 @@ impl Read for CountingReader<'_> {
     }
 }
 
-/// A small JSON answer (at most 1 MiB).
-pub fn read_json<T: for<'de> Deserialize<'de>>(response: Response<Body>) -> Result<T, String> {
-    let mut text = String::new();
+/// A small answer's text (at most 1 MiB).
+fn read_text(response: Response<Body>) -> Result<String, String> {
+    let mut bytes = Vec::new();
     response
         .into_body()
         .into_reader()
         .take(1 << 20)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A small JSON answer (at most 1 MiB).
+pub fn read_json<T: for<'de> Deserialize<'de>>(response: Response<Body>) -> Result<T, String> {
+    let text = read_text(response)?;
     serde_json::from_str(&text).map_err(|e| format!("not the JSON expected: {e}"))
 }
 
@@ -535,5 +551,10 @@ mod tests {
             r#"MANIFEST_INVALID: manifest invalid ({"x":1}); UNSUPPORTED: no"#
         );
         assert_eq!(ErrorBody::default().to_string(), "no error body");
+        let text = ErrorBody {
+            errors: Vec::new(),
+            text: "Method not allowed\n".to_string(),
+        };
+        assert_eq!(text.to_string(), "\"Method not allowed\"");
     }
 }
