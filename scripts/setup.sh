@@ -8,6 +8,7 @@
 #                           (root or sudo; without them, a note and no Nix)
 #   scripts/setup.sh test   also what the tests drive (tests/run.sh): Debian's
 #                           Nix, skopeo, umoci, podman, runc, busybox-static,
+#                           docker-registry (what strata push pushes into),
 #                           pigz, curl, Chromium and chromedriver (root or
 #                           sudo), and schemathesis from PyPI in a venv
 #                           (${XDG_CACHE_HOME:-~/.cache}/strata/venv)
@@ -46,13 +47,15 @@ fi
 # Debian packages the tests drive (python3 runs the optional benchmark
 # kit; the image tests use real Nix, skopeo, umoci, podman with runc, and
 # Debian's static busybox as the program inside test images; pigz is the
-# image benchmark's peer; Chromium runs the UI tests).
+# image benchmark's peer; docker-registry is what strata push pushes
+# into; Chromium runs the UI tests).
 missing=()
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 have python3 || missing+=(python3)
 have curl || missing+=(curl)
 have nix-build || missing+=(nix-bin)
 have skopeo || missing+=(skopeo)
+have docker-registry || missing+=(docker-registry)
 have umoci || missing+=(umoci)
 have podman || missing+=(podman)
 have runc || missing+=(runc)

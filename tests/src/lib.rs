@@ -317,8 +317,7 @@ impl DockerRegistry {
                 let mut words = quoted.split(' ');
                 let method = words.next()?;
                 let path = words.next()?.split('?').next()?;
-                path.starts_with("/v2/")
-                    .then(|| format!("{method} {path}"))
+                path.starts_with("/v2/").then(|| format!("{method} {path}"))
             })
             .collect()
     }

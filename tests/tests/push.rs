@@ -39,7 +39,11 @@ fn push(dir: &Path, args: &[&str]) -> Output {
 
 fn push_ok(dir: &Path, args: &[&str]) -> String {
     let out = push(dir, args);
-    assert!(out.status.success(), "strata push {args:?}: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "strata push {args:?}: {}",
+        stderr(&out)
+    );
     stderr(&out)
 }
 
@@ -59,7 +63,13 @@ fn counts(text: &str) -> (usize, usize, usize) {
         .unwrap_or_else(|| panic!("no summary in: {text}"));
     let n = |word: &str| -> usize {
         let end = line.find(&format!(" {word}")).unwrap();
-        line[..end].rsplit(' ').next().unwrap().trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap()
+        line[..end]
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap()
     };
     (n("pushed"), n("mounted"), n("skipped"))
 }
@@ -129,7 +139,10 @@ fn a_nix_closure_pushed_pulls_and_runs_and_pushes_again_for_nothing() {
         .filter(|r| r.starts_with("HEAD /v2/hello/blobs/"))
         .count();
     assert_eq!(heads, 5);
-    assert!(again.contains("; 0 pushed") || again.contains(": 0 pushed"), "{again}");
+    assert!(
+        again.contains("; 0 pushed") || again.contains(": 0 pushed"),
+        "{again}"
+    );
 
     // A second repository of the same registry: mounted, not uploaded.
     let before = registry.requests().len();
@@ -181,7 +194,15 @@ fn a_two_platform_index_is_pushed_and_read_by_skopeo() {
     let amd64 = format!("linux/amd64={}", closure.display());
     let arm64 = format!("linux/arm64/v8={}", closure.display());
     let root = store.root.to_str().unwrap();
-    let common = ["--store-root", root, "--budget", "3", "--links", "--cmd", "hello"];
+    let common = [
+        "--store-root",
+        root,
+        "--budget",
+        "3",
+        "--links",
+        "--cmd",
+        "hello",
+    ];
 
     // The OCI archive strata build writes ...
     let archive = dir.join("multi.tar");
@@ -189,13 +210,18 @@ fn a_two_platform_index_is_pushed_and_read_by_skopeo() {
         strata()
             .args(["build", "--platform", &amd64, "--platform", &arm64])
             .args(common)
-            .args(["--format", "oci", "--name", "hello", "--tag", "multi", "--cache"])
+            .args([
+                "--format", "oci", "--name", "hello", "--tag", "multi", "--cache",
+            ])
             .arg(dir.join("cache"))
             .arg("-o")
             .arg(&archive),
     );
     let built = stderr(&built);
-    assert!(built.contains("2 platforms (linux/amd64, linux/arm64/v8)"), "{built}");
+    assert!(
+        built.contains("2 platforms (linux/amd64, linux/arm64/v8)"),
+        "{built}"
+    );
     let index = digest_in(&built, "index");
     // Layers shared by the platforms are stored once: only the configs differ.
     let blobs = run_ok(Command::new("tar").arg("tf").arg(&archive));
@@ -203,7 +229,11 @@ fn a_two_platform_index_is_pushed_and_read_by_skopeo() {
         .lines()
         .filter(|l| l.starts_with("blobs/sha256/") && l.len() > 13)
         .count();
-    assert_eq!(blobs, 4 + 2 * 2 + 1, "4 layers, 2 configs and manifests, 1 index");
+    assert_eq!(
+        blobs,
+        4 + 2 * 2 + 1,
+        "4 layers, 2 configs and manifests, 1 index"
+    );
 
     // ... pushed, and the same plans pushed with no archive: one index.
     let dest = format!("docker://{}/hello:multi", registry.addr);
@@ -252,11 +282,20 @@ fn a_two_platform_index_is_pushed_and_read_by_skopeo() {
     assert_eq!(arm_index["manifests"][0]["digest"], arm_digest.as_str());
     let config = run_ok(
         Command::new("skopeo")
-            .args(["inspect", "--config", "--override-arch", "arm64", "--tls-verify=false"])
+            .args([
+                "inspect",
+                "--config",
+                "--override-arch",
+                "arm64",
+                "--tls-verify=false",
+            ])
             .arg(&dest[..]),
     );
     let config: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap();
-    assert_eq!((config["architecture"].as_str(), config["variant"].as_str()), (Some("arm64"), Some("v8")));
+    assert_eq!(
+        (config["architecture"].as_str(), config["variant"].as_str()),
+        (Some("arm64"), Some("v8"))
+    );
     cleanup(&dir);
 }
 
@@ -277,13 +316,22 @@ fn push_errors_exit_2_and_name_the_registry() {
         for w in wanted {
             assert!(text.contains(w), "{args:?}: no {w:?} in {text}");
         }
-        assert_eq!(text.lines().count(), 2, "a build line and one error: {text}");
+        assert_eq!(
+            text.lines().count(),
+            2,
+            "a build line and one error: {text}"
+        );
     };
 
     // Nothing listening.
     let nobody = format!("127.0.0.1:{}", free_port());
     failed(
-        &[&source[..], &[&format!("docker://{nobody}/hello:v1")], &flags].concat(),
+        &[
+            &source[..],
+            &[&format!("docker://{nobody}/hello:v1")],
+            &flags,
+        ]
+        .concat(),
         &["cannot reach registry", &nobody],
     );
 
@@ -309,12 +357,18 @@ fn push_errors_exit_2_and_name_the_registry() {
         let token = data_encoding_base64(&format!("tester:{password}"));
         fs::write(
             dir.join("auth.json"),
-            format!(r#"{{"auths": {{"{}": {{"auth": "{token}"}}}}}}"#, guarded.addr),
+            format!(
+                r#"{{"auths": {{"{}": {{"auth": "{token}"}}}}}}"#,
+                guarded.addr
+            ),
         )
         .unwrap();
     };
     auth("wrong-password");
-    failed(&args, &["refused the credentials", &guarded.addr, "auth.json"]);
+    failed(
+        &args,
+        &["refused the credentials", &guarded.addr, "auth.json"],
+    );
     auth("right-password");
     let ok = push_ok(&dir, &args);
     assert_eq!(counts(&ok).0, 4, "{ok}");
@@ -359,13 +413,20 @@ fn relabel_manifest(dir: &Path, media_type: &str) -> String {
     let mut index: serde_json::Value =
         serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
     let entry = &mut index["manifests"][0];
-    let old = entry["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let old = entry["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
     let blobs = dir.join("blobs/sha256");
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&fs::read(blobs.join(&old)).unwrap()).unwrap();
     manifest["mediaType"] = media_type.into();
     let bytes = serde_json::to_vec(&manifest).unwrap();
-    let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     fs::write(blobs.join(&hex), &bytes).unwrap();
     entry["digest"] = format!("sha256:{hex}").into();
     entry["size"] = bytes.len().into();
@@ -378,7 +439,11 @@ fn data_encoding_base64(text: &str) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in text.as_bytes().chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

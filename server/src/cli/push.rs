@@ -53,7 +53,14 @@ pub struct PushArgs {
     operands: Vec<String>,
     /// Require HTTPS and check certificates (false: try HTTPS without
     /// checking, then plain HTTP, as podman does).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(
+        long,
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
     tls_verify: bool,
     /// The auth file to read credentials from (containers-auth.json).
     #[arg(long, value_name = "FILE")]

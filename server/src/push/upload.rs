@@ -348,3 +348,165 @@ fn put_manifest(
         other => Err(other.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The Bearer token flow against an in-process registry: `/v2/`
+    //! answers 401 with a challenge, the token endpoint wants the
+    //! credentials, and every later request must carry the token.
+
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    use axum::http::{HeaderMap, StatusCode as Status};
+    use axum::routing::{get, head, put};
+    use axum::Router;
+
+    use super::*;
+    use crate::push::auth::Credentials;
+    use crate::push::client::Connection;
+    use crate::push::{BlobSource, Manifest, PushSet};
+
+    fn bearer(headers: &HeaderMap) -> bool {
+        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer t0k")
+    }
+
+    /// Serves the fake registry on a loopback port; returns `host:port`
+    /// and the count of manifests put.
+    fn fake_registry() -> (String, Arc<AtomicUsize>) {
+        let puts = Arc::new(AtomicUsize::new(0));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let counted = puts.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let challenge = format!(
+                    "Bearer realm=\"http://{addr}/token\",service=\"fake\",scope=\"registry:catalog:*\""
+                );
+                let app = Router::new()
+                    .route(
+                        "/v2/",
+                        get(move |h: HeaderMap| {
+                            let challenge = challenge.clone();
+                            async move {
+                                if bearer(&h) {
+                                    (Status::OK, [("www-authenticate", String::new())])
+                                } else {
+                                    (Status::UNAUTHORIZED, [("www-authenticate", challenge)])
+                                }
+                            }
+                        }),
+                    )
+                    .route(
+                        "/token",
+                        get(|h: HeaderMap, q: axum::extract::RawQuery| async move {
+                            let query = q.0.unwrap_or_default();
+                            let basic = Credentials {
+                                username: "u".into(),
+                                password: "p".into(),
+                                file: "f".into(),
+                            }
+                            .basic();
+                            let ok = h.get("authorization").and_then(|v| v.to_str().ok())
+                                == Some(basic.as_str())
+                                && query.contains("service=fake")
+                                && query.contains("scope=repository%3Ateam%2Fx%3Apull%2Cpush");
+                            if ok {
+                                (Status::OK, r#"{"token":"t0k"}"#)
+                            } else {
+                                (Status::UNAUTHORIZED, "{}")
+                            }
+                        }),
+                    )
+                    .route(
+                        "/v2/team/x/blobs/{digest}",
+                        head(|h: HeaderMap| async move {
+                            if bearer(&h) {
+                                Status::OK
+                            } else {
+                                Status::UNAUTHORIZED
+                            }
+                        }),
+                    )
+                    .route(
+                        "/v2/team/x/manifests/{reference}",
+                        put(move |h: HeaderMap| {
+                            let counted = counted.clone();
+                            async move {
+                                if !bearer(&h) {
+                                    return Status::UNAUTHORIZED;
+                                }
+                                counted.fetch_add(1, Ordering::Relaxed);
+                                Status::CREATED
+                            }
+                        }),
+                    );
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        (addr.to_string(), puts)
+    }
+
+    fn connection(host: &str, password: &str) -> Connection {
+        Connection {
+            host: host.to_string(),
+            repository: "team/x".to_string(),
+            mount_from: Vec::new(),
+            tls_verify: false,
+            credentials: Some(Credentials {
+                username: "u".to_string(),
+                password: password.to_string(),
+                file: "auth.json".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_bearer_token_flow_is_followed() {
+        let (host, puts) = fake_registry();
+        let registry = Registry::connect(connection(&host, "p")).unwrap();
+        let config = b"{}".to_vec();
+        let set = PushSet {
+            blobs: vec![Blob {
+                digest: Sha256Digest::of(&config),
+                size: 2,
+                source: BlobSource::Bytes(config),
+                label: "config".to_string(),
+            }],
+            manifests: vec![Manifest::new(
+                crate::image::repository::OCI_MANIFEST,
+                b"{}".to_vec(),
+            )],
+            index: None,
+            tag: None,
+        };
+        let options = PushOptions {
+            jobs: 2,
+            chunk_size: None,
+        };
+        let summary = push(&registry, "team/x", &set, "v1", &|_| None, &options, None).unwrap();
+        assert_eq!((summary.pushed, summary.skipped), (0, 1));
+        assert_eq!(puts.load(Ordering::Relaxed), 1);
+
+        let refused = Registry::connect(connection(&host, "wrong")).err().unwrap();
+        let message = PushError::from(refused).to_string();
+        assert!(
+            message.contains("refused the credentials from auth.json for team/x"),
+            "{message}"
+        );
+        let mut none = connection(&host, "p");
+        none.credentials = None;
+        let missing = PushError::from(Registry::connect(none).err().unwrap());
+        assert!(missing.is_bad_input());
+        assert!(
+            missing.to_string().contains("needs credentials"),
+            "{missing}"
+        );
+    }
+}
