@@ -95,6 +95,11 @@ pub fn run(args: PushArgs) -> CliResult {
                 "strata push needs SOURCE and DEST (or --platform plans and DEST)",
             ))
         }
+        [_, _] if !args.image.platforms.is_empty() => {
+            return Err(bad_input(
+                "--platform builds the image to push: give DEST alone, not a SOURCE too",
+            ))
+        }
         [source, dest] => (Some(Path::new(source)), dest),
         _ => unreachable!("clap takes one or two operands"),
     };
