@@ -28,6 +28,11 @@ pub fn PathRow(
         .map_or(path.as_str(), |(_, n)| n)
         .to_string();
     let (p1, p2, p3, p4) = (path.clone(), path.clone(), path.clone(), path.clone());
+    // A change renumbers the layers: the selection would point elsewhere.
+    let change = move |f: &dyn Fn(&mut crate::cut::HandCut)| {
+        ui.layer.set(None);
+        ui.cut.update(|c| f(c));
+    };
     let pinned = move || ui.cut.with(|c| c.pins.contains(&p1));
     let excluded = move || ui.cut.with(|c| c.excludes.contains(&p2));
     view! {
@@ -39,11 +44,11 @@ pub fn PathRow(
                 let (p, e) = (p4.clone(), p4.clone());
                 if pinned() || excluded() {
                     let label = if pinned() { "unpin" } else { "include" };
-                    view! { <button data-testid="release" on:click=move |_| ui.cut.update(|c| c.release(&p))>{label}</button> }.into_any()
+                    view! { <button data-testid="release" on:click=move |_| change(&|c| c.release(&p))>{label}</button> }.into_any()
                 } else {
                     view! {
-                        <button data-testid="pin" title="a layer of its own (--pin)" on:click=move |_| ui.cut.update(|c| c.pin(&p))>"pin"</button>
-                        <button data-testid="exclude" title="leave out of the image (--exclude)" on:click=move |_| ui.cut.update(|c| c.exclude(&e))>"exclude"</button>
+                        <button data-testid="pin" title="a layer of its own (--pin)" on:click=move |_| change(&|c| c.pin(&p))>"pin"</button>
+                        <button data-testid="exclude" title="leave out of the image (--exclude)" on:click=move |_| change(&|c| c.exclude(&e))>"exclude"</button>
                     }.into_any()
                 }
             }}

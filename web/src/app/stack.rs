@@ -17,6 +17,15 @@ const LEAST: f64 = 6.0;
 /// Bars at least this high carry their label inside.
 const LABELLED: f64 = 17.0;
 
+/// "1 path", "3 paths".
+fn paths(n: usize) -> String {
+    if n == 1 {
+        "1 path".to_string()
+    } else {
+        format!("{n} paths")
+    }
+}
+
 /// The stack and the selected layer's paths.
 #[component]
 pub fn Stack() -> impl IntoView {
@@ -35,7 +44,7 @@ pub fn Stack() -> impl IntoView {
                         "height: {h:.1}px; background: {}; color: {}",
                         layer_colour(Some(i)), text_colour(Some(i))
                     );
-                    let title = format!("layer {i}: {} paths, {}\n{}", l.paths.len(), human_bytes(l.size),
+                    let title = format!("layer {i}: {}, {}\n{}", paths(l.paths.len()), human_bytes(l.size),
                         l.paths.iter().map(|p| p.name()).collect::<Vec<_>>().join("\n"));
                     view! {
                         <div class="stack-bar" data-testid="stack-layer" data-layer=i.to_string()
@@ -85,7 +94,7 @@ fn LayerPaths() -> impl IntoView {
                 <div class="layer-paths" data-testid="layer-paths">
                     <h3>
                         <span class="swatch" style=format!("background: {}", layer_colour(Some(i)))></span>
-                        {format!("Layer {i}: {} paths, {}", layer.paths.len(), human_bytes(layer.size))}
+                        {format!("Layer {i}: {}, {}", paths(layer.paths.len()), human_bytes(layer.size))}
                         {layer.base.then_some(" (from the base plan)")}
                     </h3>
                     <ul class="paths">
