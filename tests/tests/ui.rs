@@ -295,6 +295,7 @@ impl Page {
 
     /// The shown plan's download: its file name and its bytes.
     async fn downloaded_plan(&self) -> (String, String) {
+        self.element("download-plan").await;
         let got = self
             .client
             .execute(
@@ -421,9 +422,12 @@ async fn the_compare_view_shows_the_figures_strata_simulate_prints() {
     let popularity = example_popularity();
     page.compare_matches_simulate(&dirs, 20, Some(&popularity))
         .await;
+    page.screenshot("example-fleet-laptop", 1366, 768).await;
     page.set_budget(6).await;
     page.compare_matches_simulate(&dirs, 6, Some(&popularity))
         .await;
+    page.screenshot("example-fleet-wide", 1920, 1080).await;
+    page.screenshot("example-fleet-narrow", 760, 1000).await;
     page.close().await;
 }
 
@@ -915,6 +919,10 @@ async fn pins_excludes_and_a_pipeline_replan_as_strata_plan_does_and_the_address
         .unwrap()
         .unwrap();
     assert!(pinned.contains("-perl-base-"), "{pinned}");
+    // Replanned at once (and the graph redrawn before it is clicked).
+    let flags = ["--pin", &pinned];
+    page.download_becomes(&strata_plan(&[&auto[..], &flags].concat(), &closure))
+        .await;
     let excluded = page
         .client
         .execute(
@@ -948,14 +956,20 @@ async fn pins_excludes_and_a_pipeline_replan_as_strata_plan_does_and_the_address
     page.screenshot("hand-cut-wide", 1700, 1100).await;
 
     // The address holds the view: opened again, the same plan.
-    let address = page.client.current_url().await.unwrap();
-    let query: Vec<(String, String)> = address.query_pairs().into_owned().collect();
-    for pair in [("pin", &pinned), ("exclude", &excluded)] {
+    let start = Instant::now();
+    let address = loop {
+        let address = page.client.current_url().await.unwrap();
+        let query: Vec<(String, String)> = address.query_pairs().into_owned().collect();
+        let holds = |pair: (&str, &String)| query.iter().any(|(k, v)| (k.as_str(), v) == pair);
+        if holds(("pin", &pinned)) && holds(("exclude", &excluded)) {
+            break address;
+        }
         assert!(
-            query.iter().any(|(k, v)| (k.as_str(), v) == pair),
-            "{address}"
+            start.elapsed() < PATIENCE,
+            "the address lacks the cut: {address}"
         );
-    }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     page.client.goto("about:blank").await.unwrap();
     page.client.goto(address.as_str()).await.unwrap();
     page.download_becomes(&expected).await;

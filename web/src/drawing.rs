@@ -163,14 +163,34 @@ pub fn stack_heights(sizes: &[u64], total: f64, least: f64) -> Vec<f64> {
         .collect()
 }
 
-/// The nodes worth a label in the drawing: the `count` largest paths (the
-/// ones a reader looks for), in drawing order.
-pub fn labelled(drawing: &Drawing, count: usize) -> Vec<usize> {
+/// Width of one label character, in SVG units (10px system sans).
+const LABEL_CHAR: f64 = 5.8;
+
+/// The nodes worth a label in the drawing: the largest paths (the ones a
+/// reader looks for), at most `count`, skipping any whose label (`chars`
+/// long at most, centred under the node) would overlap one already
+/// chosen; in drawing order.
+pub fn labelled(drawing: &Drawing, count: usize, chars: usize) -> Vec<usize> {
     let mut by_size: Vec<usize> = (0..drawing.nodes.len()).collect();
     by_size.sort_by_key(|&i| std::cmp::Reverse(drawing.nodes[i].size));
-    by_size.truncate(count);
-    by_size.sort_unstable();
-    by_size
+    let width = |i: usize| drawing.nodes[i].name.chars().count().min(chars) as f64 * LABEL_CHAR;
+    let bottom = |i: usize| drawing.nodes[i].y + drawing.nodes[i].r;
+    let mut chosen: Vec<usize> = Vec::new();
+    for i in by_size {
+        if chosen.len() == count {
+            break;
+        }
+        let clear = chosen.iter().all(|&j| {
+            let (a, b) = (&drawing.nodes[i], &drawing.nodes[j]);
+            (bottom(i) - bottom(j)).abs() > 12.0
+                || (a.x - b.x).abs() > (width(i) + width(j)) / 2.0 + 4.0
+        });
+        if clear {
+            chosen.push(i);
+        }
+    }
+    chosen.sort_unstable();
+    chosen
 }
 
 #[cfg(test)]
@@ -215,7 +235,8 @@ mod tests {
         assert!(drawing.nodes[1].r > drawing.nodes[0].r);
         assert_ne!(layer_colour(Some(0)), layer_colour(Some(1)));
         assert_eq!(layer_colour(None), "#999");
-        assert_eq!(labelled(&drawing, 1), [1]);
+        assert_eq!(labelled(&drawing, 1, 24), [1]);
+        assert_eq!(labelled(&drawing, 5, 24), [0, 1]);
     }
 
     #[test]

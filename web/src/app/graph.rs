@@ -10,7 +10,7 @@ use super::Ui;
 use crate::drawing::{draw, labelled, layer_colour, WIDTH};
 
 /// How many of the largest paths carry a label.
-const LABELS: usize = 14;
+const LABELS: usize = 18;
 /// Longest label, in characters.
 const LABEL_CHARS: usize = 24;
 
@@ -70,7 +70,7 @@ pub fn Graph() -> impl IntoView {
                         </circle>
                     }
                 }).collect_view();
-                let labels = labelled(&drawing, LABELS).into_iter().map(|i| {
+                let labels = labelled(&drawing, LABELS, LABEL_CHARS).into_iter().map(|i| {
                     let node = &drawing.nodes[i];
                     let own = node.layer;
                     view! {

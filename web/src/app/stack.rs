@@ -39,7 +39,7 @@ pub fn Stack() -> impl IntoView {
                 let bars = p.layers.iter().enumerate().zip(heights).map(|((i, l), h)| {
                     let largest = l.largest_path().map(|p| p.name().to_string()).unwrap_or_default();
                     let more = if l.paths.len() > 1 { format!(" +{}", l.paths.len() - 1) } else { String::new() };
-                    let label = format!("{i} · {largest}{more} · {}", human_bytes(l.size));
+                    let label = format!("{i} · {} · {largest}{more}", human_bytes(l.size));
                     let style = format!(
                         "height: {h:.1}px; background: {}; color: {}",
                         layer_colour(Some(i)), text_colour(Some(i))
