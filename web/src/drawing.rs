@@ -163,8 +163,15 @@ pub fn stack_heights(sizes: &[u64], total: f64, least: f64) -> Vec<f64> {
         .collect()
 }
 
-/// Width of one label character, in SVG units (10px system sans).
-const LABEL_CHAR: f64 = 5.8;
+/// Width of one label character, in SVG units (12px system sans).
+const LABEL_CHAR: f64 = 6.8;
+
+/// Where a node's label is centred: under the node, moved in so that it
+/// does not run off either side of the drawing.
+pub fn label_x(node: &NodeView, chars: usize) -> f64 {
+    let half = node.name.chars().count().min(chars) as f64 * LABEL_CHAR / 2.0 + 2.0;
+    node.x.clamp(half, (WIDTH - half).max(half))
+}
 
 /// The nodes worth a label in the drawing: the largest paths (the ones a
 /// reader looks for), at most `count`, skipping any whose label (`chars`

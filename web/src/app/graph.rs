@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use strata_planner::human_bytes;
 
 use super::Ui;
-use crate::drawing::{draw, labelled, layer_colour, WIDTH};
+use crate::drawing::{draw, label_x, labelled, layer_colour, WIDTH};
 
 /// How many of the largest paths carry a label.
 const LABELS: usize = 18;
@@ -74,7 +74,7 @@ pub fn Graph() -> impl IntoView {
                     let node = &drawing.nodes[i];
                     let own = node.layer;
                     view! {
-                        <text x=format!("{:.1}", node.x) y=format!("{:.1}", node.y + node.r + 11.0)
+                        <text x=format!("{:.1}", label_x(node, LABEL_CHARS)) y=format!("{:.1}", node.y + node.r + 12.0)
                             class="label" class:dim=move || lit().is_some_and(|l| Some(l) != own)>
                             {short(&node.name)}
                         </text>
