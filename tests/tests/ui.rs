@@ -196,10 +196,15 @@ impl Page {
     async fn open_with(query: &str, serve_args: &[&Path]) -> Option<Page> {
         let ui = ready()?;
         let (server, url) = serve(&ui, serve_args);
+        Some(Page::open_at(server, &format!("{url}{query}")).await)
+    }
+
+    /// Opens `url`, served by `server`, and waits for the compare table.
+    async fn open_at(server: Running, url: &str) -> Page {
         let (driver, port) = chromedriver();
         let profile = temp_dir(&format!("chromium-{port}"));
         let client = browser(port, &profile).await;
-        client.goto(&format!("{url}{query}")).await.unwrap();
+        client.goto(url).await.unwrap();
         let page = Page {
             client,
             _server: server,
@@ -207,7 +212,7 @@ impl Page {
             profile,
         };
         page.element("compare-table").await;
-        Some(page)
+        page
     }
 
     /// The element with this `data-testid`, once it is there.
@@ -288,6 +293,83 @@ impl Page {
         input.send_keys(&paths.join("\n")).await.unwrap();
     }
 
+    /// The shown plan's download: its file name and its bytes.
+    async fn downloaded_plan(&self) -> (String, String) {
+        self.element("download-plan").await;
+        let got = self
+            .client
+            .execute(
+                "const a = document.querySelector('[data-testid=download-plan]');
+                 return [a.getAttribute('download'), decodeURIComponent(a.getAttribute('href').split(',')[1])];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let text = |i: usize| got[i].as_str().unwrap().to_string();
+        (text(0), text(1))
+    }
+
+    /// Waits until the shown plan's download is `expected` (the page
+    /// replans on the next tick after a change); fails with the last seen.
+    async fn download_becomes(&self, expected: &str) {
+        let start = Instant::now();
+        loop {
+            let (_, got) = self.downloaded_plan().await;
+            if got == expected {
+                return;
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "the page offers\n{got}\nnot strata plan's\n{expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Drops a file on the page, as a person dragging it from a file
+    /// manager does (a `drop` event carrying the file).
+    async fn drop_file(&self, name: &str, text: &str) {
+        self.client
+            .execute(
+                "const [name, text] = arguments;
+                 const files = new DataTransfer();
+                 files.items.add(new File([text], name, { type: 'application/json' }));
+                 document.querySelector('h1').dispatchEvent(
+                     new DragEvent('drop', { dataTransfer: files, bubbles: true, cancelable: true }));",
+                vec![name.into(), text.into()],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Clicks the element matching a CSS selector.
+    async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Saves what the page looks like at this window size as
+    /// `target/tmp/ui-screenshots/NAME.png`, for people to look at.
+    async fn screenshot(&self, name: &str, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
+        self.client
+            .execute("window.scrollTo(0, 0);", vec![])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let png = self.client.screenshot().await.unwrap();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
     async fn close(self) {
         self.client.clone().close().await.unwrap();
     }
@@ -340,9 +422,12 @@ async fn the_compare_view_shows_the_figures_strata_simulate_prints() {
     let popularity = example_popularity();
     page.compare_matches_simulate(&dirs, 20, Some(&popularity))
         .await;
+    page.screenshot("example-fleet-laptop", 1366, 768).await;
     page.set_budget(6).await;
     page.compare_matches_simulate(&dirs, 6, Some(&popularity))
         .await;
+    page.screenshot("example-fleet-wide", 1920, 1080).await;
+    page.screenshot("example-fleet-narrow", 760, 1000).await;
     page.close().await;
 }
 
@@ -443,18 +528,10 @@ async fn the_layers_view_shows_the_plan_a_ci_job_keeping_its_last_plan_makes() {
     }
     // The plan the page offers for download is the one `strata plan`
     // wrote, byte for byte (the planner in wasm and natively agree).
-    let downloaded = page
-        .client
-        .execute(
-            "const a = document.querySelector('[data-testid=download-plan]');
-             return [a.getAttribute('download'), decodeURIComponent(a.getAttribute('href').split(',')[1])];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(downloaded[0], "git.rev0.plan.json");
+    let (name, downloaded) = page.downloaded_plan().await;
+    assert_eq!(name, "git.rev0.plan.json");
     let written = std::fs::read_to_string(dir.join("git0.plan.json")).unwrap();
-    assert!(downloaded[1] == written.as_str(), "{}", downloaded[1]);
+    assert!(downloaded == written, "{downloaded}");
     // The reference graph draws every path of git, coloured by its layer
     // in that plan.
     let drawn = page
@@ -717,4 +794,287 @@ async fn a_plan_on_the_page_builds_on_its_server_with_downloads_and_pull_lines()
     }
     page.close().await;
     strata_tests::cleanup(&dir);
+}
+
+/// `strata plan` of `closure` with these flags: what the page's "Download
+/// this plan" must give, byte for byte.
+fn strata_plan(flags: &[&str], closure: &Path) -> String {
+    stdout(&run_ok(strata().arg("plan").args(flags).arg(closure)))
+}
+
+/// Issue 14, part 2: one closure dropped anywhere on the page is shown
+/// alone at once (no file named after an image, no revision to add), its
+/// stack the layers `strata plan` makes; pasted text that does not read is
+/// named with its entry, and the closure shown stays.
+#[tokio::test]
+async fn a_dropped_closure_is_shown_alone_with_the_layers_strata_plan_makes() {
+    let Some(page) = Page::open("").await else {
+        return;
+    };
+    let file = repo().join("examples/nginx-light.closure.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    page.drop_file("nginx-light.closure.json", &text).await;
+    page.text_until("fleet-summary", "nginx-light alone", |t| {
+        t.starts_with("nginx-light: one closure, ")
+    })
+    .await;
+    let expected = strata_plan(&["-b", "20"], &file);
+    page.download_becomes(&expected).await;
+    let plan: serde_json::Value = serde_json::from_str(&expected).unwrap();
+    let layers = plan["layers"].as_array().unwrap();
+    let summary = format!("{} layers (fleet)", layers.len());
+    page.text_until("plan-summary", &summary, |t| t.ends_with(&summary))
+        .await;
+    // The stack: one bar per layer, bottom to top, each the layer's bytes.
+    let bars = page
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=stack-layer]')]
+                 .map((b) => [Number(b.dataset.layer), Number(b.dataset.size), b.getBoundingClientRect().bottom]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let bars = bars.as_array().unwrap();
+    assert_eq!(bars.len(), layers.len());
+    for (i, (bar, layer)) in bars.iter().zip(layers).enumerate() {
+        assert_eq!(bar[0], i, "bars in layer order");
+        assert_eq!(bar[1], layer["size"], "layer {i}");
+    }
+    assert!(
+        bars[0][2].as_f64() > bars[bars.len() - 1][2].as_f64(),
+        "layer 0 at the bottom"
+    );
+    assert_eq!(page.downloaded_plan().await.0, "nginx-light.plan.json");
+    // Selecting a layer lists its paths and lights them in the graph.
+    page.click("[data-testid=stack-layer][data-layer=\"0\"]")
+        .await;
+    let listed = page
+        .client
+        .find_all(Locator::Css(
+            "[data-testid=layer-paths] [data-testid=path-row]",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), layers[0]["paths"].as_array().unwrap().len());
+    let lit = page
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=graph-node]:not(.dim)')]
+                 .map((c) => c.getAttribute('data-layer'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(!lit.as_array().unwrap().is_empty());
+    assert!(lit.as_array().unwrap().iter().all(|l| l == "0"), "{lit}");
+    page.screenshot("one-closure-wide", 1700, 1100).await;
+    page.screenshot("one-closure-laptop", 1280, 800).await;
+
+    page.click("details.paste summary").await;
+    let bad = r#"[{"path": "/nix/store/00000000000000000000000000000000-a-1", "narSize": "big"}]"#;
+    page.element("paste-closure")
+        .await
+        .send_keys(bad)
+        .await
+        .unwrap();
+    page.element("open-pasted").await.click().await.unwrap();
+    let error = page.text("error").await;
+    assert!(error.starts_with("pasted closure: "), "{error}");
+    assert!(error.contains("narSize"), "{error}");
+    let summary = page.text("fleet-summary").await;
+    assert!(summary.starts_with("nginx-light: one closure"), "{summary}");
+    page.close().await;
+}
+
+/// Issue 14, part 4: a path pinned from the search and one excluded from
+/// the graph replan as `strata plan --pin --exclude` does (the download is
+/// its output, the command line is shown); the address keeps the view, so
+/// opening it again gives the same plan; a pipeline's error shows under
+/// the editor, and a good pipeline plans as `--pipeline`.
+#[tokio::test]
+async fn pins_excludes_and_a_pipeline_replan_as_strata_plan_does_and_the_address_keeps_them() {
+    let Some(page) = Page::open("?algorithm=auto&image=git&revision=0").await else {
+        return;
+    };
+    let closure = repo().join("examples/fleet/rev0/git.json");
+    let auto = ["-a", "auto", "-b", "20"];
+    page.download_becomes(&strata_plan(&auto, &closure)).await;
+
+    page.element("path-search")
+        .await
+        .send_keys("perl-base")
+        .await
+        .unwrap();
+    page.click("[data-testid=search-results] [data-testid=pin]")
+        .await;
+    let pinned = page
+        .element("pins")
+        .await
+        .find(Locator::Css("[data-testid=path-row]"))
+        .await
+        .unwrap()
+        .attr("data-path")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(pinned.contains("-perl-base-"), "{pinned}");
+    // Replanned at once (and the graph redrawn before it is clicked).
+    let flags = ["--pin", &pinned];
+    page.download_becomes(&strata_plan(&[&auto[..], &flags].concat(), &closure))
+        .await;
+    let excluded = page
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=graph-node]')]
+                 .map((c) => c.getAttribute('data-path')).find((p) => p.includes('-zlib1g-'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let excluded = excluded.as_str().unwrap().to_string();
+    page.click(&format!(
+        "[data-testid=graph-node][data-path=\"{excluded}\"]"
+    ))
+    .await;
+    page.click("[data-testid=focus-path] [data-testid=exclude]")
+        .await;
+    let flags = ["--pin", &pinned, "--exclude", &excluded];
+    let expected = strata_plan(&[&auto[..], &flags].concat(), &closure);
+    page.download_becomes(&expected).await;
+    page.text_becomes(
+        "cli-line",
+        &format!("strata plan -a auto -b 20 --pin {pinned} --exclude {excluded} rev0/git.json"),
+    )
+    .await;
+    // What the exclusion did: fewer bytes in the image than before it.
+    let (before, now) = (
+        page.text("figure-size-before").await,
+        page.text("figure-size-now").await,
+    );
+    assert!(before != "-" && before != now, "{before} -> {now}");
+    page.screenshot("hand-cut-wide", 1700, 1100).await;
+
+    // The address holds the view: opened again, the same plan.
+    let start = Instant::now();
+    let address = loop {
+        let address = page.client.current_url().await.unwrap();
+        let query: Vec<(String, String)> = address.query_pairs().into_owned().collect();
+        let holds = |pair: (&str, &String)| query.iter().any(|(k, v)| (k.as_str(), v) == pair);
+        if holds(("pin", &pinned)) && holds(("exclude", &excluded)) {
+            break address;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the address lacks the cut: {address}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    page.client.goto("about:blank").await.unwrap();
+    page.client.goto(address.as_str()).await.unwrap();
+    page.download_becomes(&expected).await;
+
+    page.click("details.pipeline summary").await;
+    let editor = page.element("pipeline").await;
+    editor
+        .send_keys(r#"[["popularity_contest"], "#)
+        .await
+        .unwrap();
+    page.text_until("pipeline-error", "a JSON error", |t| {
+        t.starts_with("malformed JSON at line 1")
+    })
+    .await;
+    editor.clear().await.unwrap();
+    let pipeline = r#"[["popularity_contest"], ["limit_layers", 8]]"#;
+    editor.send_keys(pipeline).await.unwrap();
+    let flags = [
+        "-b",
+        "20",
+        "--pipeline",
+        pipeline,
+        "--pin",
+        &pinned,
+        "--exclude",
+        &excluded,
+    ];
+    page.download_becomes(&strata_plan(&flags, &closure)).await;
+    page.text_until("plan-summary", "a pipeline plan", |t| {
+        t.ends_with("(pipeline)")
+    })
+    .await;
+    page.close().await;
+}
+
+/// In a docs page with no `strata serve` behind it (static files only),
+/// the page plans and offers the download, and has no build action at all.
+#[tokio::test]
+async fn with_no_server_behind_the_page_the_build_action_is_absent() {
+    let Some(ui) = ready() else {
+        return;
+    };
+    if !require(&["busybox"]) {
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let httpd = Command::new("busybox")
+        .args(["httpd", "-f", "-p", &format!("127.0.0.1:{port}"), "-h"])
+        .arg(&ui)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("busybox httpd starts");
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "httpd is not listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let page = Page::open_at(Running(httpd), &format!("http://127.0.0.1:{port}/")).await;
+    page.text_until("plan-summary", "a plan", |t| t.contains(" layers (fleet)"))
+        .await;
+    page.element("download-plan").await;
+    // The page has had its answer about the server (a 404) ...
+    let start = Instant::now();
+    loop {
+        let asked = page
+            .client
+            .execute(
+                "return performance.getEntriesByType('resource')
+                     .some((e) => e.name.endsWith('/api/examples') && e.responseEnd > 0);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if asked == true {
+            break;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the page never asked for /api/examples"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ... and shows neither the build panel nor the server's examples.
+    for id in [
+        "build-panel",
+        "build",
+        "build-unavailable",
+        "server-examples",
+    ] {
+        let found = page
+            .client
+            .find_all(Locator::Css(&testid(id)))
+            .await
+            .unwrap();
+        assert!(found.is_empty(), "{id} is on a page with no server");
+    }
+    page.screenshot("no-server", 1280, 800).await;
+    page.close().await;
 }

@@ -110,12 +110,94 @@ pub fn draw(graph: &Graph, plan: &Plan) -> Drawing {
     }
 }
 
-/// A colour per layer, far apart for neighbouring layers (golden-angle hues).
+/// The layer palette: Tableau's ten, then darker companions of the same
+/// hues, ordered so that any two neighbouring layers (in the stack, and
+/// across the wrap from the 20th to the 21st) differ in hue and lightness.
+const PALETTE: [&str; 20] = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7",
+    "#9c755f", "#bab0ac", "#1f4e79", "#c55a11", "#2e7d32", "#a4262c", "#6a3d9a", "#b8860b",
+    "#00838f", "#d81b60", "#5d4037", "#8cd17d",
+];
+
+/// A colour per layer (`None`: a path in no layer).
 pub fn layer_colour(layer: Option<usize>) -> String {
     match layer {
-        Some(l) => format!("hsl({:.0}, 65%, 50%)", (l as f64 * 137.508) % 360.0),
+        Some(l) => PALETTE[l % PALETTE.len()].to_string(),
         None => "#999".to_string(),
     }
+}
+
+/// `#rrggbb` as red, green, blue.
+fn rgb(colour: &str) -> [f64; 3] {
+    let hex =
+        |i: usize| u8::from_str_radix(colour.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0) as f64;
+    [hex(1), hex(3), hex(5)]
+}
+
+/// Text that reads on a layer's colour: dark on light colours, white on
+/// dark ones (by WCAG relative luminance).
+pub fn text_colour(layer: Option<usize>) -> &'static str {
+    let [r, g, b] = rgb(&layer_colour(layer)).map(|c| {
+        let c = c / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    });
+    if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.28 {
+        "#111"
+    } else {
+        "#fff"
+    }
+}
+
+/// Heights of a plan's layers in a stack `total` high, by bytes, each at
+/// least `least` high so that every layer can be seen and pointed at.
+pub fn stack_heights(sizes: &[u64], total: f64, least: f64) -> Vec<f64> {
+    let bytes: u64 = sizes.iter().sum();
+    let spare = (total - least * sizes.len() as f64).max(0.0);
+    sizes
+        .iter()
+        .map(|&s| least + spare * s as f64 / bytes.max(1) as f64)
+        .collect()
+}
+
+/// Width of one label character, in SVG units (12px system sans).
+const LABEL_CHAR: f64 = 6.8;
+
+/// Where a node's label is centred: under the node, moved in so that it
+/// does not run off either side of the drawing.
+pub fn label_x(node: &NodeView, chars: usize) -> f64 {
+    let half = node.name.chars().count().min(chars) as f64 * LABEL_CHAR / 2.0 + 2.0;
+    node.x.clamp(half, (WIDTH - half).max(half))
+}
+
+/// The nodes worth a label in the drawing: the largest paths (the ones a
+/// reader looks for), at most `count`, skipping any whose label (`chars`
+/// long at most, centred under the node) would overlap one already
+/// chosen; in drawing order.
+pub fn labelled(drawing: &Drawing, count: usize, chars: usize) -> Vec<usize> {
+    let mut by_size: Vec<usize> = (0..drawing.nodes.len()).collect();
+    by_size.sort_by_key(|&i| std::cmp::Reverse(drawing.nodes[i].size));
+    let width = |i: usize| drawing.nodes[i].name.chars().count().min(chars) as f64 * LABEL_CHAR;
+    let bottom = |i: usize| drawing.nodes[i].y + drawing.nodes[i].r;
+    let mut chosen: Vec<usize> = Vec::new();
+    for i in by_size {
+        if chosen.len() == count {
+            break;
+        }
+        let clear = chosen.iter().all(|&j| {
+            let (a, b) = (&drawing.nodes[i], &drawing.nodes[j]);
+            (bottom(i) - bottom(j)).abs() > 12.0
+                || (a.x - b.x).abs() > (width(i) + width(j)) / 2.0 + 4.0
+        });
+        if clear {
+            chosen.push(i);
+        }
+    }
+    chosen.sort_unstable();
+    chosen
 }
 
 #[cfg(test)]
@@ -160,5 +242,31 @@ mod tests {
         assert!(drawing.nodes[1].r > drawing.nodes[0].r);
         assert_ne!(layer_colour(Some(0)), layer_colour(Some(1)));
         assert_eq!(layer_colour(None), "#999");
+        assert_eq!(labelled(&drawing, 1, 24), [1]);
+        assert_eq!(labelled(&drawing, 5, 24), [0, 1]);
+    }
+
+    #[test]
+    fn neighbouring_layers_are_told_apart() {
+        let distance = |a: [f64; 3], b: [f64; 3]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        for l in 0..40 {
+            let (a, b) = (rgb(&layer_colour(Some(l))), rgb(&layer_colour(Some(l + 1))));
+            assert!(distance(a, b) > 90.0, "layers {l} and {}", l + 1);
+        }
+        assert_eq!(text_colour(Some(5)), "#111");
+        assert_eq!(text_colour(Some(10)), "#fff");
+    }
+
+    #[test]
+    fn the_stack_is_to_scale_above_a_least_height() {
+        let h = stack_heights(&[0, 100, 300], 106.0, 2.0);
+        assert_eq!(h, [2.0, 27.0, 77.0]);
+        assert_eq!(stack_heights(&[], 100.0, 2.0), Vec::<f64>::new());
     }
 }

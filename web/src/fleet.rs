@@ -54,8 +54,22 @@ pub struct Fleet {
     /// The package set's Nixery-style popularity, for the algorithms that
     /// use it (`nixery`), as `strata simulate --popularity` takes it.
     pub popularity: Option<PopularityFile>,
-    /// Whether this is the bundled example (user closures replace it).
-    pub example: bool,
+    /// What it is, which decides what a new revision of files does to it.
+    pub kind: FleetKind,
+}
+
+/// What a fleet is: opening files replaces the example or a single
+/// closure, and adds a revision to closures added as revisions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FleetKind {
+    /// The bundled example.
+    Example,
+    /// One closure opened on its own (a file, a paste, an example of the
+    /// server, an address).
+    Single,
+    /// The user's revisions of files.
+    #[default]
+    Revisions,
 }
 
 /// A popularity file and where it came from.
@@ -80,6 +94,13 @@ impl Fleet {
 
     /// One line for people: where the fleet came from and its size.
     pub fn summary(&self) -> String {
+        if self.kind == FleetKind::Single {
+            return format!(
+                "{}: one closure, {} store paths",
+                self.name,
+                self.path_count()
+            );
+        }
         let mut line = format!(
             "{}: {} images, {} revisions, {} distinct store paths",
             self.name,
@@ -93,10 +114,21 @@ impl Fleet {
         line
     }
 
+    /// One closure alone, as the page shows a closure opened on its own.
+    pub fn single(closure: ImageClosure, name: String) -> Fleet {
+        Fleet {
+            name,
+            revisions: vec![vec![closure]],
+            popularity: None,
+            kind: FleetKind::Single,
+        }
+    }
+
     /// Adds a revision of the user's closures; the first one replaces the
-    /// example (and its popularity, but not a popularity the user chose).
+    /// example or a single closure (and its popularity, but not a
+    /// popularity the user chose).
     pub fn add_user_revision(&mut self, revision: Vec<ImageClosure>) {
-        if self.example {
+        if self.kind != FleetKind::Revisions {
             let popularity = self.popularity.take().filter(|p| !p.bundled);
             *self = Fleet {
                 popularity,
@@ -175,7 +207,7 @@ pub fn example_fleet() -> Fleet {
             counts,
             bundled: true,
         }),
-        example: true,
+        kind: FleetKind::Example,
     }
 }
 
@@ -191,7 +223,8 @@ pub fn image_name(file_name: &str) -> String {
     stem.strip_suffix(".closure").unwrap_or(stem).to_string()
 }
 
-/// Parses one image's closure file; the error names the file.
+/// Parses one image's closure file; the error names the file (and the
+/// planner's names the entry).
 pub fn read_closure(file_name: &str, text: &str) -> Result<ImageClosure, String> {
     let graph = parse_closure(text, DEFAULT_STORE_DIR).map_err(|e| format!("{file_name}: {e}"))?;
     Ok(ImageClosure {
@@ -331,7 +364,7 @@ mod tests {
         fleet.popularity = Some(mine());
         fleet.add_user_revision(revision.clone());
         assert_eq!(fleet.name, "your closures, 2 revisions");
-        assert!(!fleet.example);
+        assert_eq!(fleet.kind, FleetKind::Revisions);
 
         let mut fleet = example_fleet();
         fleet.popularity = Some(mine());

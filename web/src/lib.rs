@@ -7,7 +7,9 @@
 //! `cargo run -p xtask -- web` builds it into `web/dist`, which `strata
 //! serve` serves; a docs page can embed it with [`mount_planner`].
 
+pub mod address;
 mod app;
+pub mod cut;
 pub mod drawing;
 pub mod fleet;
 mod server;
@@ -25,6 +27,19 @@ pub fn mount_planner(el: web_sys::HtmlElement, budget: Option<u32>, algorithm: O
     let start = app::Start {
         budget: budget.map(|b| b as usize),
         algorithm,
+        owns_page: false,
+    };
+    leptos::mount::mount_to(el, move || app::App(app::AppProps { start })).forget();
+}
+
+/// Mounts the planner UI as the whole page (`index.html`): the view is
+/// kept in the page's address, so it can be shared, and a paste anywhere
+/// on the page opens a closure.
+#[wasm_bindgen]
+pub fn mount_page(el: web_sys::HtmlElement) {
+    let start = app::Start {
+        owns_page: true,
+        ..app::Start::default()
     };
     leptos::mount::mount_to(el, move || app::App(app::AppProps { start })).forget();
 }

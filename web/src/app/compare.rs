@@ -1,53 +1,71 @@
-//! The planning controls and the compare table.
+//! The planning controls, and the compare table: every algorithm's pulled
+//! bytes over the fleet as numbers and as bars, the best of each figure
+//! marked.
 
 use leptos::prelude::*;
-use strata_planner::{human_bytes, Figure};
+use strata_planner::{human_bytes, Figure, Figures};
 
-use crate::fleet::{find_planner, ratio_text, Comparison, Planner, COMPARED};
+use super::Ui;
+use crate::fleet::{find_planner, ratio_text, COMPARED};
 
-/// The planner whose layers are shown, and the layer budget.
+/// The compare row whose plan is shown, and the layer budget.
 #[component]
-pub fn Controls(algorithm: RwSignal<Planner>, budget: RwSignal<usize>) -> impl IntoView {
+pub fn Controls() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let (algorithm, budget) = (ui.algorithm, ui.budget);
     view! {
-        <section class="controls">
-            <label>
-                "Algorithm "
-                <select data-testid="algorithm" on:change=move |ev| {
-                    if let Some(p) = find_planner(&event_target_value(&ev)) {
-                        algorithm.set(p);
-                    }
-                }>
-                    {COMPARED.iter().map(|&p| view! {
-                        <option value=p.key selected=move || algorithm.get() == p>{p.key}</option>
-                    }).collect_view()}
-                </select>
-            </label>
-            <label>
-                " Budget (most layers) "
-                <input type="number" min="1" max="1000" data-testid="budget"
-                    prop:value=move || budget.get().to_string()
-                    on:change=move |ev| {
-                        if let Ok(b) = event_target_value(&ev).trim().parse::<usize>() {
-                            if b > 0 {
-                                budget.set(b);
-                            }
+        <label>
+            "Algorithm "
+            <select data-testid="algorithm" on:change=move |ev| {
+                if let Some(p) = find_planner(&event_target_value(&ev)) {
+                    algorithm.set(p);
+                }
+            }>
+                {COMPARED.iter().map(|&p| view! {
+                    <option value=p.key selected=move || algorithm.get() == p>{p.key}</option>
+                }).collect_view()}
+            </select>
+        </label>
+        <label>
+            "Budget "
+            <input type="number" min="1" max="1000" data-testid="budget" title="most layers for store paths"
+                prop:value=move || budget.get().to_string()
+                on:change=move |ev| {
+                    if let Ok(b) = event_target_value(&ev).trim().parse::<usize>() {
+                        if b > 0 {
+                            budget.set(b);
                         }
-                    }/>
-            </label>
-        </section>
+                    }
+                }/>
+        </label>
     }
 }
 
-/// Every algorithm's pulled bytes over the fleet, as ratios to the bound of
-/// one layer per store path (lower is better).
+type Pick = fn(&Figures) -> &Figure;
+const FIGURES: [(&str, Pick); 3] = [
+    ("fleet", |f| &f.fleet),
+    ("update", |f| &f.update),
+    ("image", |f| &f.image),
+];
+
+/// The width of a figure's bar: its bytes above the bound, against the
+/// most any row pulls above it (a sliver when it is the bound itself).
+fn bar_width(figure: &Figure, worst: f64) -> f64 {
+    let excess = figure.ratio.map_or(0.0, |r| r - 1.0);
+    if worst <= 0.0 {
+        4.0
+    } else {
+        4.0 + 96.0 * excess / worst
+    }
+}
+
+/// Every algorithm's pulled bytes over the fleet, as ratios to the bound
+/// of one layer per store path (lower is better); click a row to show
+/// its plan.
 #[component]
-pub fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Planner>) -> impl IntoView {
-    type Pick = fn(&strata_planner::Figures) -> &Figure;
-    const FIGURES: [(&str, Pick); 3] = [
-        ("fleet", |f| &f.fleet),
-        ("update", |f| &f.update),
-        ("image", |f| &f.image),
-    ];
+pub fn Compare() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let (comparisons, algorithm) = (ui.comparisons, ui.algorithm);
     view! {
         <section class="compare">
             <h2>"Compare"</h2>
@@ -55,37 +73,44 @@ pub fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Planner>)
                 <thead>
                     <tr>
                         <th>"algorithm"</th>
-                        {FIGURES.iter().map(|(name, _)| view! { <th>{*name}</th> }).collect_view()}
+                        {FIGURES.iter().map(|(name, _)| view! { <th class="figure">{*name}</th> }).collect_view()}
                         <th>"layers"</th>
                     </tr>
                 </thead>
                 <tbody>
                     {move || {
                     let comparisons = comparisons.get();
-                    // The fewest bytes of each column, to mark its best cells.
-                    let best = FIGURES.map(|(_, pick)| {
-                        comparisons.iter()
-                            .filter_map(|c| c.result.as_ref().ok())
-                            .map(|p| pick(&p.figures).bytes)
-                            .min()
+                    let ok = || comparisons.iter().filter_map(|c| c.result.as_ref().ok());
+                    // The fewest bytes of each column, to mark its best, and
+                    // the most above the bound, to scale its bars.
+                    let best = FIGURES.map(|(_, pick)| ok().map(|p| pick(&p.figures).bytes).min());
+                    let worst = FIGURES.map(|(_, pick)| {
+                        ok().filter_map(|p| pick(&p.figures).ratio).fold(0.0, f64::max) - 1.0
                     });
-                    comparisons.into_iter().map(|c| {
+                    comparisons.iter().cloned().map(|c| {
                         let name = c.planner.key;
                         let selected = move || algorithm.get() == c.planner;
+                        let choose = move |_| algorithm.set(c.planner);
                         match c.result {
                             Ok(plans) => {
                                 let f = plans.figures;
                                 view! {
-                                    <tr data-testid=format!("compare-row-{name}") class:selected=selected>
+                                    <tr data-testid=format!("compare-row-{name}") class:selected=selected on:click=choose>
                                         <th>{name}</th>
-                                        {FIGURES.iter().zip(best).map(|(&(figure, pick), best)| {
+                                        {FIGURES.iter().zip(best).zip(worst).map(|((&(figure, pick), best), worst)| {
                                             let fig = *pick(&f);
-                                            let is_best = best == Some(fig.bytes);
+                                            let is_best = best == Some(fig.bytes) && fig.ratio.is_some();
+                                            let width = format!("width: {:.1}%", bar_width(&fig, worst));
                                             view! {
-                                                <td data-testid=format!("compare-{name}-{figure}")
-                                                    class:best=is_best
-                                                    title=format!("{} pulled, bound {}", human_bytes(fig.bytes), human_bytes(fig.bound))>
-                                                    {ratio_text(&fig)}
+                                                <td class="figure" title=format!("{} pulled, bound {}", human_bytes(fig.bytes), human_bytes(fig.bound))>
+                                                    <span class="bar-track">
+                                                        <span class="bar" class:best=is_best style=width></span>
+                                                    </span>
+                                                    <span class="ratio" class:best=is_best
+                                                        data-testid=format!("compare-{name}-{figure}")>
+                                                        {ratio_text(&fig)}
+                                                    </span>
+                                                    <span class="best-mark" class:shown=is_best title="fewest bytes">"best"</span>
                                                 </td>
                                             }
                                         }).collect_view()}
@@ -105,11 +130,11 @@ pub fn Compare(comparisons: Memo<Vec<Comparison>>, algorithm: RwSignal<Planner>)
                 </tbody>
             </table>
             <p class="hint">
-                "Ratios of bytes pulled to the bound of one layer per store path; lower is better. "
-                "fleet: a node pulls every image of each revision. update: a node holding every "
-                "image at the revision before pulls the next. image: each image updated alone. "
-                "Each image is planned with its own plan at the revision before, as a CI job "
-                "keeping its last plan does (fleet-alone: without it); "<code>"strata simulate"</code>
+                "Ratios of bytes pulled to the bound of one layer per store path; lower is better; "
+                "bars show the bytes above the bound. fleet: a node pulls every image of each revision. "
+                "update: a node holding every image at the revision before pulls the next. image: each "
+                "image updated alone. Each image is planned with its own plan at the revision before, "
+                "as a CI job keeping its last plan does (fleet-alone: without it); "<code>"strata simulate"</code>
                 " (with "<code>"--alone"</code>") prints the same figures."
             </p>
         </section>

@@ -1,20 +1,27 @@
-//! Where the closures come from: the example, or the user's files.
+//! Where the closures come from: one closure (a file dropped anywhere on
+//! the page, chosen, or pasted; an example of the server; an address),
+//! several files as a revision of a fleet, or the bundled example fleet.
+//! A file that does not read is named in the error, and what was loaded
+//! before stays.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 
-use crate::fleet::{example_fleet, read_popularity, read_revision, Fleet, PopularityFile};
+use super::Ui;
+use crate::address::Origin;
+use crate::fleet::{
+    example_fleet, image_name, read_closure, read_popularity, read_revision, Fleet, FleetKind,
+    PopularityFile,
+};
 
-/// The chosen files' names and texts (the input is cleared, so choosing
-/// the same files again is a new choice).
-async fn read_files(input: &HtmlInputElement) -> Result<Vec<(String, String)>, String> {
-    let files: Vec<web_sys::File> = match input.files() {
+/// The files' names and texts.
+async fn read_list(list: Option<web_sys::FileList>) -> Result<Vec<(String, String)>, String> {
+    let files: Vec<web_sys::File> = match list {
         Some(list) => (0..list.length()).filter_map(|i| list.get(i)).collect(),
         None => Vec::new(),
     };
-    input.set_value("");
     let mut texts = Vec::with_capacity(files.len());
     for file in files {
         let text = JsFuture::from(file.text())
@@ -25,32 +32,131 @@ async fn read_files(input: &HtmlInputElement) -> Result<Vec<(String, String)>, S
     Ok(texts)
 }
 
-/// Where the closures come from: the example, or the user's files, one
-/// file choice per revision; and the popularity `nixery` uses.
-#[component]
-pub fn Source(
-    fleet: RwSignal<Fleet>,
-    error: RwSignal<Option<String>>,
-    /// The serving `strata serve`'s examples, when there is one.
-    server: RwSignal<Option<Vec<serde_json::Value>>>,
-) -> impl IntoView {
-    let open_example = move |name: String| {
-        spawn_local(async move {
-            let path = format!("/api/examples/{name}");
-            let read = match crate::server::request("GET", &path, None).await {
-                Ok(a) if a.status == 200 => read_revision(&[(format!("{name}.json"), a.text)]),
-                Ok(a) => Err(crate::server::error_message(&a)),
-                Err(e) => Err(e),
-            };
-            match read {
-                Ok(revision) => {
-                    error.set(None);
-                    let mut one = Fleet::default();
-                    one.add_user_revision(revision);
-                    one.name = format!("{name}, an example of this server");
-                    fleet.set(one);
+/// The chosen files (the input is cleared, so choosing the same files
+/// again is a new choice).
+async fn read_files(input: &HtmlInputElement) -> Result<Vec<(String, String)>, String> {
+    let list = input.files();
+    let texts = read_list(list).await;
+    input.set_value("");
+    texts
+}
+
+/// Opens files as the page's closures: one file is one closure, shown at
+/// once; several are a revision of a fleet (the next one, when the page
+/// already holds revisions of files).
+pub fn open_files(ui: Ui, texts: Vec<(String, String)>, origin: Origin) {
+    let opened = match texts.as_slice() {
+        [] => Err("no closure files chosen".to_string()),
+        [(name, text)] => read_closure(name, text).map(|c| {
+            let label = c.image.clone();
+            Fleet::single(c, label)
+        }),
+        _ => read_revision(&texts).map(|revision| {
+            let mut fleet = ui.fleet.get_untracked();
+            fleet.add_user_revision(revision);
+            fleet
+        }),
+    };
+    match opened {
+        Ok(fleet) if fleet.kind == FleetKind::Revisions && fleet.revisions.len() > 1 => {
+            ui.error.set(None);
+            ui.origin.set(Origin::Local);
+            ui.fleet.set(fleet);
+        }
+        Ok(fleet) => ui.open(fleet, origin),
+        Err(e) => ui.error.set(Some(e)),
+    }
+}
+
+/// Opens a closure by where it is (a server's example, or a URL): from
+/// the address (`keep_view`: the address's choices stay) or a click.
+pub fn open_origin(ui: Ui, origin: Origin, keep_view: bool) {
+    let (url, name) = match &origin {
+        Origin::ServerExample(name) => (format!("/api/examples/{name}"), name.clone()),
+        Origin::Url(url) => (
+            url.clone(),
+            image_name(url.rsplit('/').next().unwrap_or(url)),
+        ),
+        Origin::Bundled | Origin::Local => return,
+    };
+    spawn_local(async move {
+        let read = match crate::server::request("GET", &url, None).await {
+            Ok(a) if a.status == 200 => read_closure(&format!("{name}.json"), &a.text),
+            Ok(a) => Err(format!("{url}: {}", crate::server::error_message(&a))),
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(closure) => {
+                let label = match &origin {
+                    Origin::ServerExample(_) => format!("{name}, an example of this server"),
+                    _ => url.clone(),
+                };
+                let fleet = Fleet::single(closure, label);
+                if keep_view {
+                    ui.error.set(None);
+                    ui.fleet.set(fleet);
+                    ui.origin.set(origin);
+                } else {
+                    ui.open(fleet, origin);
                 }
-                Err(e) => error.set(Some(e)),
+            }
+            Err(e) => ui.error.set(Some(e)),
+        }
+    });
+}
+
+/// Lets files be dropped on the page (the browser would open them).
+pub fn drag_over(ev: web_sys::DragEvent) {
+    ev.prevent_default();
+}
+
+/// Opens the files dropped on the page.
+pub fn dropped(ui: Ui) -> impl Fn(web_sys::DragEvent) + 'static {
+    move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        let list = ev.data_transfer().and_then(|d| d.files());
+        spawn_local(async move {
+            match read_list(list).await {
+                Ok(texts) if texts.is_empty() => {}
+                Ok(texts) => open_files(ui, texts, Origin::Local),
+                Err(e) => ui.error.set(Some(e)),
+            }
+        });
+    }
+}
+
+/// A paste anywhere on the page outside a text field opens the pasted
+/// JSON as a closure.
+pub fn paste_anywhere(ui: Ui) {
+    let _ = window_event_listener(leptos::ev::paste, move |ev: web_sys::ClipboardEvent| {
+        let in_field = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+            .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA"));
+        if in_field {
+            return;
+        }
+        if let Some(text) = ev.clipboard_data().and_then(|d| d.get_data("text").ok()) {
+            ev.prevent_default();
+            open_files(
+                ui,
+                vec![("pasted closure".to_string(), text)],
+                Origin::Local,
+            );
+        }
+    });
+}
+
+/// The source bar: what is open, and the ways to open something else.
+#[component]
+pub fn Source() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let open_chosen = move |ev: leptos::ev::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        spawn_local(async move {
+            match read_files(&input).await {
+                Ok(texts) => open_files(ui, texts, Origin::Local),
+                Err(e) => ui.error.set(Some(e)),
             }
         });
     };
@@ -62,10 +168,11 @@ pub fn Source(
                 .and_then(|texts| read_revision(&texts))
             {
                 Ok(revision) => {
-                    error.set(None);
-                    fleet.update(|f| f.add_user_revision(revision));
+                    ui.error.set(None);
+                    ui.origin.set(Origin::Local);
+                    ui.fleet.update(|f| f.add_user_revision(revision));
                 }
-                Err(e) => error.set(Some(e)),
+                Err(e) => ui.error.set(Some(e)),
             }
         });
     };
@@ -84,52 +191,83 @@ pub fn Source(
                 });
             match read {
                 Ok(popularity) => {
-                    error.set(None);
-                    fleet.update(|f| f.popularity = Some(popularity));
+                    ui.error.set(None);
+                    ui.fleet.update(|f| f.popularity = Some(popularity));
                 }
-                Err(e) => error.set(Some(e)),
+                Err(e) => ui.error.set(Some(e)),
             }
         });
     };
+    let pasted = RwSignal::new(String::new());
+    let open_pasted = move |_| {
+        open_files(
+            ui,
+            vec![("pasted closure".to_string(), pasted.get_untracked())],
+            Origin::Local,
+        );
+    };
     view! {
         <section class="source">
-            <p data-testid="fleet-summary">{move || fleet.with(Fleet::summary)}</p>
-            <label>
-                "Add a revision from closure files (one per image, named after it: "
-                <code>"nix path-info --json --recursive"</code>" or exportReferencesGraph): "
-                <input type="file" multiple accept=".json,application/json"
-                    data-testid="add-revision" on:change=add_revision/>
-            </label>
-            <br/>
-            <label>
-                "Popularity (Nixery's "<code>"{\"name-version\": count}"</code>", for nixery): "
-                <input type="file" accept=".json,application/json"
-                    data-testid="popularity-file" on:change=set_popularity/>
-            </label>
-            " "
-            <button data-testid="use-example" on:click=move |_| {
-                error.set(None);
-                fleet.set(example_fleet());
-            }>"Use the example fleet"</button>
-            {move || server.get().filter(|l| !l.is_empty()).map(|list| view! {
-                <p data-testid="server-examples">
-                    "Examples on this server: "
-                    {list.into_iter().map(|e| {
-                        let name = e["name"].as_str().unwrap_or("").to_string();
-                        let note = if e["buildable"].as_bool() == Some(true) {
-                            "buildable here".to_string()
-                        } else {
-                            e["why"].as_str().unwrap_or("not buildable here").to_string()
-                        };
-                        let open = name.clone();
-                        view! {
-                            <button data-testid=format!("open-example-{name}") title=note
-                                on:click=move |_| open_example(open.clone())>{name.clone()}</button>" "
-                        }
-                    }).collect_view()}
-                </p>
-            })}
-            {move || error.get().map(|e| view! { <p class="error" data-testid="error">{e}</p> })}
+            <p class="opened">
+                <span data-testid="fleet-summary">{move || ui.fleet.with(Fleet::summary)}</span>
+                {move || super::address::unsharable(&ui.origin.get()).then(|| view! {
+                    <span class="hint" data-testid="unsharable">
+                        " (opened from your disk: the address keeps the view, not the closure)"
+                    </span>
+                })}
+            </p>
+            <div class="open">
+                <label class="button primary">
+                    "Open a closure…"
+                    <input type="file" multiple accept=".json,application/json"
+                        data-testid="open-closure" on:change=open_chosen/>
+                </label>
+                <details class="paste">
+                    <summary>"Paste JSON"</summary>
+                    <textarea data-testid="paste-closure" rows="4" spellcheck="false"
+                        placeholder="nix path-info --json --recursive ./result, an exportReferencesGraph .attrs.json, or a list of entries"
+                        prop:value=move || pasted.get()
+                        on:input=move |ev| pasted.set(event_target_value(&ev))></textarea>
+                    <button data-testid="open-pasted" on:click=open_pasted>"Open"</button>
+                </details>
+                <button data-testid="use-example" on:click=move |_| {
+                    ui.open(example_fleet(), Origin::Bundled);
+                }>"Example fleet"</button>
+                {move || ui.server.get().filter(|l| !l.is_empty()).map(|list| view! {
+                    <span data-testid="server-examples">
+                        "On this server: "
+                        {list.into_iter().map(|e| {
+                            let name = e["name"].as_str().unwrap_or("").to_string();
+                            let note = if e["buildable"].as_bool() == Some(true) {
+                                "buildable here".to_string()
+                            } else {
+                                e["why"].as_str().unwrap_or("not buildable here").to_string()
+                            };
+                            let open = name.clone();
+                            view! {
+                                <button data-testid=format!("open-example-{name}") title=note
+                                    on:click=move |_| open_origin(ui, Origin::ServerExample(open.clone()), false)>
+                                    {name.clone()}
+                                </button>" "
+                            }
+                        }).collect_view()}
+                    </span>
+                })}
+                <details class="more">
+                    <summary>"Fleet files"</summary>
+                    <label>
+                        "Add a revision (one closure file per image, named after it): "
+                        <input type="file" multiple accept=".json,application/json"
+                            data-testid="add-revision" on:change=add_revision/>
+                    </label>
+                    <label>
+                        "Popularity (Nixery's "<code>"{\"name-version\": count}"</code>", for nixery): "
+                        <input type="file" accept=".json,application/json"
+                            data-testid="popularity-file" on:change=set_popularity/>
+                    </label>
+                </details>
+            </div>
+            {move || ui.error.get().map(|e| view! { <p class="error" data-testid="error">{e}</p> })}
         </section>
     }
 }
