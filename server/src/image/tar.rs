@@ -9,7 +9,9 @@
 //! - A store-path layer starts with the store directory's ancestors
 //!   (`nix/`, `nix/store/`) as directories with mode 0755.
 //! - Every entry has mtime 1 (1970-01-01T00:00:01Z), uid and gid 0, empty
-//!   user and group names; modes are the store's (`st_mode & 0o7777`).
+//!   user and group names; modes are the store's (`st_mode & 0o7777`);
+//!   then `--perms` rules ([`crate::image::perms`]) may change owners and
+//!   modes, the same way on every machine.
 //! - Symlinks are stored as symlinks, their targets byte for byte, never
 //!   followed. Hard links are stored as regular files (each name gets the
 //!   full contents), so no entry depends on which name was seen first.
@@ -19,11 +21,13 @@
 //! - Devices, fifos and sockets are an error naming the file.
 //! - The archive ends with two zero blocks; nothing else is padded.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tar::{EntryType, Header};
 use thiserror::Error;
@@ -31,6 +35,7 @@ use thiserror::Error;
 use strata_planner::NarHash;
 
 use crate::image::nar::NarHasher;
+use crate::image::perms::{Attributes, Perms};
 
 /// mtime of every entry: 1970-01-01T00:00:01Z, as nixpkgs' dockerTools.
 pub const MTIME: u64 = 1;
@@ -74,6 +79,8 @@ pub enum TarError {
 /// A layer tar under construction; see the module docs for its rules.
 pub struct LayerTar<W: Write> {
     builder: tar::Builder<W>,
+    perms: Option<Arc<Perms>>,
+    matched: BTreeSet<usize>,
 }
 
 impl<W: Write> LayerTar<W> {
@@ -81,7 +88,24 @@ impl<W: Write> LayerTar<W> {
     pub fn new(out: W) -> Self {
         LayerTar {
             builder: tar::Builder::new(out),
+            perms: None,
+            matched: BTreeSet::new(),
         }
+    }
+
+    /// An empty layer writing to `out`, every entry's owner and mode
+    /// passed through `perms`.
+    pub fn with_perms(out: W, perms: Arc<Perms>) -> Self {
+        LayerTar {
+            builder: tar::Builder::new(out),
+            perms: (!perms.is_empty()).then_some(perms),
+            matched: BTreeSet::new(),
+        }
+    }
+
+    /// The indices of the `--perms` rules that matched an entry so far.
+    pub fn matched_rules(&self) -> &BTreeSet<usize> {
+        &self.matched
     }
 
     /// The store directory and its ancestors as 0755 directories
@@ -122,6 +146,28 @@ impl<W: Write> LayerTar<W> {
     pub fn directory(&mut self, tar_path: &[u8], mode: u32) -> Result<(), TarError> {
         let header = header(EntryType::Directory, mode, 0);
         self.append(header, tar_path, None, io::empty())
+            .map_err(TarError::Write)
+    }
+
+    /// A directory entry owned by `uid`:`gid`; `tar_path` ends in `/`.
+    pub fn directory_owned(
+        &mut self,
+        tar_path: &[u8],
+        mode: u32,
+        uid: u64,
+        gid: u64,
+    ) -> Result<(), TarError> {
+        let mut header = header(EntryType::Directory, mode, 0);
+        header.set_uid(uid);
+        header.set_gid(gid);
+        self.append(header, tar_path, None, io::empty())
+            .map_err(TarError::Write)
+    }
+
+    /// A regular file holding `bytes` (made up, not read from disk).
+    pub fn contents(&mut self, tar_path: &[u8], mode: u32, bytes: &[u8]) -> Result<(), TarError> {
+        let header = header(EntryType::Regular, mode, bytes.len() as u64);
+        self.append(header, tar_path, None, bytes)
             .map_err(TarError::Write)
     }
 
@@ -285,6 +331,9 @@ impl<W: Write> LayerTar<W> {
             let n = link.len().min(old.linkname.len());
             old.linkname[..n].copy_from_slice(&link[..n]);
         }
+        if let Some(perms) = &self.perms {
+            apply_perms(perms, &mut header, path, &mut self.matched)?;
+        }
         header.set_cksum();
         self.builder.append(&header, data)
     }
@@ -302,6 +351,37 @@ impl<W: Write> LayerTar<W> {
         header.set_cksum();
         self.builder.append(&header, name.chain(&[0u8][..]))
     }
+}
+
+/// Passes an entry's owner and mode through the rules; `path` is the
+/// entry's tar path (relative, directories ending in `/`).
+fn apply_perms(
+    perms: &Perms,
+    header: &mut Header,
+    path: &[u8],
+    matched: &mut BTreeSet<usize>,
+) -> io::Result<()> {
+    let mut absolute = Vec::with_capacity(path.len() + 1);
+    absolute.push(b'/');
+    absolute.extend_from_slice(path.strip_suffix(b"/").unwrap_or(path));
+    let name = |n: io::Result<Option<&str>>| n.ok().flatten().unwrap_or("").to_string();
+    let before = Attributes {
+        mode: header.mode()? & 0o7777,
+        uid: header.uid()?,
+        gid: header.gid()?,
+        uname: name(header.username().map_err(io::Error::other)),
+        gname: name(header.groupname().map_err(io::Error::other)),
+    };
+    let mut after = before.clone();
+    perms.apply(&absolute, &mut after, matched);
+    if after != before {
+        header.set_mode(after.mode);
+        header.set_uid(after.uid);
+        header.set_gid(after.gid);
+        header.set_username(&after.uname)?;
+        header.set_groupname(&after.gname)?;
+    }
+    Ok(())
 }
 
 fn header(kind: EntryType, mode: u32, size: u64) -> Header {
