@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 use strata_tests::{
-    cleanup, hello_path_info, nix, repo, require, run_ok, stdout, strata, strata_path, temp_dir,
-    Podman,
+    cleanup, hello_path_info, nix, repo, require, run_ok, stderr, stdout, strata, strata_path,
+    temp_dir, Podman,
 };
 
 const GREETING: &str = "hello from a strata image\n";
@@ -170,4 +170,98 @@ fn the_nix_function_uses_the_pipeline_algorithm_when_given_a_pipeline() {
         got,
         serde_json::json!(["", "pipeline", "pipeline", "nixery"])
     );
+}
+
+/// The summary line's manifest digest.
+fn manifest_of(stderr_text: &str) -> String {
+    stderr_text
+        .rsplit("manifest ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Issue 15 part 3: `--nix-db` gives the image Nix's own database of its
+/// paths. Debian's Nix, pointed at the unpacked rootfs as its store,
+/// verifies every path's contents against it and answers the closure's
+/// references; two builds with fresh caches give the same bytes; a file
+/// changed in the rootfs fails the verification (so it checks).
+#[test]
+fn the_nix_db_verifies_with_nix_store_and_is_reproducible() {
+    if !require(&["nix-build", "nix-store", "umoci"]) {
+        return;
+    }
+    let dir = temp_dir("nix-db");
+    fs::write(dir.join("closure.json"), hello_path_info(&dir)).unwrap();
+    let hello = fs::read_link(dir.join("hello")).unwrap();
+    let mut digests = Vec::new();
+    for n in ["1", "2"] {
+        let out = run_ok(
+            strata()
+                .arg("build")
+                .arg(dir.join("closure.json"))
+                .args(["--nix-db", "--links", "--cmd", "hello", "--tag", "db"])
+                .args(["--format", "oci-dir", "--cache"])
+                .arg(dir.join(format!("cache{n}")))
+                .arg("-o")
+                .arg(dir.join(format!("layout{n}"))),
+        );
+        digests.push(manifest_of(&stderr(&out)));
+        run_ok(
+            Command::new("umoci")
+                .args(["unpack", "--image"])
+                .arg(format!("{}:db", dir.join(format!("layout{n}")).display()))
+                .arg(dir.join(format!("bundle{n}"))),
+        );
+    }
+    assert_eq!(digests[0], digests[1]);
+    let db = |n: &str| fs::read(dir.join(format!("bundle{n}/rootfs/nix/var/nix/db/db.sqlite")));
+    assert_eq!(db("1").unwrap(), db("2").unwrap());
+    let rootfs = dir.join("bundle1/rootfs");
+    let store = format!("local?root={}", rootfs.display());
+    let out = run_ok(nix("nix-store").args(["--store", &store, "--verify", "--check-contents"]));
+    assert!(!stderr(&out).contains("modified"), "{}", stderr(&out));
+    let query = |store: Option<&str>, what: &str, path: &Path| {
+        let mut cmd = nix("nix-store");
+        if let Some(store) = store {
+            cmd.args(["--store", store]);
+        }
+        stdout(&run_ok(cmd.args(["-q", what]).arg(path)))
+    };
+    for what in ["--references", "--requisites", "--hash", "--size"] {
+        assert_eq!(
+            query(Some(&store), what, &hello),
+            query(None, what, &hello),
+            "{what}"
+        );
+    }
+    assert_eq!(
+        fs::read_link(
+            rootfs
+                .join("nix/var/nix/gcroots/docker")
+                .join(hello.file_name().unwrap())
+        )
+        .unwrap(),
+        hello
+    );
+    // A changed file is caught (the rootfs is the test's own copy).
+    let message = fs::read_dir(rootfs.join("nix/store"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-greeting-data-1.0"))
+        .unwrap()
+        .join("share/greeting/message");
+    let mut perms = fs::metadata(&message).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)] // root in a temp dir
+    perms.set_readonly(false);
+    fs::set_permissions(&message, perms).unwrap();
+    fs::write(&message, "changed\n").unwrap();
+    let out = nix("nix-store")
+        .args(["--store", &store, "--verify", "--check-contents"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("was modified"), "{}", stderr(&out));
+    cleanup(&dir);
 }
