@@ -265,3 +265,75 @@ fn the_nix_db_verifies_with_nix_store_and_is_reproducible() {
     assert!(stderr(&out).contains("was modified"), "{}", stderr(&out));
     cleanup(&dir);
 }
+
+/// Issue 15 part 5: nix/image.nix takes includeNixDB, perms (a store
+/// path from Nix as the rule's path), users and architecture, and they
+/// reach the image as with the CLI flags.
+#[test]
+fn the_nix_function_takes_include_nix_db_perms_users_and_architecture() {
+    if !require(&["nix-build", "nix-store", "skopeo", "umoci"]) {
+        return;
+    }
+    let dir = temp_dir("nix-function-extras");
+    let expr = format!(
+        r#"let pkgs = import {tests} {{ }};
+               build = import {image} {{ strata = {strata}; }};
+           in build {{
+             name = "extras"; tag = "x";
+             contents = [ pkgs.hello ];
+             maxLayers = 5;
+             includeNixDB = true;
+             architecture = "arm64";
+             users = [ {{ name = "app"; uid = 1000; gid = 100; }} ];
+             perms = [
+               {{ path = pkgs.hello; regex = "/bin/hello$"; mode = "0750"; uid = 1000; gid = 100; }}
+               {{ path = "/nix/var/nix/db"; uid = 1000; gid = 100; }}
+             ];
+             config = {{ Cmd = [ "/bin/hello" ]; User = "app"; }};
+           }}"#,
+        tests = repo().join("nix/tests").display(),
+        image = repo().join("nix/image.nix").display(),
+        strata = strata_path().display(),
+    );
+    run_ok(
+        nix("nix-build")
+            .args(["--expr", &expr, "-o"])
+            .arg(dir.join("image.tar")),
+    );
+    let layout = format!("oci:{}:x", dir.join("layout").display());
+    let archive = format!("docker-archive:{}", dir.join("image.tar").display());
+    run_ok(Command::new("skopeo").args(["copy", &archive, &layout]));
+    let config = run_ok(Command::new("skopeo").args(["inspect", "--config", &layout]));
+    let config: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap();
+    assert_eq!(config["architecture"], "arm64");
+    assert_eq!(config["config"]["User"], "app");
+    // 3 store layers (maxLayers less the database and the image's own).
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 5);
+    let bundle = dir.join("bundle");
+    run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:x", dir.join("layout").display()))
+            .arg(&bundle),
+    );
+    let rootfs = bundle.join("rootfs");
+    use std::os::unix::fs::MetadataExt;
+    let db = fs::metadata(rootfs.join("nix/var/nix/db/db.sqlite")).unwrap();
+    assert_eq!((db.uid(), db.gid()), (1000, 100));
+    let hello = fs::read_dir(rootfs.join("nix/store"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-hello-1.0"))
+        .unwrap();
+    let program = fs::metadata(hello.join("bin/hello")).unwrap();
+    assert_eq!(
+        (program.mode() & 0o7777, program.uid(), program.gid()),
+        (0o750, 1000, 100)
+    );
+    assert!(fs::read_to_string(rootfs.join("etc/passwd"))
+        .unwrap()
+        .contains("app:x:1000:100::/home/app:/bin/sh\n"));
+    let store = format!("local?root={}", rootfs.display());
+    run_ok(nix("nix-store").args(["--store", &store, "--verify", "--check-contents"]));
+    cleanup(&dir);
+}
