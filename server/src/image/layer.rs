@@ -22,6 +22,7 @@ use thiserror::Error;
 use crate::image::compress::{Compression, Compressor};
 use crate::image::digest::Sha256Digest;
 use crate::image::perms::Perms;
+use crate::image::pipe::Pipe;
 use crate::image::tar::{LayerTar, TarError};
 use crate::store::{BlobStore, StoreError};
 
@@ -346,7 +347,8 @@ impl LayerBuilder<'_> {
         &self,
         fill: impl FnOnce(&mut LayerTar<LayerSink<'_>>) -> Result<T, LayerError>,
     ) -> Result<(PendingBlob, T, BTreeSet<usize>), LayerError> {
-        let blob = self.store.create()?;
+        // The blob's own hash and write on a second thread (see pipe.rs).
+        let blob = Pipe::new(self.store.create()?);
         let compressor =
             Compressor::new(self.compression, blob, self.threads).map_err(LayerError::Compress)?;
         let sink = LayerSink {
@@ -364,7 +366,11 @@ impl LayerBuilder<'_> {
             .sha
             .take()
             .map(|sha| Sha256Digest(sha.finalize().into()));
-        let blob = sink.inner.finish().map_err(LayerError::Compress)?;
+        let blob = sink
+            .inner
+            .finish()
+            .and_then(Pipe::finish)
+            .map_err(LayerError::Compress)?;
         Ok((
             PendingBlob {
                 blob,
@@ -400,7 +406,7 @@ impl PendingBlob {
 /// Where a layer's tar goes: the diff_id hash (skipped when the blob is
 /// the tar), progress, then the compressor into the blob store.
 pub struct LayerSink<'a> {
-    inner: Compressor<Box<dyn crate::store::BlobWriter>>,
+    inner: Compressor<Pipe<Box<dyn crate::store::BlobWriter>>>,
     sha: Option<Sha256>,
     progress: &'a dyn Progress,
     pending: u64,

@@ -24,6 +24,7 @@ pub mod name;
 pub mod nar;
 pub mod nix_db;
 pub mod perms;
+pub mod pipe;
 pub mod platform;
 pub mod publish;
 pub mod repository;

@@ -40,6 +40,9 @@ use crate::image::perms::{Attributes, Perms};
 /// mtime of every entry: 1970-01-01T00:00:01Z, as nixpkgs' dockerTools.
 pub const MTIME: u64 = 1;
 
+/// Bytes read from a file at a time.
+const COPY_BUFFER: usize = 256 * 1024;
+
 /// Mode of the directory entries a layer makes up (`nix/`, `bin/`, ...).
 pub const DIR_MODE: u32 = 0o755;
 
@@ -81,6 +84,7 @@ pub struct LayerTar<W: Write> {
     builder: tar::Builder<W>,
     perms: Option<Arc<Perms>>,
     matched: BTreeSet<usize>,
+    buffer: Vec<u8>,
 }
 
 impl<W: Write> LayerTar<W> {
@@ -90,6 +94,7 @@ impl<W: Write> LayerTar<W> {
             builder: tar::Builder::new(out),
             perms: None,
             matched: BTreeSet::new(),
+            buffer: Vec::new(),
         }
     }
 
@@ -100,6 +105,7 @@ impl<W: Write> LayerTar<W> {
             builder: tar::Builder::new(out),
             perms: (!perms.is_empty()).then_some(perms),
             matched: BTreeSet::new(),
+            buffer: Vec::new(),
         }
     }
 
@@ -269,38 +275,60 @@ impl<W: Write> LayerTar<W> {
         size: u64,
         nar: &mut Option<&mut NarHasher>,
     ) -> Result<(), TarError> {
-        let file = File::open(fs_path).map_err(|source| TarError::Read {
+        let read_err = |source| TarError::Read {
             path: fs_path.to_path_buf(),
             source,
-        })?;
+        };
+        let mut file = File::open(fs_path).map_err(read_err)?;
         if let Some(nar) = nar {
             nar.begin_regular(mode & 0o100 != 0, size);
         }
-        let mut reader = TeeReader {
-            file,
-            left: size,
-            nar: nar.as_deref_mut(),
-            error: None,
-        };
-        let header = header(EntryType::Regular, mode, size);
-        let written = self.append(header, tar_path, None, &mut reader);
-        if let Some(source) = reader.error.take() {
-            return Err(TarError::Read {
-                path: fs_path.to_path_buf(),
-                source,
-            });
+        // The header, then the contents in COPY_BUFFER pieces (tar's own
+        // copy reads 8 KiB at a time), then the padding.
+        let header = self
+            .prepare(header(EntryType::Regular, mode, size), tar_path, None)
+            .map_err(TarError::Write)?;
+        self.builder
+            .append(&header, io::empty())
+            .map_err(TarError::Write)?;
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.resize(COPY_BUFFER, 0);
+        let mut left = size;
+        while left > 0 {
+            let want = buffer
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = match file.read(&mut buffer[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_err(e)),
+            };
+            if let Some(nar) = nar {
+                nar.contents(&buffer[..n]);
+            }
+            self.builder
+                .get_mut()
+                .write_all(&buffer[..n])
+                .map_err(TarError::Write)?;
+            left -= n as u64;
         }
-        written.map_err(TarError::Write)?;
+        self.buffer = buffer;
         // Short (the file shrank) or more left (it grew): either way the
         // entry would not match its header.
         let mut probe = [0u8; 1];
-        let grew = reader.file.read(&mut probe).map_or(true, |n| n > 0);
-        if reader.left != 0 || grew {
+        let grew = file.read(&mut probe).map_or(true, |n| n > 0);
+        if left != 0 || grew {
             return Err(TarError::Changed {
                 path: fs_path.to_path_buf(),
                 expected: size,
             });
         }
+        let rest = (512 - size % 512) % 512;
+        self.builder
+            .get_mut()
+            .write_all(&[0; 512][..rest as usize])
+            .map_err(TarError::Write)?;
         if let Some(nar) = nar {
             nar.end_regular(size);
         }
@@ -311,11 +339,23 @@ impl<W: Write> LayerTar<W> {
     /// do not fit their 100-byte fields.
     fn append<R: Read>(
         &mut self,
-        mut header: Header,
+        header: Header,
         path: &[u8],
         link: Option<&[u8]>,
         data: R,
     ) -> io::Result<()> {
+        let header = self.prepare(header, path, link)?;
+        self.builder.append(&header, data)
+    }
+
+    /// Writes the long-name entries `path` and `link` need, and returns
+    /// the header with names, `--perms` and checksum set.
+    fn prepare(
+        &mut self,
+        mut header: Header,
+        path: &[u8],
+        link: Option<&[u8]>,
+    ) -> io::Result<Header> {
         let old = header.as_old_mut();
         if path.len() > old.name.len() {
             self.long_name(b'L', path)?;
@@ -335,7 +375,7 @@ impl<W: Write> LayerTar<W> {
             apply_perms(perms, &mut header, path, &mut self.matched)?;
         }
         header.set_cksum();
-        self.builder.append(&header, data)
+        Ok(header)
     }
 
     fn long_name(&mut self, kind: u8, name: &[u8]) -> io::Result<()> {
@@ -393,40 +433,6 @@ fn header(kind: EntryType, mode: u32, size: u64) -> Header {
     header.set_mtime(MTIME);
     header.set_size(size);
     header
-}
-
-/// Reads at most `left` bytes of a file, feeding them to the NAR hash and
-/// keeping a read error apart from the tar's write errors.
-struct TeeReader<'a> {
-    file: File,
-    left: u64,
-    nar: Option<&'a mut NarHasher>,
-    error: Option<io::Error>,
-}
-
-impl Read for TeeReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let max = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        if max == 0 {
-            return Ok(0);
-        }
-        let n = match self.file.read(&mut buf[..max]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
-            Err(e) => {
-                let copy = io::Error::new(e.kind(), e.to_string());
-                self.error = Some(e);
-                return Err(copy);
-            }
-        };
-        if let Some(nar) = &mut self.nar {
-            nar.contents(&buf[..n]);
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
