@@ -37,8 +37,21 @@
   created ? null,
   # Link the contents' bin, etc, lib, share into /.
   links ? true,
+  # Nix's database of the image's store paths in /nix/var/nix/db (one more
+  # layer, counted in maxLayers), as dockerTools' includeNixDB; reproducible.
+  includeNixDB ? false,
+  # Owner and mode rules, as nix2container's perms: a list of
+  # { path (a store path or any absolute path), regex, glob, mode ("0755"),
+  #   uid, gid, uname, gname }. A rule matching nothing fails the build.
+  perms ? [ ],
+  # Users for /etc/passwd and /etc/group, each with a home /home/NAME it
+  # owns: [ { name = "app"; uid = 1000; gid = 100; } ]; then
+  # config.User = "app".
+  users ? [ ],
+  # GOARCH of the image config; null: the build machine's.
+  architecture ? null,
 }:
-assert maxLayers >= 2;
+assert maxLayers >= (if includeNixDB then 3 else 2);
 derivation {
   name = "${name}.tar";
   inherit system strata;
@@ -48,12 +61,16 @@ derivation {
   config = config;
   imageName = name;
   imageTag = if tag == null then "" else tag;
-  budget = maxLayers - 1;
+  budget = maxLayers - 1 - (if includeNixDB then 1 else 0);
   algorithm = if algorithm == null then "" else algorithm;
   inherit compression extraCommands;
   pipelineJson = if pipeline == null then "" else builtins.toJSON pipeline;
   createdAt = if created == null then "" else created;
   linkContents = links;
+  nixDb = includeNixDB;
+  permsJson = if perms == [ ] then "" else builtins.toJSON perms;
+  createUsers = map (u: "${u.name}:${toString u.uid}:${toString u.gid}") users;
+  arch = if architecture == null then "" else architecture;
   builder = "/bin/bash";
   args = [
     "-c"
@@ -70,6 +87,13 @@ derivation {
       [ -n "$pipelineJson" ] && flags+=(--pipeline "$pipelineJson")
       [ -n "$createdAt" ] && flags+=(--created "$createdAt")
       [ "$linkContents" = 1 ] && flags+=(--links)
+      [ "$nixDb" = 1 ] && flags+=(--nix-db)
+      [ -n "$arch" ] && flags+=(--arch "$arch")
+      if [ -n "$permsJson" ]; then
+        printf '%s' "$permsJson" > perms.json
+        flags+=(--perms perms.json)
+      fi
+      for user in "''${createUsers[@]}"; do flags+=(--create-user "$user"); done
       "$strata" build .attrs.json "''${flags[@]}" -o "''${outputs[out]}"
       exit 0
     ''

@@ -8,8 +8,10 @@
 # (the Rust toolchain's libraries and binaries, Python's standard library,
 # /usr/share/doc), with a closure carrying real NAR hashes (from `nix hash
 # path`), as a real Nix export would. Figures:
-#   none   strata build --compression none  vs  tar -c | sha256sum
+#   none   strata build --compression none  vs  tar -c | sha256sum, and
+#          tar -c > file (the write floor: strata writes its layers too)
 #   gzip   strata build (gzip)              vs  tar -c | gzip -6, tar -c | pigz -6
+#   zstd   strata build --compression zstd  vs  tar -c | zstd -3 -T0
 #   cached strata build again, every layer from the cache, vs the cold build
 # strata writes its layers into its cache and streams the docker-archive to
 # /dev/null; the tar pipelines write nothing. Peak memory is VmHWM (strata)
@@ -75,9 +77,12 @@ strata_build() { # strata_build CACHE COMPRESSION
     grep -o 'peak [0-9.]* [KMG]iB' "$work/strata.err" | tail -1 > "$work/strata.peak"
 }
 
-rm -rf "$work/cache-none" "$work/cache-gzip"
+rm -rf "$work/cache-none" "$work/cache-gzip" "$work/cache-zstd"
 timed t_tar_sha bash -c "tar -cf - -C '$work/root' nix | sha256sum > /dev/null"
+timed t_tar_file bash -c "tar -cf - -C '$work/root' nix > '$work/floor.tar'"; rm -f "$work/floor.tar"
 timed t_none strata_build "$work/cache-none" none; p_none=$(cat "$work/strata.peak")
+timed t_tar_zstd bash -c "tar -cf - -C '$work/root' nix | zstd -q -3 -T0 > /dev/null"
+timed t_zstd strata_build "$work/cache-zstd" zstd; p_zstd=$(cat "$work/strata.peak")
 timed t_tar_gzip bash -c "tar -cf - -C '$work/root' nix | gzip -6 > /dev/null"
 timed t_tar_pigz bash -c "tar -cf - -C '$work/root' nix | pigz -6 > /dev/null"
 timed t_gzip strata_build "$work/cache-gzip" gzip; p_gzip=$(cat "$work/strata.peak")
@@ -91,13 +96,17 @@ ratio() { calc .2f "$1 / $2"; }
 echo
 printf '%-34s %8s %10s %s\n' "run" "seconds" "MiB/s" "peak memory"
 printf '%-34s %8s %10s %s\n' "tar | sha256sum" "$t_tar_sha" "$(rate "$t_tar_sha")" ""
+printf '%-34s %8s %10s %s\n' "tar > file (write floor)" "$t_tar_file" "$(rate "$t_tar_file")" ""
 printf '%-34s %8s %10s %s\n' "strata build --compression none" "$t_none" "$(rate "$t_none")" "${p_none#peak }"
+printf '%-34s %8s %10s %s\n' "tar | zstd -3 -T0" "$t_tar_zstd" "$(rate "$t_tar_zstd")" ""
+printf '%-34s %8s %10s %s\n' "strata build --compression zstd" "$t_zstd" "$(rate "$t_zstd")" "${p_zstd#peak }"
 printf '%-34s %8s %10s %s\n' "tar | gzip -6" "$t_tar_gzip" "$(rate "$t_tar_gzip")" ""
 printf '%-34s %8s %10s %s\n' "tar | pigz -6" "$t_tar_pigz" "$(rate "$t_tar_pigz")" "pigz ${rss_pigz} MiB"
 printf '%-34s %8s %10s %s\n' "strata build (gzip)" "$t_gzip" "$(rate "$t_gzip")" "${p_gzip#peak }"
 printf '%-34s %8s %10s %s\n' "strata build (gzip), all cached" "$t_cached" "$(rate "$t_cached")" "${p_cached#peak }"
 echo
-echo "none:   strata at $(ratio "$t_tar_sha" "$t_none")x the throughput of tar | sha256sum (goal >= 0.80)"
+echo "none:   strata at $(ratio "$t_tar_sha" "$t_none")x the throughput of tar | sha256sum (goal >= 0.80); $(ratio "$t_none" "$t_tar_file")x the time of tar > file (goal <= 1.5)"
+echo "zstd:   strata at $(ratio "$t_tar_zstd" "$t_zstd")x the throughput of tar | zstd -3 -T0 (goal >= 1.00)"
 echo "gzip:   strata at $(ratio "$t_tar_pigz" "$t_gzip")x the throughput of tar | pigz -6 (goal >= 1.00), $(ratio "$t_tar_gzip" "$t_gzip")x of tar | gzip -6"
 echo "cached: rebuild takes $(calc .1f "100 * $t_cached / $t_gzip")% of the cold gzip build (goal < 5%)"
 echo "size:   strata gzip layers $(mib "$gz_strata") MiB, pigz -6 $(mib "$gz_pigz") MiB"

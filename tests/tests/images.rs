@@ -670,3 +670,173 @@ fn oci_indexes_name_the_image_for_containerd_too() {
     }
     cleanup(&s.dir);
 }
+
+/// Issue 15 part 4: `--perms` rules and `--create-user`, read back from
+/// the layers by umoci (as root it keeps owners) and run by podman as the
+/// created user.
+#[test]
+fn perms_and_created_users_reach_the_layers_and_podman_runs_as_the_user() {
+    if !require(&["podman", "runc", "skopeo", "umoci"]) {
+        return;
+    }
+    let s = setup("perms");
+    let perms = s.dir.join("perms.json");
+    fs::write(
+        &perms,
+        serde_json::json!([
+            {"path": HELLO, "regex": "/bin/hello$", "mode": "0750", "uid": 1000, "gid": 100,
+             "uname": "app", "gname": "users"},
+            {"glob": format!("{DATA}/share/*/message"), "mode": "0640", "gid": 100},
+            {"path": "/etc/motd", "mode": "0600", "uid": 1000},
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let extra = s.dir.join("extra");
+    fs::create_dir_all(extra.join("etc")).unwrap();
+    fs::write(extra.join("etc/motd"), "hi\n").unwrap();
+    let archive = s.dir.join("image.tar");
+    let build = |archive: &Path| {
+        let mut cmd = s.build(&[
+            "--create-user",
+            "app:1000:100",
+            "--user",
+            "app",
+            "--name",
+            "perms",
+            "--tag",
+            "t",
+        ]);
+        cmd.arg("--perms")
+            .arg(&perms)
+            .arg("--extra")
+            .arg(&extra)
+            .arg("-o")
+            .arg(archive);
+        stderr(&run_ok(&mut cmd))
+    };
+    let first = build(&archive);
+    // From the cache (the rules are in its key, their matches in its
+    // records): the same image, and no rule reported unmatched.
+    let again = s.dir.join("again.tar");
+    assert_eq!(build(&again), first.replace("(0 from", "(4 from"));
+    assert_eq!(fs::read(&archive).unwrap(), fs::read(&again).unwrap());
+    let layout = s.dir.join("layout");
+    run_ok(
+        Command::new("skopeo")
+            .arg("copy")
+            .arg(format!("docker-archive:{}", archive.display()))
+            .arg(format!("oci:{}:t", layout.display())),
+    );
+    let bundle = s.dir.join("bundle");
+    run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:t", layout.display()))
+            .arg(&bundle),
+    );
+    let rootfs = bundle.join("rootfs");
+    let meta = |p: &str| fs::symlink_metadata(rootfs.join(p.trim_start_matches('/'))).unwrap();
+    let hello = meta(&format!("{HELLO}/bin/hello"));
+    assert_eq!(
+        (hello.mode() & 0o7777, hello.uid(), hello.gid()),
+        (0o750, 1000, 100)
+    );
+    let message = meta(&format!("{DATA}/share/greeting/message"));
+    assert_eq!(
+        (message.mode() & 0o7777, message.uid(), message.gid()),
+        (0o640, 0, 100)
+    );
+    let motd = meta("/etc/motd");
+    assert_eq!((motd.mode() & 0o7777, motd.uid()), (0o600, 1000));
+    let home = meta("/home/app");
+    assert!(home.is_dir());
+    assert_eq!(
+        (home.mode() & 0o7777, home.uid(), home.gid()),
+        (0o755, 1000, 100)
+    );
+    // Untouched entries keep root and the store's mode.
+    let lib = meta(&format!("{LIB}/lib/greet.sh"));
+    assert_eq!((lib.uid(), lib.gid()), (0, 0));
+    assert_eq!(
+        fs::read_to_string(rootfs.join("etc/passwd")).unwrap(),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:100::/home/app:/bin/sh\n"
+    );
+    assert_eq!(
+        fs::read_to_string(rootfs.join("etc/group")).unwrap(),
+        "root:x:0:\napp:x:100:\n"
+    );
+    // The image's User is `app`: podman resolves it through /etc/passwd;
+    // the 0750 program owned by 1000:100 runs, the home is the user's,
+    // and / is not writable by it.
+    let podman = Podman::new(&s.dir);
+    let image = podman.load(&archive);
+    assert_eq!(podman.run(&image, &[]), format!("{GREETING}\n"));
+    let script = "echo $HOME; echo mine > $HOME/f && cat $HOME/f; \
+                  (echo x > /not-mine) 2>/dev/null || echo denied";
+    let sh = format!("{BUSYBOX}/bin/sh");
+    assert_eq!(
+        podman.run(&image, &[&sh, "-c", script]),
+        "/home/app\nmine\ndenied\n"
+    );
+    cleanup(&s.dir);
+}
+
+/// Issue 15 parts 3 and 4: a rule matching nothing, a bad mode, a bad
+/// `--create-user`, `--nix-db` on a plan or on paths without narHash:
+/// exit 2, naming the culprit, nothing written.
+#[test]
+fn bad_perms_users_and_nix_db_inputs_are_named() {
+    let s = setup("bad-perms");
+    let rules = |name: &str, json: &str| {
+        let path = s.dir.join(name);
+        fs::write(&path, json).unwrap();
+        path
+    };
+    let nothing = rules("nothing.json", r#"[{"path": "/srv/data", "uid": 1}]"#);
+    assert_bad_input(
+        &s,
+        s.build(&[]).arg("--perms").arg(&nothing),
+        r#"rule 0 {"path":"/srv/data","uid":1} matches nothing in the image"#,
+    );
+    let mode = rules(
+        "mode.json",
+        &format!(r#"[{{"path": "{HELLO}", "uid": 1}}, {{"path": "{HELLO}", "mode": "0x755"}}]"#),
+    );
+    assert_bad_input(
+        &s,
+        s.build(&[]).arg("--perms").arg(&mode),
+        r#"rule 1 {"path":"/nix/store/33333333333333333333333333333333-hello-1.0","mode":"0x755"}: mode "0x755" is not octal"#,
+    );
+    for (spec, says) in [
+        (
+            "app:1000",
+            r#""app:1000" is not NAME:UID:GID: 2 fields, not 3"#,
+        ),
+        ("app:x:100", r#""app:x:100" is not NAME:UID:GID: UID "x""#),
+        ("Bad:1:1", r#"name "Bad""#),
+    ] {
+        assert_bad_input(&s, &mut s.build(&["--create-user", spec]), says);
+    }
+    // The fake store's closure has no narHash.
+    assert_bad_input(
+        &s,
+        &mut s.build(&["--nix-db"]),
+        &format!("{BUSYBOX} has no narHash in the closure"),
+    );
+    let plan = s.dir.join("plan.json");
+    run_ok(
+        strata()
+            .args(["plan", "--budget", "3", "-o"])
+            .arg(&plan)
+            .arg(&s.closure),
+    );
+    let mut cmd = strata();
+    cmd.arg("build")
+        .arg(&plan)
+        .arg("--store-root")
+        .arg(&s.store.root)
+        .arg("--nix-db");
+    assert_bad_input(&s, &mut cmd, "--nix-db needs the closure");
+    cleanup(&s.dir);
+}

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 use strata_tests::{
-    cleanup, hello_path_info, nix, repo, require, run_ok, stdout, strata, strata_path, temp_dir,
-    Podman,
+    cleanup, hello_path_info, nix, repo, require, run_ok, stderr, stdout, strata, strata_path,
+    temp_dir, Podman,
 };
 
 const GREETING: &str = "hello from a strata image\n";
@@ -170,4 +170,170 @@ fn the_nix_function_uses_the_pipeline_algorithm_when_given_a_pipeline() {
         got,
         serde_json::json!(["", "pipeline", "pipeline", "nixery"])
     );
+}
+
+/// The summary line's manifest digest.
+fn manifest_of(stderr_text: &str) -> String {
+    stderr_text
+        .rsplit("manifest ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Issue 15 part 3: `--nix-db` gives the image Nix's own database of its
+/// paths. Debian's Nix, pointed at the unpacked rootfs as its store,
+/// verifies every path's contents against it and answers the closure's
+/// references; two builds with fresh caches give the same bytes; a file
+/// changed in the rootfs fails the verification (so it checks).
+#[test]
+fn the_nix_db_verifies_with_nix_store_and_is_reproducible() {
+    if !require(&["nix-build", "nix-store", "umoci"]) {
+        return;
+    }
+    let dir = temp_dir("nix-db");
+    fs::write(dir.join("closure.json"), hello_path_info(&dir)).unwrap();
+    let hello = fs::read_link(dir.join("hello")).unwrap();
+    let mut digests = Vec::new();
+    for n in ["1", "2"] {
+        let out = run_ok(
+            strata()
+                .arg("build")
+                .arg(dir.join("closure.json"))
+                .args(["--nix-db", "--links", "--cmd", "hello", "--tag", "db"])
+                .args(["--format", "oci-dir", "--cache"])
+                .arg(dir.join(format!("cache{n}")))
+                .arg("-o")
+                .arg(dir.join(format!("layout{n}"))),
+        );
+        digests.push(manifest_of(&stderr(&out)));
+        run_ok(
+            Command::new("umoci")
+                .args(["unpack", "--image"])
+                .arg(format!("{}:db", dir.join(format!("layout{n}")).display()))
+                .arg(dir.join(format!("bundle{n}"))),
+        );
+    }
+    assert_eq!(digests[0], digests[1]);
+    let db = |n: &str| fs::read(dir.join(format!("bundle{n}/rootfs/nix/var/nix/db/db.sqlite")));
+    assert_eq!(db("1").unwrap(), db("2").unwrap());
+    let rootfs = dir.join("bundle1/rootfs");
+    let store = format!("local?root={}", rootfs.display());
+    let out = run_ok(nix("nix-store").args(["--store", &store, "--verify", "--check-contents"]));
+    assert!(!stderr(&out).contains("modified"), "{}", stderr(&out));
+    let query = |store: Option<&str>, what: &str, path: &Path| {
+        let mut cmd = nix("nix-store");
+        if let Some(store) = store {
+            cmd.args(["--store", store]);
+        }
+        stdout(&run_ok(cmd.args(["-q", what]).arg(path)))
+    };
+    for what in ["--references", "--requisites", "--hash", "--size"] {
+        assert_eq!(
+            query(Some(&store), what, &hello),
+            query(None, what, &hello),
+            "{what}"
+        );
+    }
+    assert_eq!(
+        fs::read_link(
+            rootfs
+                .join("nix/var/nix/gcroots/docker")
+                .join(hello.file_name().unwrap())
+        )
+        .unwrap(),
+        hello
+    );
+    // A changed file is caught (the rootfs is the test's own copy).
+    let message = fs::read_dir(rootfs.join("nix/store"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-greeting-data-1.0"))
+        .unwrap()
+        .join("share/greeting/message");
+    let mut perms = fs::metadata(&message).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)] // root in a temp dir
+    perms.set_readonly(false);
+    fs::set_permissions(&message, perms).unwrap();
+    fs::write(&message, "changed\n").unwrap();
+    let out = nix("nix-store")
+        .args(["--store", &store, "--verify", "--check-contents"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("was modified"), "{}", stderr(&out));
+    cleanup(&dir);
+}
+
+/// Issue 15 part 5: nix/image.nix takes includeNixDB, perms (a store
+/// path from Nix as the rule's path), users and architecture, and they
+/// reach the image as with the CLI flags.
+#[test]
+fn the_nix_function_takes_include_nix_db_perms_users_and_architecture() {
+    if !require(&["nix-build", "nix-store", "skopeo", "umoci"]) {
+        return;
+    }
+    let dir = temp_dir("nix-function-extras");
+    let expr = format!(
+        r#"let pkgs = import {tests} {{ }};
+               build = import {image} {{ strata = {strata}; }};
+           in build {{
+             name = "extras"; tag = "x";
+             contents = [ pkgs.hello ];
+             maxLayers = 5;
+             includeNixDB = true;
+             architecture = "arm64";
+             users = [ {{ name = "app"; uid = 1000; gid = 100; }} ];
+             perms = [
+               {{ path = pkgs.hello; regex = "/bin/hello$"; mode = "0750"; uid = 1000; gid = 100; }}
+               {{ path = "/nix/var/nix/db"; uid = 1000; gid = 100; }}
+             ];
+             config = {{ Cmd = [ "/bin/hello" ]; User = "app"; }};
+           }}"#,
+        tests = repo().join("nix/tests").display(),
+        image = repo().join("nix/image.nix").display(),
+        strata = strata_path().display(),
+    );
+    run_ok(
+        nix("nix-build")
+            .args(["--expr", &expr, "-o"])
+            .arg(dir.join("image.tar")),
+    );
+    let layout = format!("oci:{}:x", dir.join("layout").display());
+    let archive = format!("docker-archive:{}", dir.join("image.tar").display());
+    run_ok(Command::new("skopeo").args(["copy", &archive, &layout]));
+    let config = run_ok(Command::new("skopeo").args(["inspect", "--config", &layout]));
+    let config: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap();
+    assert_eq!(config["architecture"], "arm64");
+    assert_eq!(config["config"]["User"], "app");
+    // 3 store layers (maxLayers less the database and the image's own).
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 5);
+    let bundle = dir.join("bundle");
+    run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:x", dir.join("layout").display()))
+            .arg(&bundle),
+    );
+    let rootfs = bundle.join("rootfs");
+    use std::os::unix::fs::MetadataExt;
+    let db = fs::metadata(rootfs.join("nix/var/nix/db/db.sqlite")).unwrap();
+    assert_eq!((db.uid(), db.gid()), (1000, 100));
+    let hello = fs::read_dir(rootfs.join("nix/store"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-hello-1.0"))
+        .unwrap();
+    let program = fs::metadata(hello.join("bin/hello")).unwrap();
+    assert_eq!(
+        (program.mode() & 0o7777, program.uid(), program.gid()),
+        (0o750, 1000, 100)
+    );
+    assert!(fs::read_to_string(rootfs.join("etc/passwd"))
+        .unwrap()
+        .contains("app:x:1000:100::/home/app:/bin/sh\n"));
+    let store = format!("local?root={}", rootfs.display());
+    run_ok(nix("nix-store").args(["--store", &store, "--verify", "--check-contents"]));
+    cleanup(&dir);
 }

@@ -140,7 +140,10 @@ impl BuildRequest {
             customisation: Customisation {
                 links: c.links,
                 extra: None,
+                users: Vec::new(),
             },
+            nix_db: None,
+            perms: Default::default(),
             config: ConfigOptions {
                 architecture: c.arch.clone(),
                 os: None,

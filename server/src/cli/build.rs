@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use strata_planner::{human_bytes, plan_closure, Plan};
+use strata_planner::{human_bytes, plan_closure, Graph, Plan};
 
 use super::error::{bad_input, Classify as _, CliError, CliResult};
 use super::input::{
@@ -24,10 +24,14 @@ use super::input::{
 use super::output::{peak_memory, Output};
 use crate::image::archive::{docker, oci};
 use crate::image::compress::Compression;
-use crate::image::config::{check_created, key_values, parse_config, ConfigOptions, CreatedError};
-use crate::image::custom::Customisation;
+use crate::image::config::{
+    check_created, created_unix, key_values, parse_config, ConfigOptions, CreatedError,
+};
+use crate::image::custom::{Customisation, User, UserError};
 use crate::image::layer::{NixStore, Progress};
 use crate::image::name::{ImageName, ReferenceError, Tag};
+use crate::image::nix_db::NixDb;
+use crate::image::perms::Perms;
 use crate::image::platform::{MultiImage, Platform, PlatformError};
 use crate::image::publish::publish;
 use crate::image::{self, BuildOptions, Image};
@@ -143,6 +147,18 @@ pub struct ImageArgs {
     /// Add a top layer holding this directory's files at `/`.
     #[arg(long, value_name = "DIR")]
     extra: Option<PathBuf>,
+    /// Add a user to /etc/passwd and /etc/group in the top layer, with a
+    /// home /home/NAME it owns (repeatable; use it with --user NAME).
+    #[arg(long, value_name = "NAME:UID:GID", value_parser = parse_user)]
+    create_user: Vec<User>,
+    /// Owner and mode rules: a JSON list of {path, regex, glob, mode, uid,
+    /// gid, uname, gname}, as nix2container's perms.
+    #[arg(long, value_name = "FILE")]
+    perms: Option<PathBuf>,
+    /// Add a layer holding Nix's database of the image's store paths
+    /// (/nix/var/nix/db), as dockerTools' includeNixDB; needs a closure.
+    #[arg(long)]
+    nix_db: bool,
     /// Read store paths under this directory instead of `/`.
     #[arg(long, value_name = "DIR")]
     store_root: Option<PathBuf>,
@@ -192,6 +208,10 @@ fn parse_tag(s: &str) -> Result<Tag, ReferenceError> {
 
 fn parse_created(s: &str) -> Result<String, CreatedError> {
     check_created(s)
+}
+
+fn parse_user(s: &str) -> Result<User, UserError> {
+    s.parse()
 }
 
 pub fn run(args: BuildArgs) -> CliResult {
@@ -333,8 +353,19 @@ pub fn build_images(args: &ImageArgs, input: Option<&Path>, store: &FsStore) -> 
             .collect(),
     };
     for (platform, path) in inputs {
-        let plan = load_plan(path, &args.planning)?;
+        let (plan, graph) = load_plan(path, &args.planning)?;
         let mut options = options.clone();
+        if args.nix_db {
+            let graph = graph
+                .as_ref()
+                .ok_or(crate::image::nix_db::NixDbError::NoClosure);
+            let time = created_unix(args.created.as_deref());
+            let db = graph
+                .and_then(|g| NixDb::new(g, &plan, time))
+                .with_context(|| format!("--nix-db {}", path.display()))
+                .bad_input()?;
+            options.nix_db = Some(db);
+        }
         if let Some(platform) = platform {
             options.config.architecture = Some(platform.architecture.clone());
             options.config.os = Some(platform.os.clone());
@@ -380,14 +411,16 @@ pub fn build_images(args: &ImageArgs, input: Option<&Path>, store: &FsStore) -> 
     )))
 }
 
-/// The input as a plan: read as one, or planned from a closure.
-fn load_plan(input: &Path, planning: &PlanningArgs) -> CliResult<Plan> {
+/// The input as a plan: read as one, or planned from a closure (then
+/// returned too).
+fn load_plan(input: &Path, planning: &PlanningArgs) -> CliResult<(Plan, Option<Graph>)> {
     let loaded = load_plan_or_closure(input, &planning.store_dir)?;
     match loaded {
-        PlanOrClosure::Plan(plan) => Ok(plan),
+        PlanOrClosure::Plan(plan) => Ok((plan, None)),
         PlanOrClosure::Closure(graph) => {
             let options = plan_options(planning)?;
-            plan_closure(&graph, &options).bad_input()
+            let plan = plan_closure(&graph, &options).bad_input()?;
+            Ok((plan, Some(graph)))
         }
     }
 }
@@ -416,6 +449,14 @@ fn build_options(args: &ImageArgs) -> CliResult<BuildOptions> {
             )));
         }
     }
+    let perms = match &args.perms {
+        Some(path) => {
+            let text = read_json("--perms", path)?;
+            Perms::parse(&text)
+                .map_err(|e| bad_input(format!("--perms {}: {e}", path.display())))?
+        }
+        None => Perms::default(),
+    };
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
@@ -429,7 +470,10 @@ fn build_options(args: &ImageArgs) -> CliResult<BuildOptions> {
         customisation: Customisation {
             links: args.links,
             extra: args.extra.clone(),
+            users: args.create_user.clone(),
         },
+        nix_db: None,
+        perms: std::sync::Arc::new(perms),
         config: ConfigOptions {
             architecture: args.arch.clone(),
             os: None,

@@ -208,6 +208,16 @@ fn rfc3339_now() -> String {
         .unwrap_or_else(|| DEFAULT_CREATED.to_string())
 }
 
+/// The Unix time of a checked `--created` value (`None`: the default,
+/// 1970-01-01T00:00:01Z, i.e. 1): the Nix database's `registrationTime`.
+pub fn created_unix(created: Option<&str>) -> i64 {
+    match created {
+        None => 1,
+        Some("now") => OffsetDateTime::now_utc().unix_timestamp(),
+        Some(t) => OffsetDateTime::parse(t, &Rfc3339).map_or(1, |t| t.unix_timestamp()),
+    }
+}
+
 /// A `--created` value that is neither RFC 3339 nor `now`.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[error(

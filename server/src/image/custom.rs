@@ -8,6 +8,13 @@
 //!   have the same entry, the first root wins.
 //! - Extra files: a directory whose tree is copied to `/` (modes kept,
 //!   owner root); its entries win over links of the same path.
+//! - Users (`--create-user NAME:UID:GID`, what dockerTools users write by
+//!   hand in `fakeRootCommands`): `/etc/passwd` with `root` and each user
+//!   (`NAME:x:UID:GID::/home/NAME:/bin/sh`), `/etc/group` with `root` and
+//!   one group per new GID (named after its first user), both mode 0644,
+//!   and each user's home `/home/NAME`, an empty directory owned by
+//!   `UID:GID`, mode 0755. An extra directory that has its own
+//!   `etc/passwd` or `etc/group` is an error, not a silent choice.
 //!
 //! The layer starts, like every layer, with the store directory's
 //! ancestors (`nix/`, `nix/store/`, mode 0755; see [`crate::image::tar`]),
@@ -21,6 +28,7 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use strata_planner::StorePath;
 
@@ -37,12 +45,76 @@ pub struct Customisation {
     pub links: bool,
     /// A directory copied to `/`.
     pub extra: Option<PathBuf>,
+    /// Users in `/etc/passwd` and `/etc/group`, with their homes.
+    pub users: Vec<User>,
 }
 
 impl Customisation {
     /// Whether there is anything to put in the layer.
     pub fn is_empty(&self) -> bool {
-        !self.links && self.extra.is_none()
+        !self.links && self.extra.is_none() && self.users.is_empty()
+    }
+}
+
+/// A user to create: `--create-user NAME:UID:GID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Login name: `[a-z_][a-z0-9_-]*`, at most 32 bytes, not `root`.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+}
+
+/// A `--create-user` value that is not `NAME:UID:GID`.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[error("{value:?} is not NAME:UID:GID: {reason}")]
+pub struct UserError {
+    /// The value given.
+    pub value: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl FromStr for User {
+    type Err = UserError;
+
+    fn from_str(value: &str) -> Result<User, UserError> {
+        let err = |reason: String| UserError {
+            value: value.to_string(),
+            reason,
+        };
+        let parts: Vec<&str> = value.split(':').collect();
+        let [name, uid, gid] = parts[..] else {
+            return Err(err(format!("{} fields, not 3", parts.len())));
+        };
+        let name_ok = !name.is_empty()
+            && name.len() <= 32
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !name_ok {
+            return Err(err(format!(
+                "name {name:?} is not [a-z_][a-z0-9_-]* (at most 32 bytes)"
+            )));
+        }
+        if name == "root" {
+            return Err(err("root is always there".to_string()));
+        }
+        let id = |field: &str, text: &str| {
+            text.parse::<u32>().map_err(|_| {
+                err(format!(
+                    "{field} {text:?} is not a number from 0 to 4294967295"
+                ))
+            })
+        };
+        Ok(User {
+            name: name.to_string(),
+            uid: id("UID", uid)?,
+            gid: id("GID", gid)?,
+        })
     }
 }
 
@@ -51,6 +123,10 @@ enum Entry {
     Link(Vec<u8>),
     /// A file or symlink of the extra directory.
     Copy(PathBuf),
+    /// A file made here (`/etc/passwd`), mode 0644.
+    Contents(Vec<u8>),
+    /// A user's home: mode 0755, owned by (uid, gid).
+    Home(u32, u32),
 }
 
 type Components = Vec<Vec<u8>>;
@@ -87,6 +163,9 @@ pub fn write<W: std::io::Write>(
     if let Some(extra) = &custom.extra {
         collect_extra(extra, &mut Vec::new(), &mut entries)?;
     }
+    if !custom.users.is_empty() {
+        add_users(&custom.users, &mut entries)?;
+    }
     let store_dirs = store_dir_ancestors(&nix.store_dir);
     for dir in &store_dirs {
         if let Some(Entry::Copy(path)) = entries.get(dir) {
@@ -109,7 +188,54 @@ pub fn write<W: std::io::Write>(
             }
             Entry::Link(target) => tar.symlink(&path, target)?,
             Entry::Copy(fs_path) => tar.tree(&path, fs_path)?,
+            Entry::Contents(bytes) => tar.contents(&path, 0o644, bytes)?,
+            Entry::Home(uid, gid) => {
+                path.push(b'/');
+                tar.directory_owned(&path, DIR_MODE, u64::from(*uid), u64::from(*gid))?;
+            }
         }
+    }
+    Ok(())
+}
+
+/// `/etc/passwd`, `/etc/group` and the homes of `users`.
+fn add_users(users: &[User], entries: &mut BTreeMap<Components, Entry>) -> Result<(), LayerError> {
+    let key =
+        |parts: &[&str]| -> Components { parts.iter().map(|p| p.as_bytes().to_vec()).collect() };
+    for file in ["passwd", "group"] {
+        if let Some(Entry::Copy(path)) = entries.get(&key(&["etc", file])) {
+            return Err(LayerError::UsersClash { path: path.clone() });
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut passwd = String::from("root:x:0:0:root:/root:/bin/sh\n");
+    let mut group = String::from("root:x:0:\n");
+    let mut gids = std::collections::BTreeSet::from([0]);
+    for user in users {
+        if !seen.insert(&user.name) {
+            return Err(LayerError::DuplicateUser {
+                name: user.name.clone(),
+            });
+        }
+        passwd.push_str(&format!(
+            "{0}:x:{1}:{2}::/home/{0}:/bin/sh\n",
+            user.name, user.uid, user.gid
+        ));
+        if gids.insert(user.gid) {
+            group.push_str(&format!("{}:x:{}:\n", user.name, user.gid));
+        }
+    }
+    entries.entry(key(&["etc"])).or_insert(Entry::Dir(DIR_MODE));
+    entries.insert(
+        key(&["etc", "passwd"]),
+        Entry::Contents(passwd.into_bytes()),
+    );
+    entries.insert(key(&["etc", "group"]), Entry::Contents(group.into_bytes()));
+    entries
+        .entry(key(&["home"]))
+        .or_insert(Entry::Dir(DIR_MODE));
+    for user in users {
+        entries.insert(key(&["home", &user.name]), Entry::Home(user.uid, user.gid));
     }
     Ok(())
 }
@@ -195,6 +321,7 @@ mod tests {
         let custom = Customisation {
             links: true,
             extra: Some(dir.join("extra")),
+            users: Vec::new(),
         };
         (dir, nix, custom)
     }
@@ -278,6 +405,66 @@ mod tests {
         );
         assert!(err.is_bad_input());
         assert!(err.to_string().contains("extra/nix"), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn users_get_passwd_group_and_a_home_they_own() {
+        let (dir, nix, mut custom) = setup("users", |_| {});
+        custom.users = vec![
+            "app:1000:100".parse().unwrap(),
+            "web:1001:100".parse().unwrap(),
+        ];
+        let mut tar = LayerTar::new(Vec::new());
+        write(&mut tar, &custom, &[ROOT.parse().unwrap()], &nix).unwrap();
+        let bytes = tar.finish().unwrap();
+        let mut archive = ::tar::Archive::new(bytes.as_slice());
+        let mut got = BTreeMap::new();
+        for e in archive.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            let owner = (e.header().uid().unwrap(), e.header().gid().unwrap());
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            got.insert(path, (owner, text));
+        }
+        assert_eq!(
+            got["etc/passwd"].1,
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:100::/home/app:/bin/sh\n\
+             web:x:1001:100::/home/web:/bin/sh\n"
+        );
+        assert_eq!(got["etc/group"].1, "root:x:0:\napp:x:100:\n");
+        assert_eq!(got["home/app/"].0, (1000, 100));
+        assert_eq!(got["home/web/"].0, (1001, 100));
+        assert_eq!(got["home/"].0, (0, 0));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_users_are_named() {
+        for (value, says) in [
+            ("app", "1 fields"),
+            ("app:1:2:3", "4 fields"),
+            ("App:1:2", "name \"App\""),
+            ("app:x:2", "UID \"x\""),
+            ("app:1:-2", "GID \"-2\""),
+            ("root:0:0", "root"),
+        ] {
+            let err = value.parse::<User>().unwrap_err().to_string();
+            assert!(err.contains(value) && err.contains(says), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_extra_passwd_and_created_users_clash() {
+        let (dir, nix, mut custom) = setup("users-clash", |extra| {
+            fs::create_dir_all(extra.join("etc")).unwrap();
+            fs::write(extra.join("etc/passwd"), "root:x:0:0::/:/bin/sh\n").unwrap();
+        });
+        custom.users = vec!["app:1:1".parse().unwrap()];
+        let err = entries(&nix, &custom).unwrap_err();
+        assert!(err.is_bad_input());
+        assert!(err.to_string().contains("etc/passwd"), "{err}");
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -88,7 +88,10 @@ fn build_fixed(root: &Path, compression: Compression) -> (Image, FsStore) {
         customisation: Customisation {
             links: true,
             extra: None,
+            users: Vec::new(),
         },
+        nix_db: None,
+        perms: Default::default(),
         config: ConfigOptions {
             architecture: Some("amd64".to_string()),
             cmd: Some(vec!["hello".to_string()]),

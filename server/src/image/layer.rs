@@ -4,12 +4,15 @@
 //!
 //! The cache key is the sha256 of a text naming everything that decides
 //! the blob's bytes: the tar rules' version, the store directory, the
-//! compression settings, and each path with its NAR hash. The cache index
+//! compression settings, the `--perms` rules when there are any, and each
+//! path with its NAR hash. The cache index
 //! lives in the blob store (`records/layers/<key>`) beside the blobs, so a
 //! layer shared by two images, or by two builds of one, is built once.
 
+use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -18,6 +21,8 @@ use thiserror::Error;
 
 use crate::image::compress::{Compression, Compressor};
 use crate::image::digest::Sha256Digest;
+use crate::image::perms::Perms;
+use crate::image::pipe::Pipe;
 use crate::image::tar::{LayerTar, TarError};
 use crate::store::{BlobStore, StoreError};
 
@@ -121,6 +126,22 @@ pub enum LayerError {
         /// Where it would go (`nix`, `nix/store`).
         at: String,
     },
+    /// `--create-user` and an extra directory both give `/etc/passwd` or
+    /// `/etc/group`.
+    #[error("{path}: --create-user writes /etc/passwd and /etc/group; add the users to this file instead, or leave it out")]
+    UsersClash {
+        /// The extra file.
+        path: PathBuf,
+    },
+    /// The same user twice.
+    #[error("--create-user {name}: the user is given twice")]
+    DuplicateUser {
+        /// Its name.
+        name: String,
+    },
+    /// The image's Nix database could not be made.
+    #[error("the Nix database: {0}")]
+    NixDb(#[source] crate::image::nix_db::NixDbError),
     /// Reading a store path or writing its tar failed.
     #[error(transparent)]
     Tar(#[from] TarError),
@@ -139,7 +160,10 @@ impl LayerError {
             LayerError::OutsideStore { .. }
             | LayerError::Missing { .. }
             | LayerError::NarHashMismatch { .. }
-            | LayerError::ShadowsStore { .. } => true,
+            | LayerError::ShadowsStore { .. }
+            | LayerError::UsersClash { .. }
+            | LayerError::DuplicateUser { .. } => true,
+            LayerError::NixDb(e) => e.is_bad_input(),
             LayerError::Tar(e) => matches!(e, TarError::Unsupported { .. }),
             LayerError::Store(_) | LayerError::Compress(_) => false,
         }
@@ -180,6 +204,10 @@ pub struct LayerBuilder<'a> {
     pub threads: usize,
     /// Progress reports.
     pub progress: &'a dyn Progress,
+    /// Owner and mode rules for every entry.
+    pub perms: Arc<Perms>,
+    /// The rules that matched an entry of a layer built (or cached) so far.
+    pub matched: Mutex<BTreeSet<usize>>,
 }
 
 /// The cache index entry of a layer.
@@ -188,6 +216,10 @@ pub struct LayerBuilder<'a> {
 struct CacheRecord {
     blob: LayerBlob,
     paths: Vec<String>,
+    /// The `--perms` rules (by index; the rules are in the key) that
+    /// matched an entry of the layer, so a cached layer still counts.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    matched_rules: BTreeSet<usize>,
 }
 
 impl LayerBuilder<'_> {
@@ -225,11 +257,12 @@ impl LayerBuilder<'_> {
         };
         let key = self.cache_key(&located, &key_hashes);
         let record_name = format!("layers/{}", key.hex());
-        if let Some(blob) = self.cached(&record_name)? {
+        if let Some((blob, matched)) = self.cached(&record_name)? {
+            self.note_matched(&matched);
             self.progress.layer_done(true);
             return Ok((blob, true));
         }
-        let (blob, found) = self.write(|tar| {
+        let (blob, found, matched) = self.write(|tar| {
             tar.store_dirs(&self.nix.store_dir)?;
             located
                 .iter()
@@ -246,9 +279,11 @@ impl LayerBuilder<'_> {
             }
         }
         let blob = blob.commit()?;
+        self.note_matched(&matched);
         let record = CacheRecord {
             blob: blob.clone(),
             paths: located.into_iter().map(|(p, _)| p.to_string()).collect(),
+            matched_rules: matched,
         };
         let json = serde_json::to_vec_pretty(&record).expect("a record serialises");
         self.store.put_record(&record_name, &json)?;
@@ -262,13 +297,24 @@ impl LayerBuilder<'_> {
         &self,
         fill: impl FnOnce(&mut LayerTar<LayerSink<'_>>) -> Result<(), LayerError>,
     ) -> Result<LayerBlob, LayerError> {
-        let (blob, ()) = self.write(fill)?;
+        let (blob, (), matched) = self.write(fill)?;
         let blob = blob.commit()?;
+        self.note_matched(&matched);
         self.progress.layer_done(false);
         Ok(blob)
     }
 
-    fn cached(&self, record_name: &str) -> Result<Option<LayerBlob>, LayerError> {
+    fn note_matched(&self, matched: &BTreeSet<usize>) {
+        self.matched
+            .lock()
+            .expect("no thread panics holding the set")
+            .extend(matched);
+    }
+
+    fn cached(
+        &self,
+        record_name: &str,
+    ) -> Result<Option<(LayerBlob, BTreeSet<usize>)>, LayerError> {
         let Some(bytes) = self.store.get_record(record_name)? else {
             return Ok(None);
         };
@@ -279,7 +325,7 @@ impl LayerBuilder<'_> {
         if self.store.stat(&record.blob.digest)? != Some(record.blob.size) {
             return Ok(None);
         }
-        Ok(Some(record.blob))
+        Ok(Some((record.blob, record.matched_rules)))
     }
 
     fn cache_key(&self, located: &[(StorePath, PathBuf)], hashes: &[NarHash]) -> Sha256Digest {
@@ -288,6 +334,9 @@ impl LayerBuilder<'_> {
             self.nix.store_dir,
             self.compression.settings()
         );
+        if !self.perms.is_empty() {
+            text.push_str(&format!("perms {}\n", self.perms.key()));
+        }
         for ((path, _), hash) in located.iter().zip(hashes) {
             text.push_str(&format!("path {path} {}\n", hash.to_hex()));
         }
@@ -297,8 +346,9 @@ impl LayerBuilder<'_> {
     fn write<T>(
         &self,
         fill: impl FnOnce(&mut LayerTar<LayerSink<'_>>) -> Result<T, LayerError>,
-    ) -> Result<(PendingBlob, T), LayerError> {
-        let blob = self.store.create()?;
+    ) -> Result<(PendingBlob, T, BTreeSet<usize>), LayerError> {
+        // The blob's own hash and write on a second thread (see pipe.rs).
+        let blob = Pipe::new(self.store.create()?);
         let compressor =
             Compressor::new(self.compression, blob, self.threads).map_err(LayerError::Compress)?;
         let sink = LayerSink {
@@ -307,15 +357,20 @@ impl LayerBuilder<'_> {
             progress: self.progress,
             pending: 0,
         };
-        let mut tar = LayerTar::new(sink);
+        let mut tar = LayerTar::with_perms(sink, Arc::clone(&self.perms));
         let value = fill(&mut tar)?;
+        let matched = tar.matched_rules().clone();
         let mut sink = tar.finish()?;
         sink.report();
         let diff_id = sink
             .sha
             .take()
             .map(|sha| Sha256Digest(sha.finalize().into()));
-        let blob = sink.inner.finish().map_err(LayerError::Compress)?;
+        let blob = sink
+            .inner
+            .finish()
+            .and_then(Pipe::finish)
+            .map_err(LayerError::Compress)?;
         Ok((
             PendingBlob {
                 blob,
@@ -323,6 +378,7 @@ impl LayerBuilder<'_> {
                 compression: self.compression,
             },
             value,
+            matched,
         ))
     }
 }
@@ -350,7 +406,7 @@ impl PendingBlob {
 /// Where a layer's tar goes: the diff_id hash (skipped when the blob is
 /// the tar), progress, then the compressor into the blob store.
 pub struct LayerSink<'a> {
-    inner: Compressor<Box<dyn crate::store::BlobWriter>>,
+    inner: Compressor<Pipe<Box<dyn crate::store::BlobWriter>>>,
     sha: Option<Sha256>,
     progress: &'a dyn Progress,
     pending: u64,

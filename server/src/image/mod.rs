@@ -6,7 +6,9 @@
 //! ```text
 //! plan ──► layer::LayerBuilder ──► tar ─► diff_id ─► compress ─► store (digest, size)
 //!            (cache by paths+narHash)                         │
-//! custom::write (links, extra files) ─────────────────────────┤
+//! nix_db::write (--nix-db: db.sqlite, gcroots) ────────────────┤
+//! custom::write (links, extra files, users) ──────────────────┤
+//!   (perms: owner/mode rules on every entry of every layer)
 //! config::image_config ─► canonical JSON ─► store ─► config::manifest ─► store
 //! archive::{docker, oci} ◄── blobs from the store
 //! publish ──► Docker schema-2 manifest + repository records (name, tag) ──► registry
@@ -20,6 +22,9 @@ pub mod digest;
 pub mod layer;
 pub mod name;
 pub mod nar;
+pub mod nix_db;
+pub mod perms;
+pub mod pipe;
 pub mod platform;
 pub mod publish;
 pub mod repository;
@@ -28,6 +33,9 @@ pub mod tar;
 
 #[cfg(test)]
 pub(crate) mod golden_tests;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use strata_planner::{Layer, Plan, StorePath};
 use thiserror::Error;
@@ -50,6 +58,10 @@ pub struct BuildOptions {
     pub threads: usize,
     /// The image's own layer (none when empty).
     pub customisation: Customisation,
+    /// The Nix database layer, below the image's own (`--nix-db`).
+    pub nix_db: Option<nix_db::NixDb>,
+    /// Owner and mode rules for every layer's entries (`--perms`).
+    pub perms: Arc<perms::Perms>,
     /// The image configuration.
     pub config: ConfigOptions,
     /// Image name; default: the first root's name without its hash.
@@ -115,6 +127,12 @@ pub enum BuildError {
     /// The image's own layer could not be built.
     #[error("customisation layer")]
     Custom(#[source] LayerError),
+    /// The Nix database layer could not be built.
+    #[error("Nix database layer")]
+    NixDb(#[source] LayerError),
+    /// A `--perms` rule matched nothing.
+    #[error("--perms")]
+    Perms(#[source] perms::PermsError),
     /// The blob store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -129,7 +147,9 @@ impl BuildError {
         match self {
             BuildError::Layer { source, .. }
             | BuildError::Path { source, .. }
-            | BuildError::Custom(source) => source.is_bad_input(),
+            | BuildError::Custom(source)
+            | BuildError::NixDb(source) => source.is_bad_input(),
+            BuildError::Perms(_) => true,
             BuildError::Store(_) | BuildError::Cancelled => false,
         }
     }
@@ -162,6 +182,8 @@ pub fn build(
         compression: options.compression,
         threads: options.threads,
         progress,
+        perms: Arc::clone(&options.perms),
+        matched: Mutex::new(BTreeSet::new()),
     };
     let mut layers = Vec::with_capacity(plan.layers.len() + 1);
     for (index, layer) in plan.layers.iter().enumerate() {
@@ -182,6 +204,16 @@ pub fn build(
             cached,
         });
     }
+    if let Some(db) = &options.nix_db {
+        let blob = builder
+            .custom(|tar| nix_db::write(tar, db))
+            .map_err(BuildError::NixDb)?;
+        layers.push(BuiltLayer {
+            blob,
+            comment: "Nix database".to_string(),
+            cached: false,
+        });
+    }
     if !options.customisation.is_empty() {
         let blob = builder
             .custom(|tar| custom::write(tar, &options.customisation, &plan.roots, &options.nix))
@@ -192,6 +224,14 @@ pub fn build(
             cached: false,
         });
     }
+    let matched = builder
+        .matched
+        .into_inner()
+        .expect("no thread panics holding the set");
+    options
+        .perms
+        .check_matched(&matched)
+        .map_err(BuildError::Perms)?;
     let path = default_path(&plan.roots, &options.nix);
     let config_layers: Vec<ConfigLayer<'_>> = layers
         .iter()

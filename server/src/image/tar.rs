@@ -9,7 +9,9 @@
 //! - A store-path layer starts with the store directory's ancestors
 //!   (`nix/`, `nix/store/`) as directories with mode 0755.
 //! - Every entry has mtime 1 (1970-01-01T00:00:01Z), uid and gid 0, empty
-//!   user and group names; modes are the store's (`st_mode & 0o7777`).
+//!   user and group names; modes are the store's (`st_mode & 0o7777`);
+//!   then `--perms` rules ([`crate::image::perms`]) may change owners and
+//!   modes, the same way on every machine.
 //! - Symlinks are stored as symlinks, their targets byte for byte, never
 //!   followed. Hard links are stored as regular files (each name gets the
 //!   full contents), so no entry depends on which name was seen first.
@@ -19,11 +21,13 @@
 //! - Devices, fifos and sockets are an error naming the file.
 //! - The archive ends with two zero blocks; nothing else is padded.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tar::{EntryType, Header};
 use thiserror::Error;
@@ -31,9 +35,13 @@ use thiserror::Error;
 use strata_planner::NarHash;
 
 use crate::image::nar::NarHasher;
+use crate::image::perms::{Attributes, Perms};
 
 /// mtime of every entry: 1970-01-01T00:00:01Z, as nixpkgs' dockerTools.
 pub const MTIME: u64 = 1;
+
+/// Bytes read from a file at a time.
+const COPY_BUFFER: usize = 256 * 1024;
 
 /// Mode of the directory entries a layer makes up (`nix/`, `bin/`, ...).
 pub const DIR_MODE: u32 = 0o755;
@@ -74,6 +82,9 @@ pub enum TarError {
 /// A layer tar under construction; see the module docs for its rules.
 pub struct LayerTar<W: Write> {
     builder: tar::Builder<W>,
+    perms: Option<Arc<Perms>>,
+    matched: BTreeSet<usize>,
+    buffer: Vec<u8>,
 }
 
 impl<W: Write> LayerTar<W> {
@@ -81,7 +92,26 @@ impl<W: Write> LayerTar<W> {
     pub fn new(out: W) -> Self {
         LayerTar {
             builder: tar::Builder::new(out),
+            perms: None,
+            matched: BTreeSet::new(),
+            buffer: Vec::new(),
         }
+    }
+
+    /// An empty layer writing to `out`, every entry's owner and mode
+    /// passed through `perms`.
+    pub fn with_perms(out: W, perms: Arc<Perms>) -> Self {
+        LayerTar {
+            builder: tar::Builder::new(out),
+            perms: (!perms.is_empty()).then_some(perms),
+            matched: BTreeSet::new(),
+            buffer: Vec::new(),
+        }
+    }
+
+    /// The indices of the `--perms` rules that matched an entry so far.
+    pub fn matched_rules(&self) -> &BTreeSet<usize> {
+        &self.matched
     }
 
     /// The store directory and its ancestors as 0755 directories
@@ -122,6 +152,28 @@ impl<W: Write> LayerTar<W> {
     pub fn directory(&mut self, tar_path: &[u8], mode: u32) -> Result<(), TarError> {
         let header = header(EntryType::Directory, mode, 0);
         self.append(header, tar_path, None, io::empty())
+            .map_err(TarError::Write)
+    }
+
+    /// A directory entry owned by `uid`:`gid`; `tar_path` ends in `/`.
+    pub fn directory_owned(
+        &mut self,
+        tar_path: &[u8],
+        mode: u32,
+        uid: u64,
+        gid: u64,
+    ) -> Result<(), TarError> {
+        let mut header = header(EntryType::Directory, mode, 0);
+        header.set_uid(uid);
+        header.set_gid(gid);
+        self.append(header, tar_path, None, io::empty())
+            .map_err(TarError::Write)
+    }
+
+    /// A regular file holding `bytes` (made up, not read from disk).
+    pub fn contents(&mut self, tar_path: &[u8], mode: u32, bytes: &[u8]) -> Result<(), TarError> {
+        let header = header(EntryType::Regular, mode, bytes.len() as u64);
+        self.append(header, tar_path, None, bytes)
             .map_err(TarError::Write)
     }
 
@@ -223,38 +275,60 @@ impl<W: Write> LayerTar<W> {
         size: u64,
         nar: &mut Option<&mut NarHasher>,
     ) -> Result<(), TarError> {
-        let file = File::open(fs_path).map_err(|source| TarError::Read {
+        let read_err = |source| TarError::Read {
             path: fs_path.to_path_buf(),
             source,
-        })?;
+        };
+        let mut file = File::open(fs_path).map_err(read_err)?;
         if let Some(nar) = nar {
             nar.begin_regular(mode & 0o100 != 0, size);
         }
-        let mut reader = TeeReader {
-            file,
-            left: size,
-            nar: nar.as_deref_mut(),
-            error: None,
-        };
-        let header = header(EntryType::Regular, mode, size);
-        let written = self.append(header, tar_path, None, &mut reader);
-        if let Some(source) = reader.error.take() {
-            return Err(TarError::Read {
-                path: fs_path.to_path_buf(),
-                source,
-            });
+        // The header, then the contents in COPY_BUFFER pieces (tar's own
+        // copy reads 8 KiB at a time), then the padding.
+        let header = self
+            .prepare(header(EntryType::Regular, mode, size), tar_path, None)
+            .map_err(TarError::Write)?;
+        self.builder
+            .append(&header, io::empty())
+            .map_err(TarError::Write)?;
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.resize(COPY_BUFFER, 0);
+        let mut left = size;
+        while left > 0 {
+            let want = buffer
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = match file.read(&mut buffer[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_err(e)),
+            };
+            if let Some(nar) = nar {
+                nar.contents(&buffer[..n]);
+            }
+            self.builder
+                .get_mut()
+                .write_all(&buffer[..n])
+                .map_err(TarError::Write)?;
+            left -= n as u64;
         }
-        written.map_err(TarError::Write)?;
+        self.buffer = buffer;
         // Short (the file shrank) or more left (it grew): either way the
         // entry would not match its header.
         let mut probe = [0u8; 1];
-        let grew = reader.file.read(&mut probe).map_or(true, |n| n > 0);
-        if reader.left != 0 || grew {
+        let grew = file.read(&mut probe).map_or(true, |n| n > 0);
+        if left != 0 || grew {
             return Err(TarError::Changed {
                 path: fs_path.to_path_buf(),
                 expected: size,
             });
         }
+        let rest = (512 - size % 512) % 512;
+        self.builder
+            .get_mut()
+            .write_all(&[0; 512][..rest as usize])
+            .map_err(TarError::Write)?;
         if let Some(nar) = nar {
             nar.end_regular(size);
         }
@@ -265,11 +339,23 @@ impl<W: Write> LayerTar<W> {
     /// do not fit their 100-byte fields.
     fn append<R: Read>(
         &mut self,
-        mut header: Header,
+        header: Header,
         path: &[u8],
         link: Option<&[u8]>,
         data: R,
     ) -> io::Result<()> {
+        let header = self.prepare(header, path, link)?;
+        self.builder.append(&header, data)
+    }
+
+    /// Writes the long-name entries `path` and `link` need, and returns
+    /// the header with names, `--perms` and checksum set.
+    fn prepare(
+        &mut self,
+        mut header: Header,
+        path: &[u8],
+        link: Option<&[u8]>,
+    ) -> io::Result<Header> {
         let old = header.as_old_mut();
         if path.len() > old.name.len() {
             self.long_name(b'L', path)?;
@@ -285,8 +371,11 @@ impl<W: Write> LayerTar<W> {
             let n = link.len().min(old.linkname.len());
             old.linkname[..n].copy_from_slice(&link[..n]);
         }
+        if let Some(perms) = &self.perms {
+            apply_perms(perms, &mut header, path, &mut self.matched)?;
+        }
         header.set_cksum();
-        self.builder.append(&header, data)
+        Ok(header)
     }
 
     fn long_name(&mut self, kind: u8, name: &[u8]) -> io::Result<()> {
@@ -304,6 +393,37 @@ impl<W: Write> LayerTar<W> {
     }
 }
 
+/// Passes an entry's owner and mode through the rules; `path` is the
+/// entry's tar path (relative, directories ending in `/`).
+fn apply_perms(
+    perms: &Perms,
+    header: &mut Header,
+    path: &[u8],
+    matched: &mut BTreeSet<usize>,
+) -> io::Result<()> {
+    let mut absolute = Vec::with_capacity(path.len() + 1);
+    absolute.push(b'/');
+    absolute.extend_from_slice(path.strip_suffix(b"/").unwrap_or(path));
+    let name = |n: io::Result<Option<&str>>| n.ok().flatten().unwrap_or("").to_string();
+    let before = Attributes {
+        mode: header.mode()? & 0o7777,
+        uid: header.uid()?,
+        gid: header.gid()?,
+        uname: name(header.username().map_err(io::Error::other)),
+        gname: name(header.groupname().map_err(io::Error::other)),
+    };
+    let mut after = before.clone();
+    perms.apply(&absolute, &mut after, matched);
+    if after != before {
+        header.set_mode(after.mode);
+        header.set_uid(after.uid);
+        header.set_gid(after.gid);
+        header.set_username(&after.uname)?;
+        header.set_groupname(&after.gname)?;
+    }
+    Ok(())
+}
+
 fn header(kind: EntryType, mode: u32, size: u64) -> Header {
     let mut header = Header::new_gnu();
     header.set_entry_type(kind);
@@ -313,40 +433,6 @@ fn header(kind: EntryType, mode: u32, size: u64) -> Header {
     header.set_mtime(MTIME);
     header.set_size(size);
     header
-}
-
-/// Reads at most `left` bytes of a file, feeding them to the NAR hash and
-/// keeping a read error apart from the tar's write errors.
-struct TeeReader<'a> {
-    file: File,
-    left: u64,
-    nar: Option<&'a mut NarHasher>,
-    error: Option<io::Error>,
-}
-
-impl Read for TeeReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let max = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        if max == 0 {
-            return Ok(0);
-        }
-        let n = match self.file.read(&mut buf[..max]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
-            Err(e) => {
-                let copy = io::Error::new(e.kind(), e.to_string());
-                self.error = Some(e);
-                return Err(copy);
-            }
-        };
-        if let Some(nar) = &mut self.nar {
-            nar.contents(&buf[..n]);
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
