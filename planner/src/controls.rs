@@ -42,6 +42,11 @@ pub struct PlanOptions {
     /// This image's layers at its previous revision.
     #[serde(default)]
     pub previous: Option<Vec<Layer>>,
+    /// The latest plans of the other images of the fleet (this image's own
+    /// previous plan may be among them), as `strata plan --fleet DIR`
+    /// reads them: what a registry or a CI job building the fleet knows.
+    #[serde(default)]
+    pub fleet: Vec<Vec<Layer>>,
 }
 
 impl PlanOptions {
@@ -56,6 +61,7 @@ impl PlanOptions {
             excludes: Vec::new(),
             base: None,
             previous: None,
+            fleet: Vec::new(),
         }
     }
 }
@@ -143,12 +149,18 @@ pub fn plan_closure(graph: &Graph, options: &PlanOptions) -> Result<Plan, PlanEr
             .previous
             .as_ref()
             .map(|ls| ls.iter().map(|l| l.paths.clone()).collect());
+        let fleet: Vec<Vec<Vec<StorePath>>> = options
+            .fleet
+            .iter()
+            .map(|plan| plan.iter().map(|l| l.paths.clone()).collect())
+            .collect();
         let ctx = Context {
             graph,
             budget: left,
             popularity: options.popularity.as_ref(),
             pipeline: options.pipeline.as_ref(),
             previous: previous.as_deref(),
+            fleet: &fleet,
         };
         let planned = (options.algorithm.function())(&ctx)?;
         debug_assert!(

@@ -45,6 +45,9 @@ pub struct Context<'a> {
     /// This image's layers at its previous revision (paths may be missing
     /// from this graph), for algorithms that keep layers stable.
     pub previous: Option<&'a [Vec<StorePath>]>,
+    /// The latest plans of the fleet's images (layers of paths), this
+    /// image's own previous plan possibly among them, for `fleet`.
+    pub fleet: &'a [Vec<Vec<StorePath>>],
 }
 
 /// The signature every algorithm has.

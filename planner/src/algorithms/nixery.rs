@@ -546,6 +546,7 @@ mod tests {
             popularity: pop,
             pipeline: None,
             previous: None,
+            fleet: &[],
         };
         plan(&ctx)
             .unwrap()

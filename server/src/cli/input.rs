@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::Args;
 use strata_planner::{
-    parse_closure, parse_popularity, read_layers, Algorithm, Graph, Plan, PlanOptions,
+    parse_closure, parse_popularity, read_layers, Algorithm, Graph, Layer, Plan, PlanOptions,
     DEFAULT_STORE_DIR,
 };
 
@@ -54,6 +54,10 @@ pub struct PlanningArgs {
     /// This image's plan at its previous revision, for stable layers.
     #[arg(long, value_name = "PLAN")]
     pub previous: Option<PathBuf>,
+    /// The latest plans of the fleet's images (`*.json` in DIR: plans, or
+    /// {"layers": [{"paths": [...]}]}), to share their layers (fleet algorithm).
+    #[arg(long, value_name = "DIR")]
+    pub fleet: Option<PathBuf>,
     /// The Nix store directory.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STORE_DIR, value_parser = parse_store_dir)]
     pub store_dir: String,
@@ -145,7 +149,53 @@ pub fn plan_options(args: &PlanningArgs) -> CliResult<PlanOptions> {
             );
         }
     }
+    if let Some(dir) = &args.fleet {
+        options.fleet = read_fleet_dir(dir, &args.store_dir)?;
+    }
     Ok(options)
+}
+
+/// Reads `--fleet DIR`: every `*.json` file in it (other names, and
+/// hidden files, are not plans and are skipped), in name order. A file
+/// that is not a plan, or a plan of another store directory, is an
+/// error naming the file: planning against half a fleet would quietly
+/// give worse layers.
+pub fn read_fleet_dir(dir: &Path, store_dir: &str) -> CliResult<Vec<Vec<Layer>>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("--fleet {}", dir.display()))
+        .bad_input()?;
+    let mut files: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        let entry = entry
+            .with_context(|| format!("--fleet {}", dir.display()))
+            .bad_input()?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".json") && !name.starts_with('.') {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    files
+        .iter()
+        .map(|file| {
+            let text = read_json("--fleet", file)?;
+            let layers = read_layers(&text)
+                .with_context(|| format!("--fleet {}", file.display()))
+                .bad_input()?;
+            if let Some(path) = layers
+                .iter()
+                .flat_map(|l| &l.paths)
+                .find(|p| p.store_dir() != store_dir)
+            {
+                return Err(bad_input(format!(
+                    "--fleet {}: {path} is not in the store {store_dir} (a plan of another store?)",
+                    file.display()
+                )));
+            }
+            Ok(layers)
+        })
+        .collect()
 }
 
 /// An input file could not be read.
@@ -303,6 +353,45 @@ pub fn default_data_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fleet_dir_reads_json_plans_and_names_a_bad_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = "/nix/store/00000000000000000000000000000000-a-1.0";
+        std::fs::write(
+            dir.path().join("a.json"),
+            format!(r#"{{"layers": [{{"paths": ["{path}"]}}]}}"#),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("b.json"), format!(r#"[["{path}"]]"#)).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a plan").unwrap();
+        std::fs::write(dir.path().join(".c.json.tmp"), "").unwrap();
+        let fleet = read_fleet_dir(dir.path(), "/nix/store").unwrap();
+        assert_eq!(fleet.len(), 2);
+        assert_eq!(fleet[0][0].paths[0].as_str(), path);
+        let message = |dir: &Path| {
+            let error = read_fleet_dir(dir, "/nix/store").unwrap_err();
+            assert_eq!(error.exit_code(), 2);
+            format!("{:#}", error.error())
+        };
+        std::fs::write(dir.path().join("c.json"), r#"{"layers": 3}"#).unwrap();
+        assert!(
+            message(dir.path()).contains("c.json"),
+            "{}",
+            message(dir.path())
+        );
+        std::fs::write(
+            dir.path().join("c.json"),
+            r#"[["/gnu/store/00000000000000000000000000000000-a-1.0"]]"#,
+        )
+        .unwrap();
+        let foreign = message(dir.path());
+        assert!(
+            foreign.contains("c.json") && foreign.contains("not in the store /nix/store"),
+            "{foreign}"
+        );
+        assert!(message(&dir.path().join("missing")).contains("missing"));
+    }
 
     #[test]
     fn empty_and_non_json_texts_are_named_before_parsing() {

@@ -17,6 +17,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use super::knowledge::FleetKnowledge;
 use crate::graph::{Graph, NodeId};
 
 /// Chance that a given store path is rebuilt between two revisions of an
@@ -24,6 +25,10 @@ use crate::graph::{Graph, NodeId};
 /// `shared/bench/pullsim.py`, rates from 1% to 3% give the same plans within
 /// noise; at 10% every large group looks equally doomed to change.
 pub const REBUILD_RATE: f64 = 0.02;
+
+/// Weight of the bytes other images pull again (a layer they cannot
+/// share) against the expected bytes an update pulls again.
+pub const SHARING_WEIGHT: f64 = 0.05;
 
 /// Most groups the exact pairwise merge starts from. Larger closures (rare:
 /// a big image has a few hundred paths) are first cut into this many runs
@@ -72,11 +77,14 @@ impl Ord for Candidate {
 
 /// Merges `groups` (disjoint, non-empty) into at most `target` groups;
 /// `closure_counts` is [`Graph::closure_counts`], which the caller has.
+/// With `fleet`, a group also costs the bytes other images will hold in
+/// a layer of their own because they cannot use this one ([`Sharing`]).
 pub fn merge(
     graph: &Graph,
     closure_counts: &[usize],
     groups: Vec<Vec<NodeId>>,
     target: usize,
+    fleet: Option<&FleetKnowledge>,
 ) -> Vec<Group> {
     let target = target.max(1);
     let groups = precut(closure_counts, groups);
@@ -86,21 +94,41 @@ pub fn merge(
         .iter()
         .map(|g| g.iter().map(|&id| graph.node(id).nar_size).sum())
         .collect();
+    let mut sharing: Vec<Sharing> = match fleet {
+        Some(fleet) => groups
+            .iter()
+            .map(|g| Sharing::of(graph, fleet, g))
+            .collect(),
+        None => Vec::new(),
+    };
     let mut members: Vec<Vec<NodeId>> = groups;
     let mut alive: Vec<bool> = vec![true; members.len()];
-    let cost = |bytes: u64, closure: usize| bytes as f64 * (1.0 - unchanged[closure]);
+    let update_cost = |bytes: u64, closure: usize| bytes as f64 * (1.0 - unchanged[closure]);
+    let cost = |g: usize, closure: usize, bytes: &[u64], sharing: &[Sharing]| {
+        update_cost(bytes[g], closure) + sharing.get(g).map_or(0.0, |s| s.cost(bytes[g]))
+    };
     let mut costs: Vec<f64> = (0..members.len())
-        .map(|g| cost(bytes[g], popcount(&closures[g])))
+        .map(|g| cost(g, popcount(&closures[g]), &bytes, &sharing))
         .collect();
-    let delta = |a: usize, b: usize, closures: &[Vec<u64>], bytes: &[u64], costs: &[f64]| {
+    let delta = |a: usize,
+                 b: usize,
+                 closures: &[Vec<u64>],
+                 bytes: &[u64],
+                 sharing: &[Sharing],
+                 costs: &[f64]| {
         let union = union_count(&closures[a], &closures[b]);
-        cost(bytes[a] + bytes[b], union) - costs[a] - costs[b]
+        let joined = bytes[a] + bytes[b];
+        let shared = match (sharing.get(a), sharing.get(b)) {
+            (Some(x), Some(y)) => x.join(y).cost(joined),
+            _ => 0.0,
+        };
+        update_cost(joined, union) + shared - costs[a] - costs[b]
     };
     let mut heap = BinaryHeap::new();
     for a in 0..members.len() {
         for b in a + 1..members.len() {
             heap.push(Candidate {
-                delta: delta(a, b, &closures, &bytes, &costs),
+                delta: delta(a, b, &closures, &bytes, &sharing, &costs),
                 a,
                 b,
             });
@@ -127,13 +155,17 @@ pub fn merge(
         let k = members.len();
         members.push(merged);
         bytes.push(bytes[a] + bytes[b]);
-        costs.push(cost(bytes[k], popcount(&closure)));
+        if !sharing.is_empty() {
+            let joined = sharing[a].join(&sharing[b]);
+            sharing.push(joined);
+        }
+        costs.push(cost(k, popcount(&closure), &bytes, &sharing));
         closures.push(closure);
         alive.push(true);
         count -= 1;
         for o in (0..k).filter(|&o| alive[o]) {
             heap.push(Candidate {
-                delta: delta(o, k, &closures, &bytes, &costs),
+                delta: delta(o, k, &closures, &bytes, &sharing, &costs),
                 a: o,
                 b: k,
             });
@@ -146,6 +178,54 @@ pub fn merge(
             closure_count: popcount(&closures[g]),
         })
         .collect()
+}
+
+/// How much of a group the other images of the fleet can share.
+///
+/// Other images can use a layer only if they hold all of its paths: the
+/// images holding every member (`common`, this image included). Each path
+/// held by more images than that is held by the others in some layer of
+/// their own, its bytes pulled once more across the fleet, in the share
+/// `1 - common / holders` of the images holding it. So the cost of a group
+/// is `SHARING_WEIGHT * (bytes - common * sum(size / holders))`, zero for a
+/// single path or paths held by exactly the same images.
+#[derive(Debug, Clone)]
+pub struct Sharing {
+    /// Images holding every member (bit set over the fleet's images).
+    common: Vec<u64>,
+    /// Sum over members of NAR size / holders (this image included).
+    spread: f64,
+}
+
+impl Sharing {
+    fn of(graph: &Graph, fleet: &FleetKnowledge, members: &[NodeId]) -> Sharing {
+        let mut common = vec![u64::MAX; fleet.words()];
+        let mut spread = 0.0;
+        for &id in members {
+            for (c, h) in common.iter_mut().zip(fleet.holders(id)) {
+                *c &= h;
+            }
+            spread += graph.node(id).nar_size as f64 / (fleet.holder_counts[id] + 1) as f64;
+        }
+        Sharing { common, spread }
+    }
+
+    fn join(&self, other: &Sharing) -> Sharing {
+        Sharing {
+            common: self
+                .common
+                .iter()
+                .zip(&other.common)
+                .map(|(a, b)| a & b)
+                .collect(),
+            spread: self.spread + other.spread,
+        }
+    }
+
+    fn cost(&self, bytes: u64) -> f64 {
+        let common = popcount(&self.common) + 1;
+        SHARING_WEIGHT * (bytes as f64 - common as f64 * self.spread).max(0.0)
+    }
 }
 
 /// `unchanged[k]`: chance that a closure of `k` paths sees no rebuild,
@@ -258,6 +338,7 @@ mod tests {
             &g.closure_counts(),
             (0..4).map(|i| vec![i]).collect(),
             3,
+            None,
         );
         let members: Vec<Vec<NodeId>> = groups.into_iter().map(|g| g.members).collect();
         assert!(members.contains(&vec![1, 2]), "{members:?}");
@@ -271,6 +352,7 @@ mod tests {
             &g.closure_counts(),
             vec![vec![1, 2], vec![0], vec![3]],
             3,
+            None,
         );
         let by_members: Vec<(Vec<NodeId>, usize)> = groups
             .into_iter()
@@ -294,6 +376,7 @@ mod tests {
             &g.closure_counts(),
             (0..n).map(|i| vec![i]).collect(),
             5,
+            None,
         );
         assert_eq!(groups.len(), 5);
         let mut all: Vec<NodeId> = groups.into_iter().flat_map(|g| g.members).collect();

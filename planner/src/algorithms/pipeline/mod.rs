@@ -154,6 +154,7 @@ mod tests {
             popularity: None,
             pipeline,
             previous: None,
+            fleet: &[],
         }
     }
 
