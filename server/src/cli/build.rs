@@ -22,7 +22,7 @@ use super::input::{
     default_data_dir, load_plan_or_closure, plan_options, read_json, PlanOrClosure, PlanningArgs,
 };
 use super::output::{peak_memory, Output};
-use crate::image::archive::{docker, oci};
+use crate::image::archive::{docker, oci, ArchiveError};
 use crate::image::compress::Compression;
 use crate::image::config::{
     check_created, created_unix, key_values, parse_config, ConfigOptions, CreatedError,
@@ -556,39 +556,35 @@ fn open_target(out: &Path, format: Format) -> CliResult<Target<'_>> {
 }
 
 fn write_output(target: Target<'_>, format: Format, image: &Image, store: &FsStore) -> CliResult {
-    let output = match target {
-        Target::Dir(dir) => {
-            let existed = dir.exists();
-            let result = oci::write_dir(image, store, dir);
-            if result.is_err() && !existed {
-                let _ = fs::remove_dir_all(dir);
-            }
-            return result
-                .with_context(|| format!("writing {}", dir.display()))
-                .failure();
-        }
-        Target::Archive(output) => output,
-    };
-    let name = output.name();
-    let mut writer = BufWriter::with_capacity(1 << 20, output);
-    let written = match format {
-        Format::Docker => docker::write(image, store, &mut writer).map(drop),
-        Format::Oci | Format::OciDir => oci::write_archive(image, store, &mut writer).map(drop),
-    };
-    written.context(name.clone()).failure()?;
-    writer
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .context(name)
-        .failure()?
-        .commit()
+    write_target(
+        target,
+        |dir| oci::write_dir(image, store, dir),
+        |writer| match format {
+            Format::Docker => docker::write(image, store, writer).map(drop),
+            Format::Oci | Format::OciDir => oci::write_archive(image, store, writer).map(drop),
+        },
+    )
 }
 
 fn write_multi_output(target: Target<'_>, multi: &MultiImage, store: &FsStore) -> CliResult {
+    write_target(
+        target,
+        |dir| oci::write_multi_dir(multi, store, dir),
+        |writer| oci::write_multi_archive(multi, store, writer).map(drop),
+    )
+}
+
+/// Writes a layout directory (removed again if it did not exist and the
+/// write failed) or an archive (committed only when whole).
+fn write_target(
+    target: Target<'_>,
+    write_dir: impl FnOnce(&Path) -> Result<(), ArchiveError>,
+    write_archive: impl FnOnce(&mut BufWriter<Output>) -> Result<(), ArchiveError>,
+) -> CliResult {
     let output = match target {
         Target::Dir(dir) => {
             let existed = dir.exists();
-            let result = oci::write_multi_dir(multi, store, dir);
+            let result = write_dir(dir);
             if result.is_err() && !existed {
                 let _ = fs::remove_dir_all(dir);
             }
@@ -600,10 +596,7 @@ fn write_multi_output(target: Target<'_>, multi: &MultiImage, store: &FsStore) -
     };
     let name = output.name();
     let mut writer = BufWriter::with_capacity(1 << 20, output);
-    oci::write_multi_archive(multi, store, &mut writer)
-        .map(drop)
-        .context(name.clone())
-        .failure()?;
+    write_archive(&mut writer).context(name.clone()).failure()?;
     writer
         .into_inner()
         .map_err(|e| e.into_error())

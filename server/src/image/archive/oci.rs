@@ -97,11 +97,23 @@ pub fn write_archive<W: Write>(
 pub fn write_dir(image: &Image, store: &dyn BlobStore, dir: &Path) -> Result<(), ArchiveError> {
     let blobs = dir.join("blobs/sha256");
     fs::create_dir_all(&blobs)?;
+    put_image_blobs(&blobs, store, image)?;
+    tag_in_layout(dir, &image.tag, manifest_descriptor(image))
+}
+
+/// An image's layers, config and manifest into `blobs`.
+fn put_image_blobs(blobs: &Path, store: &dyn BlobStore, image: &Image) -> Result<(), ArchiveError> {
     for layer in &image.layers {
-        put_blob(&blobs, store, &layer.blob.digest, layer.blob.size)?;
+        put_blob(blobs, store, &layer.blob.digest, layer.blob.size)?;
     }
-    put_bytes(&blobs, &image.config_digest, &image.config)?;
-    put_bytes(&blobs, &image.manifest_digest, &image.manifest)?;
+    put_bytes(blobs, &image.config_digest, &image.config)?;
+    put_bytes(blobs, &image.manifest_digest, &image.manifest)
+}
+
+/// Finishes an OCI layout whose blobs are written: its `oci-layout` file,
+/// and `index.json` with `descriptor` under `tag` (replacing what held
+/// that tag, keeping the other tags).
+fn tag_in_layout(dir: &Path, tag: &str, descriptor: Descriptor) -> Result<(), ArchiveError> {
     let layout = dir.join("oci-layout");
     if !layout.exists() {
         write_atomic(&layout, OCI_LAYOUT)?;
@@ -117,9 +129,9 @@ pub fn write_dir(image: &Image, store: &dyn BlobStore, dir: &Path) -> Result<(),
         m.annotations()
             .as_ref()
             .and_then(|a| a.get(REF_NAME))
-            .is_none_or(|t| *t != image.tag)
+            .is_none_or(|t| t != tag)
     });
-    manifests.push(manifest_descriptor(image));
+    manifests.push(descriptor);
     write_atomic(&dir.join("index.json"), &canonical_json(&index(manifests)))?;
     Ok(())
 }
@@ -228,31 +240,8 @@ pub fn write_multi_dir(
     let blobs = dir.join("blobs/sha256");
     fs::create_dir_all(&blobs)?;
     for (_, image) in &multi.images {
-        for layer in &image.layers {
-            put_blob(&blobs, store, &layer.blob.digest, layer.blob.size)?;
-        }
-        put_bytes(&blobs, &image.config_digest, &image.config)?;
-        put_bytes(&blobs, &image.manifest_digest, &image.manifest)?;
+        put_image_blobs(&blobs, store, image)?;
     }
     put_bytes(&blobs, &multi.index_digest, &multi.index)?;
-    let layout = dir.join("oci-layout");
-    if !layout.exists() {
-        write_atomic(&layout, OCI_LAYOUT)?;
-    }
-    let mut manifests: Vec<Descriptor> = match fs::read(dir.join("index.json")) {
-        Ok(bytes) => serde_json::from_slice::<ImageIndex>(&bytes)
-            .map(|i| i.manifests().clone())
-            .unwrap_or_default(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
-    manifests.retain(|m| {
-        m.annotations()
-            .as_ref()
-            .and_then(|a| a.get(REF_NAME))
-            .is_none_or(|t| *t != multi.tag)
-    });
-    manifests.push(index_descriptor(multi));
-    write_atomic(&dir.join("index.json"), &canonical_json(&index(manifests)))?;
-    Ok(())
+    tag_in_layout(dir, &multi.tag, index_descriptor(multi))
 }
