@@ -45,8 +45,10 @@ pub struct PlanOptions {
     /// The latest plans of the other images of the fleet (this image's own
     /// previous plan may be among them), as `strata plan --fleet DIR`
     /// reads them: what a registry or a CI job building the fleet knows.
+    /// `Some` (even empty: the first image of a new fleet) plans `fleet`
+    /// knowing the fleet; `None` plans the image on its own.
     #[serde(default)]
-    pub fleet: Vec<Vec<Layer>>,
+    pub fleet: Option<Vec<Vec<Layer>>>,
 }
 
 impl PlanOptions {
@@ -61,7 +63,7 @@ impl PlanOptions {
             excludes: Vec::new(),
             base: None,
             previous: None,
-            fleet: Vec::new(),
+            fleet: None,
         }
     }
 }
@@ -149,18 +151,19 @@ pub fn plan_closure(graph: &Graph, options: &PlanOptions) -> Result<Plan, PlanEr
             .previous
             .as_ref()
             .map(|ls| ls.iter().map(|l| l.paths.clone()).collect());
-        let fleet: Vec<Vec<Vec<StorePath>>> = options
-            .fleet
-            .iter()
-            .map(|plan| plan.iter().map(|l| l.paths.clone()).collect())
-            .collect();
+        let fleet: Option<Vec<Vec<Vec<StorePath>>>> = options.fleet.as_ref().map(|plans| {
+            plans
+                .iter()
+                .map(|plan| plan.iter().map(|l| l.paths.clone()).collect())
+                .collect()
+        });
         let ctx = Context {
             graph,
             budget: left,
             popularity: options.popularity.as_ref(),
             pipeline: options.pipeline.as_ref(),
             previous: previous.as_deref(),
-            fleet: &fleet,
+            fleet: fleet.as_deref(),
         };
         let planned = (options.algorithm.function())(&ctx)?;
         debug_assert!(

@@ -46,8 +46,9 @@ pub struct Context<'a> {
     /// from this graph), for algorithms that keep layers stable.
     pub previous: Option<&'a [Vec<StorePath>]>,
     /// The latest plans of the fleet's images (layers of paths), this
-    /// image's own previous plan possibly among them, for `fleet`.
-    pub fleet: &'a [Vec<Vec<StorePath>>],
+    /// image's own previous plan possibly among them, for `fleet`; `None`
+    /// when the image is planned on its own.
+    pub fleet: Option<&'a [Vec<Vec<StorePath>>]>,
 }
 
 /// The signature every algorithm has.

@@ -546,7 +546,7 @@ mod tests {
             popularity: pop,
             pipeline: None,
             previous: None,
-            fleet: &[],
+            fleet: None,
         };
         plan(&ctx)
             .unwrap()

@@ -150,7 +150,7 @@ pub fn plan_options(args: &PlanningArgs) -> CliResult<PlanOptions> {
         }
     }
     if let Some(dir) = &args.fleet {
-        options.fleet = read_fleet_dir(dir, &args.store_dir)?;
+        options.fleet = Some(read_fleet_dir(dir, &args.store_dir)?);
     }
     Ok(options)
 }

@@ -17,7 +17,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::knowledge::FleetKnowledge;
+use super::aware::DUPLICATE_WEIGHT;
 use crate::graph::{Graph, NodeId};
 
 /// Chance that a given store path is rebuilt between two revisions of an
@@ -25,10 +25,6 @@ use crate::graph::{Graph, NodeId};
 /// `shared/bench/pullsim.py`, rates from 1% to 3% give the same plans within
 /// noise; at 10% every large group looks equally doomed to change.
 pub const REBUILD_RATE: f64 = 0.02;
-
-/// Weight of the bytes other images pull again (a layer they cannot
-/// share) against the expected bytes an update pulls again.
-pub const SHARING_WEIGHT: f64 = 0.05;
 
 /// Most groups the exact pairwise merge starts from. Larger closures (rare:
 /// a big image has a few hundred paths) are first cut into this many runs
@@ -77,16 +73,17 @@ impl Ord for Candidate {
 
 /// Merges `groups` (disjoint, non-empty) into at most `target` groups;
 /// `closure_counts` is [`Graph::closure_counts`], which the caller has.
-/// With `fleet`, a group also costs the bytes other images will hold in
-/// a layer of their own because they cannot use this one ([`Sharing`]).
+/// With `duplicates` (the fleet is known), a group also costs the bytes
+/// other images hold that it groups in a way no other image has.
 pub fn merge(
     graph: &Graph,
     closure_counts: &[usize],
     groups: Vec<Vec<NodeId>>,
     target: usize,
-    fleet: Option<&FleetKnowledge>,
+    duplicates: Option<&Duplicates<'_>>,
 ) -> Vec<Group> {
     let target = target.max(1);
+    let cut = groups.len() > MERGE_CAP;
     let groups = precut(closure_counts, groups);
     let unchanged = change_table(graph.len());
     let mut closures: Vec<Vec<u64>> = closure_bitsets(graph, &groups);
@@ -94,41 +91,43 @@ pub fn merge(
         .iter()
         .map(|g| g.iter().map(|&id| graph.node(id).nar_size).sum())
         .collect();
-    let mut sharing: Vec<Sharing> = match fleet {
-        Some(fleet) => groups
-            .iter()
-            .map(|g| Sharing::of(graph, fleet, g))
-            .collect(),
-        None => Vec::new(),
-    };
+    // Per group, the bytes other images hold, and whether grouping them
+    // is free (a single path or another image's layer; the runs of a cut
+    // are new groupings); both empty without `duplicates`.
+    let mut held: Vec<f64> = Vec::new();
+    let mut free: Vec<bool> = Vec::new();
+    if let Some(d) = duplicates {
+        held = groups.iter().map(|g| d.held_bytes(graph, g)).collect();
+        free = match cut {
+            true => vec![false; groups.len()],
+            false => d.existing.to_vec(),
+        };
+    }
     let mut members: Vec<Vec<NodeId>> = groups;
     let mut alive: Vec<bool> = vec![true; members.len()];
     let update_cost = |bytes: u64, closure: usize| bytes as f64 * (1.0 - unchanged[closure]);
-    let cost = |g: usize, closure: usize, bytes: &[u64], sharing: &[Sharing]| {
-        update_cost(bytes[g], closure) + sharing.get(g).map_or(0.0, |s| s.cost(bytes[g]))
+    let duplicated = |g: usize, held: &[f64], free: &[bool]| match (held.get(g), free.get(g)) {
+        (Some(&h), Some(false)) => DUPLICATE_WEIGHT * h,
+        _ => 0.0,
     };
     let mut costs: Vec<f64> = (0..members.len())
-        .map(|g| cost(g, popcount(&closures[g]), &bytes, &sharing))
+        .map(|g| update_cost(bytes[g], popcount(&closures[g])) + duplicated(g, &held, &free))
         .collect();
-    let delta = |a: usize,
-                 b: usize,
-                 closures: &[Vec<u64>],
-                 bytes: &[u64],
-                 sharing: &[Sharing],
-                 costs: &[f64]| {
-        let union = union_count(&closures[a], &closures[b]);
-        let joined = bytes[a] + bytes[b];
-        let shared = match (sharing.get(a), sharing.get(b)) {
-            (Some(x), Some(y)) => x.join(y).cost(joined),
-            _ => 0.0,
+    let delta =
+        |a: usize, b: usize, closures: &[Vec<u64>], bytes: &[u64], held: &[f64], costs: &[f64]| {
+            let union = union_count(&closures[a], &closures[b]);
+            let joined = bytes[a] + bytes[b];
+            let duplicated = match (held.get(a), held.get(b)) {
+                (Some(x), Some(y)) => DUPLICATE_WEIGHT * (x + y),
+                _ => 0.0,
+            };
+            update_cost(joined, union) + duplicated - costs[a] - costs[b]
         };
-        update_cost(joined, union) + shared - costs[a] - costs[b]
-    };
     let mut heap = BinaryHeap::new();
     for a in 0..members.len() {
         for b in a + 1..members.len() {
             heap.push(Candidate {
-                delta: delta(a, b, &closures, &bytes, &sharing, &costs),
+                delta: delta(a, b, &closures, &bytes, &held, &costs),
                 a,
                 b,
             });
@@ -155,17 +154,17 @@ pub fn merge(
         let k = members.len();
         members.push(merged);
         bytes.push(bytes[a] + bytes[b]);
-        if !sharing.is_empty() {
-            let joined = sharing[a].join(&sharing[b]);
-            sharing.push(joined);
+        if !held.is_empty() {
+            held.push(held[a] + held[b]);
+            free.push(false);
         }
-        costs.push(cost(k, popcount(&closure), &bytes, &sharing));
+        costs.push(update_cost(bytes[k], popcount(&closure)) + duplicated(k, &held, &free));
         closures.push(closure);
         alive.push(true);
         count -= 1;
         for o in (0..k).filter(|&o| alive[o]) {
             heap.push(Candidate {
-                delta: delta(o, k, &closures, &bytes, &sharing, &costs),
+                delta: delta(o, k, &closures, &bytes, &held, &costs),
                 a: o,
                 b: k,
             });
@@ -180,51 +179,25 @@ pub fn merge(
         .collect()
 }
 
-/// How much of a group the other images of the fleet can share.
-///
-/// Other images can use a layer only if they hold all of its paths: the
-/// images holding every member (`common`, this image included). Each path
-/// held by more images than that is held by the others in some layer of
-/// their own, its bytes pulled once more across the fleet, in the share
-/// `1 - common / holders` of the images holding it. So the cost of a group
-/// is `SHARING_WEIGHT * (bytes - common * sum(size / holders))`, zero for a
-/// single path or paths held by exactly the same images.
-#[derive(Debug, Clone)]
-pub struct Sharing {
-    /// Images holding every member (bit set over the fleet's images).
-    common: Vec<u64>,
-    /// Sum over members of NAR size / holders (this image included).
-    spread: f64,
+/// What the fleet knows that [`merge`] prices: grouping paths other
+/// images hold in a layer no other image has makes the fleet store and
+/// pull their bytes once more.
+pub struct Duplicates<'k> {
+    /// Per node, how many other images hold it.
+    pub holder_counts: &'k [usize],
+    /// Per initial group, whether it costs nothing as it is: a single path
+    /// or a layer another image has.
+    pub existing: &'k [bool],
 }
 
-impl Sharing {
-    fn of(graph: &Graph, fleet: &FleetKnowledge, members: &[NodeId]) -> Sharing {
-        let mut common = vec![u64::MAX; fleet.words()];
-        let mut spread = 0.0;
-        for &id in members {
-            for (c, h) in common.iter_mut().zip(fleet.holders(id)) {
-                *c &= h;
-            }
-            spread += graph.node(id).nar_size as f64 / (fleet.holder_counts[id] + 1) as f64;
-        }
-        Sharing { common, spread }
-    }
-
-    fn join(&self, other: &Sharing) -> Sharing {
-        Sharing {
-            common: self
-                .common
-                .iter()
-                .zip(&other.common)
-                .map(|(a, b)| a & b)
-                .collect(),
-            spread: self.spread + other.spread,
-        }
-    }
-
-    fn cost(&self, bytes: u64) -> f64 {
-        let common = popcount(&self.common) + 1;
-        SHARING_WEIGHT * (bytes as f64 - common as f64 * self.spread).max(0.0)
+impl Duplicates<'_> {
+    /// Bytes of `members` that other images hold.
+    fn held_bytes(&self, graph: &Graph, members: &[NodeId]) -> f64 {
+        members
+            .iter()
+            .filter(|&&id| self.holder_counts[id] > 0)
+            .map(|&id| graph.node(id).nar_size as f64)
+            .sum()
     }
 }
 

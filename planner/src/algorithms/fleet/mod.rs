@@ -56,31 +56,23 @@
 //! [`PREVIOUS_BONUS`], so that close scores do not swap singletons back
 //! and forth between revisions.
 //!
-//! With `--fleet` (the latest plans of the fleet's other images, see
-//! [`knowledge`]), what was estimated above is known: a path held by any
-//! other image has sharing 1 (its bytes in a merged layer are pulled again
-//! by every node that has that image), one held by none
-//! [`FLEET_OWN_SHARE`]; paths alone in a layer elsewhere get
-//! [`FLEET_SINGLETON_BONUS`], so the same paths are singletons in every
-//! image; the other images' layers that lie whole in the merged rest start
-//! as groups (clients have them); and [`merge`] also counts the bytes the
-//! other images cannot share ([`merge::Sharing`]). On the dev fleet at
-//! budget 100 this lowers all three figures a little; at budget 20 it
-//! lowers the fleet figure by 0.012 and raises the image figure by about
-//! as much (see the README): cutting each class of paths held by the same
-//! images as one layer reaches a fleet figure of 1.10 but doubles the
-//! update cost, and is not used.
+//! With `--fleet` (the latest plans of the fleet's other images), what was
+//! estimated above is known, and [`aware`] plans instead: it starts from
+//! the layers clients already hold and prices every grouping of paths
+//! other images hold.
 //!
 //! Layers go bottom to top by the number of paths in their closure (most
 //! shared, least changing first), ties by first path.
 
+mod aware;
 mod knowledge;
 mod merge;
 mod previous;
 
 use std::collections::HashSet;
 
-pub use merge::{MERGE_CAP, REBUILD_RATE, SHARING_WEIGHT};
+pub use aware::DUPLICATE_WEIGHT;
+pub use merge::{MERGE_CAP, REBUILD_RATE};
 
 use super::{Context, Layers};
 use crate::error::PlanError;
@@ -114,14 +106,6 @@ pub const SINGLETON_SHARE: f64 = 0.85;
 /// for little. From budget 20 on, 15% is at least three.
 pub const MIN_MERGED_LAYERS: usize = 3;
 
-/// With `--fleet`, the sharing probability of a path no other image
-/// holds (a path another image holds has 1: its bytes in a merged layer
-/// are pulled again by every node that has the other image).
-pub const FLEET_OWN_SHARE: f64 = 0.2;
-
-/// Score multiplier for paths alone in a layer in another image's plan.
-pub const FLEET_SINGLETON_BONUS: f64 = 1.25;
-
 /// Score multiplier for paths that were singletons in the previous plan.
 pub const PREVIOUS_BONUS: f64 = 1.25;
 
@@ -137,37 +121,50 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
         return Ok(ids.into_iter().map(|id| vec![id]).collect());
     }
     let previous = PreviousPaths::new(graph);
-    let fleet = Some(FleetKnowledge::new(
-        graph,
-        &previous,
-        ctx.fleet,
-        ctx.previous,
-    ))
-    .filter(|k| !k.is_empty());
+    let fleet = ctx
+        .fleet
+        .map(|plans| FleetKnowledge::new(graph, &previous, plans, ctx.previous));
 
-    let scores = scores(ctx, &closure_counts, &previous, fleet.as_ref());
+    if let Some(fleet) = &fleet {
+        let groups = aware::plan(
+            graph,
+            &closure_counts,
+            budget,
+            ctx.previous,
+            &previous,
+            fleet,
+        );
+        return Ok(bottom_first(
+            groups
+                .into_iter()
+                .map(|g| (g.closure_count, g.members))
+                .collect(),
+        ));
+    }
+
+    let scores = scores(ctx, &closure_counts, &previous);
     let mut ranked: Vec<NodeId> = (0..n).collect();
     ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let singletons = singleton_count(budget);
     let (kept, rest) = ranked.split_at(singletons);
-    let groups = initial_groups(rest, ctx.previous, &previous, fleet.as_ref());
+    let groups = initial_groups(rest, ctx.previous, &previous);
     let mut layers: Vec<(usize, Vec<NodeId>)> = kept
         .iter()
         .map(|&id| (closure_counts[id], vec![id]))
         .collect();
     layers.extend(
-        merge::merge(
-            graph,
-            &closure_counts,
-            groups,
-            budget - singletons,
-            fleet.as_ref(),
-        )
-        .into_iter()
-        .map(|g| (g.closure_count, g.members)),
+        merge::merge(graph, &closure_counts, groups, budget - singletons, None)
+            .into_iter()
+            .map(|g| (g.closure_count, g.members)),
     );
+    Ok(bottom_first(layers))
+}
+
+/// Layers (with the paths in their closure) bottom to top: by closure
+/// count, ties by first path.
+fn bottom_first(mut layers: Vec<(usize, Vec<NodeId>)>) -> Layers {
     layers.sort_by(|a, b| a.0.cmp(&b.0).then(a.1[0].cmp(&b.1[0])));
-    Ok(layers.into_iter().map(|(_, members)| members).collect())
+    layers.into_iter().map(|(_, members)| members).collect()
 }
 
 /// Layers of their own for `budget` (smaller than the closure): the
@@ -188,7 +185,6 @@ fn initial_groups(
     rest: &[NodeId],
     previous: Option<&[Vec<StorePath>]>,
     lookup: &PreviousPaths<'_>,
-    fleet: Option<&FleetKnowledge>,
 ) -> Vec<Vec<NodeId>> {
     let in_rest: HashSet<NodeId> = rest.iter().copied().collect();
     let mut grouped: HashSet<NodeId> = HashSet::new();
@@ -214,11 +210,6 @@ fn initial_groups(
             keep(ids, &mut groups);
         }
     }
-    if let Some(fleet) = fleet {
-        for (ids, _) in &fleet.layers {
-            keep(ids.clone(), &mut groups);
-        }
-    }
     let mut rest: Vec<NodeId> = rest.to_vec();
     rest.sort_unstable();
     groups.extend(
@@ -232,12 +223,7 @@ fn initial_groups(
 
 /// The score of every path: NAR size times (sharing + stability), raised
 /// for paths alone in their layer in the previous plan.
-fn scores(
-    ctx: &Context<'_>,
-    closure_counts: &[usize],
-    lookup: &PreviousPaths<'_>,
-    fleet: Option<&FleetKnowledge>,
-) -> Vec<f64> {
+fn scores(ctx: &Context<'_>, closure_counts: &[usize], lookup: &PreviousPaths<'_>) -> Vec<f64> {
     let graph = ctx.graph;
     let n = graph.len() as f64;
     let dependents = graph.referrer_counts();
@@ -250,18 +236,11 @@ fn scores(
         .collect();
     (0..graph.len())
         .map(|id| {
-            let share = match fleet {
-                Some(f) if f.holder_counts[id] > 0 => 1.0,
-                Some(_) => FLEET_OWN_SHARE,
-                None => (dependents[id] + 1) as f64 / n,
-            };
+            let share = (dependents[id] + 1) as f64 / n;
             let stability = 1.0 - closure_counts[id] as f64 / n;
             let mut score = graph.node(id).nar_size as f64 * (share + STABILITY_WEIGHT * stability);
             if previous_singletons.contains(&id) {
                 score *= PREVIOUS_BONUS;
-            }
-            if fleet.is_some_and(|f| f.singleton_counts[id] > 0) {
-                score *= FLEET_SINGLETON_BONUS;
             }
             score
         })
@@ -508,7 +487,7 @@ mod tests {
         let third = plan_closure(&chain(12), &PlanOptions::new(Algorithm::Fleet, 4)).unwrap();
         let g = rebuilt_chain(40, 35);
         let mut options = PlanOptions::new(Algorithm::Fleet, 8);
-        options.fleet = vec![as_fleet(&other), as_fleet(&third)];
+        options.fleet = Some(vec![as_fleet(&other), as_fleet(&third)]);
         let plan = plan_closure(&g, &options).unwrap();
         assert!(plan.layers.len() <= 8);
         let mut all: Vec<StorePath> = plan.layers.iter().flat_map(|l| l.paths.clone()).collect();
@@ -516,7 +495,7 @@ mod tests {
         let mut expected: Vec<StorePath> = g.nodes().iter().map(|n| n.path.clone()).collect();
         expected.sort();
         assert_eq!(all, expected);
-        options.fleet.reverse();
+        options.fleet.as_mut().unwrap().reverse();
         assert_eq!(plan_closure(&g, &options).unwrap().layers, plan.layers);
         // The same inputs again: the same plan.
         assert_eq!(plan_closure(&g, &options).unwrap().layers, plan.layers);
@@ -528,8 +507,9 @@ mod tests {
         let mut options = PlanOptions::new(Algorithm::Fleet, 10);
         let first = plan_closure(&g, &options).unwrap();
         options.previous = Some(first.layers.clone());
+        options.fleet = Some(Vec::new());
         let alone = plan_closure(&g, &options).unwrap();
-        options.fleet = vec![as_fleet(&first)];
+        options.fleet = Some(vec![as_fleet(&first)]);
         assert_eq!(plan_closure(&g, &options).unwrap().layers, alone.layers);
     }
 
@@ -557,7 +537,7 @@ mod tests {
             paths,
             ..Default::default()
         };
-        options.fleet = vec![vec![layer(vec![sp(1)]), layer(vec![sp(0), sp(2)])]];
+        options.fleet = Some(vec![vec![layer(vec![sp(1)]), layer(vec![sp(0), sp(2)])]]);
         assert_eq!(plan_closure(&g, &options).unwrap().layers[0].paths, [sp(1)]);
     }
 

@@ -154,7 +154,7 @@ mod tests {
             popularity: None,
             pipeline,
             previous: None,
-            fleet: &[],
+            fleet: None,
         }
     }
 
