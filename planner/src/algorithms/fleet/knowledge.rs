@@ -12,7 +12,7 @@
 //!
 //! Everything here is independent of the order of the fleet's plans.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::previous::PreviousPaths;
 use crate::graph::{Graph, NodeId};
@@ -22,6 +22,10 @@ use crate::store_path::StorePath;
 pub struct FleetKnowledge {
     /// Per node, how many other images hold it.
     pub holder_counts: Vec<usize>,
+    /// Per node, its holder class: paths held by exactly the same other
+    /// images share a class (numbered from 1 in node order); 0 for paths
+    /// no other image holds.
+    pub classes: Vec<u32>,
     /// Layers of two or more paths of other images that lie whole in this
     /// closure, as sorted node ids, each once; largest first (ties by ids),
     /// so that of two overlapping layers the one saving more is reused.
@@ -38,23 +42,26 @@ impl FleetKnowledge {
         previous: Option<&[Vec<StorePath>]>,
     ) -> FleetKnowledge {
         let own = previous.map(canonical);
-        let others: Vec<&Vec<Vec<StorePath>>> = fleet
+        let mut others: Vec<&Vec<Vec<StorePath>>> = fleet
             .iter()
             .filter(|plan| own.as_ref() != Some(&canonical(plan)))
             .collect();
+        // Canonical order, so that bit i of a holder set means the same
+        // image whatever order the files came in.
+        others.sort_by_cached_key(|plan| canonical(plan));
         let n = graph.len();
+        let words = others.len().div_ceil(64).max(1);
+        let mut holders = vec![0u64; n * words];
         let mut holder_counts = vec![0usize; n];
-        // The last image counted for each node: a node found twice in one
-        // plan (by path and by name) counts once.
-        let mut counted = vec![usize::MAX; n];
         let mut whole: HashSet<Vec<NodeId>> = HashSet::new();
         for (image, plan) in others.iter().enumerate() {
             for layer in plan.iter() {
                 let mut ids: Vec<NodeId> = Vec::with_capacity(layer.len());
                 for path in layer {
                     if let Some(id) = lookup.find(path) {
-                        if counted[id] != image {
-                            counted[id] = image;
+                        let (word, bit) = (id * words + image / 64, 1u64 << (image % 64));
+                        if holders[word] & bit == 0 {
+                            holders[word] |= bit;
                             holder_counts[id] += 1;
                         }
                         ids.push(id);
@@ -71,8 +78,21 @@ impl FleetKnowledge {
         let bytes = |ids: &[NodeId]| -> u64 { ids.iter().map(|&id| graph.node(id).nar_size).sum() };
         let mut layers: Vec<Vec<NodeId>> = whole.into_iter().collect();
         layers.sort_by(|a, b| bytes(b).cmp(&bytes(a)).then(a.cmp(b)));
+        let mut class_of: HashMap<&[u64], u32> = HashMap::new();
+        let classes: Vec<u32> = holders
+            .chunks(words)
+            .enumerate()
+            .map(|(id, set)| match holder_counts[id] {
+                0 => 0,
+                _ => {
+                    let next = class_of.len() as u32 + 1;
+                    *class_of.entry(set).or_insert(next)
+                }
+            })
+            .collect();
         FleetKnowledge {
             holder_counts,
+            classes,
             layers,
         }
     }

@@ -17,7 +17,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::aware::DUPLICATE_WEIGHT;
+use super::aware::{CLASS_MAX_BYTES, DUPLICATE_WEIGHT};
 use crate::graph::{Graph, NodeId};
 
 /// Chance that a given store path is rebuilt between two revisions of an
@@ -91,43 +91,49 @@ pub fn merge(
         .iter()
         .map(|g| g.iter().map(|&id| graph.node(id).nar_size).sum())
         .collect();
-    // Per group, the bytes other images hold, and whether grouping them
-    // is free (a single path or another image's layer; the runs of a cut
-    // are new groupings); both empty without `duplicates`.
-    let mut held: Vec<f64> = Vec::new();
-    let mut free: Vec<bool> = Vec::new();
-    if let Some(d) = duplicates {
-        held = groups.iter().map(|g| d.held_bytes(graph, g)).collect();
-        free = match cut {
-            true => vec![false; groups.len()],
-            false => d.existing.to_vec(),
-        };
-    }
+    // Per group, what the fleet knows of it; empty without `duplicates`.
+    let mut fleet: Vec<FleetSide> = match duplicates {
+        Some(d) => groups
+            .iter()
+            .enumerate()
+            .map(|(g, members)| FleetSide {
+                held: d.held_bytes(graph, members),
+                // The runs of a cut are new groupings.
+                free: !cut && d.existing[g],
+                class: d.class(members),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let mut members: Vec<Vec<NodeId>> = groups;
     let mut alive: Vec<bool> = vec![true; members.len()];
     let update_cost = |bytes: u64, closure: usize| bytes as f64 * (1.0 - unchanged[closure]);
-    let duplicated = |g: usize, held: &[f64], free: &[bool]| match (held.get(g), free.get(g)) {
-        (Some(&h), Some(false)) => DUPLICATE_WEIGHT * h,
+    let duplicated = |side: Option<&FleetSide>, bytes: u64| match (duplicates, side) {
+        (Some(d), Some(side)) => d.cost(side, bytes),
         _ => 0.0,
     };
     let mut costs: Vec<f64> = (0..members.len())
-        .map(|g| update_cost(bytes[g], popcount(&closures[g])) + duplicated(g, &held, &free))
+        .map(|g| update_cost(bytes[g], popcount(&closures[g])) + duplicated(fleet.get(g), bytes[g]))
         .collect();
-    let delta =
-        |a: usize, b: usize, closures: &[Vec<u64>], bytes: &[u64], held: &[f64], costs: &[f64]| {
-            let union = union_count(&closures[a], &closures[b]);
-            let joined = bytes[a] + bytes[b];
-            let duplicated = match (held.get(a), held.get(b)) {
-                (Some(x), Some(y)) => DUPLICATE_WEIGHT * (x + y),
-                _ => 0.0,
-            };
-            update_cost(joined, union) + duplicated - costs[a] - costs[b]
+    let delta = |a: usize,
+                 b: usize,
+                 closures: &[Vec<u64>],
+                 bytes: &[u64],
+                 fleet: &[FleetSide],
+                 costs: &[f64]| {
+        let union = union_count(&closures[a], &closures[b]);
+        let joined = bytes[a] + bytes[b];
+        let side = match (fleet.get(a), fleet.get(b)) {
+            (Some(x), Some(y)) => Some(x.join(y)),
+            _ => None,
         };
+        update_cost(joined, union) + duplicated(side.as_ref(), joined) - costs[a] - costs[b]
+    };
     let mut heap = BinaryHeap::new();
     for a in 0..members.len() {
         for b in a + 1..members.len() {
             heap.push(Candidate {
-                delta: delta(a, b, &closures, &bytes, &held, &costs),
+                delta: delta(a, b, &closures, &bytes, &fleet, &costs),
                 a,
                 b,
             });
@@ -154,17 +160,17 @@ pub fn merge(
         let k = members.len();
         members.push(merged);
         bytes.push(bytes[a] + bytes[b]);
-        if !held.is_empty() {
-            held.push(held[a] + held[b]);
-            free.push(false);
+        if !fleet.is_empty() {
+            let joined = fleet[a].join(&fleet[b]);
+            fleet.push(joined);
         }
-        costs.push(update_cost(bytes[k], popcount(&closure)) + duplicated(k, &held, &free));
+        costs.push(update_cost(bytes[k], popcount(&closure)) + duplicated(fleet.get(k), bytes[k]));
         closures.push(closure);
         alive.push(true);
         count -= 1;
         for o in (0..k).filter(|&o| alive[o]) {
             heap.push(Candidate {
-                delta: delta(o, k, &closures, &bytes, &held, &costs),
+                delta: delta(o, k, &closures, &bytes, &fleet, &costs),
                 a: o,
                 b: k,
             });
@@ -185,12 +191,51 @@ pub fn merge(
 pub struct Duplicates<'k> {
     /// Per node, how many other images hold it.
     pub holder_counts: &'k [usize],
+    /// Per node, its holder class (0: no other image holds it).
+    pub classes: &'k [u32],
+    /// Factor on the cost of a small group of one holder class (other
+    /// images holding those paths may group them the same way).
+    pub class_discount: f64,
     /// Per initial group, whether it costs nothing as it is: a single path
     /// or a layer another image has.
     pub existing: &'k [bool],
 }
 
+/// What the fleet knows of one group.
+struct FleetSide {
+    /// Bytes of the members other images hold.
+    held: f64,
+    /// A single path or another image's layer: no duplicate cost.
+    free: bool,
+    /// The holder class all members share, or 0.
+    class: u32,
+}
+
+impl FleetSide {
+    fn join(&self, other: &FleetSide) -> FleetSide {
+        FleetSide {
+            held: self.held + other.held,
+            free: false,
+            class: if self.class == other.class {
+                self.class
+            } else {
+                0
+            },
+        }
+    }
+}
+
 impl Duplicates<'_> {
+    /// The duplicate cost of a group of `bytes`: the bytes other images
+    /// hold, unless free, discounted for a small group of one class.
+    fn cost(&self, side: &FleetSide, bytes: u64) -> f64 {
+        match (side.free, side.class != 0 && bytes <= CLASS_MAX_BYTES) {
+            (true, _) => 0.0,
+            (false, true) => DUPLICATE_WEIGHT * side.held * self.class_discount,
+            (false, false) => DUPLICATE_WEIGHT * side.held,
+        }
+    }
+
     /// Bytes of `members` that other images hold.
     fn held_bytes(&self, graph: &Graph, members: &[NodeId]) -> f64 {
         members
@@ -198,6 +243,15 @@ impl Duplicates<'_> {
             .filter(|&&id| self.holder_counts[id] > 0)
             .map(|&id| graph.node(id).nar_size as f64)
             .sum()
+    }
+
+    /// The holder class all of `members` share, or 0.
+    fn class(&self, members: &[NodeId]) -> u32 {
+        let first = self.classes[members[0]];
+        match members.iter().all(|&id| self.classes[id] == first) {
+            true => first,
+            false => 0,
+        }
     }
 }
 

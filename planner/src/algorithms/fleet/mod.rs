@@ -115,24 +115,18 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     let n = graph.len();
     let budget = ctx.budget.max(1);
     let closure_counts = graph.closure_counts();
-    if n <= budget {
-        let mut ids: Vec<NodeId> = (0..n).collect();
-        ids.sort_by(|a, b| closure_counts[*a].cmp(&closure_counts[*b]).then(a.cmp(b)));
-        return Ok(ids.into_iter().map(|id| vec![id]).collect());
-    }
     let previous = PreviousPaths::new(graph);
-    let fleet = ctx
-        .fleet
-        .map(|plans| FleetKnowledge::new(graph, &previous, plans, ctx.previous));
-
-    if let Some(fleet) = &fleet {
+    // With the fleet known, even a closure within the budget is planned:
+    // a layer the fleet has already is worth more than paths alone.
+    if let Some(plans) = ctx.fleet {
+        let fleet = FleetKnowledge::new(graph, &previous, plans, ctx.previous);
         let groups = aware::plan(
             graph,
             &closure_counts,
             budget,
             ctx.previous,
             &previous,
-            fleet,
+            &fleet,
         );
         return Ok(bottom_first(
             groups
@@ -142,6 +136,11 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
         ));
     }
 
+    if n <= budget {
+        let mut ids: Vec<NodeId> = (0..n).collect();
+        ids.sort_by(|a, b| closure_counts[*a].cmp(&closure_counts[*b]).then(a.cmp(b)));
+        return Ok(ids.into_iter().map(|id| vec![id]).collect());
+    }
     let scores = scores(ctx, &closure_counts, &previous);
     let mut ranked: Vec<NodeId> = (0..n).collect();
     ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
