@@ -194,6 +194,7 @@ pub fn plan_closure(graph: &Graph, options: &PlanOptions) -> Result<Plan, PlanEr
             pins: pin_paths,
             excludes: exclude_paths,
             previous: options.previous.is_some(),
+            fleet: options.fleet.as_ref().map(Vec::len),
         },
         roots: graph
             .roots()

@@ -66,6 +66,9 @@ pub struct AlgorithmInfo {
     /// Whether a previous plan of the image was given.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub previous: bool,
+    /// With the fleet known (`--fleet`), how many plans it held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<usize>,
 }
 
 /// One layer: a set of store paths.

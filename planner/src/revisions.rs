@@ -2,7 +2,9 @@
 //!
 //! Each image is planned with its own layers at the revision before as
 //! `previous` (what a CI job that keeps its last plan has, and what
-//! `shared/bench/pullsim.py` gives its planners). `strata simulate` and the
+//! `shared/bench/pullsim.py` gives its planners), and, fleet-aware
+//! ([`History::Fleet`]), with the latest plans of every image planned so
+//! far as `fleet` (what pullsim.py gives as `{fleet}`). `strata simulate` and the
 //! web UI's compare view both plan through [`RevisionPlanner`], so the same
 //! closures and options give them the same figures.
 
@@ -26,6 +28,10 @@ pub enum History {
     Previous,
     /// Alone, as a job that keeps nothing between runs.
     Alone,
+    /// With it and the latest plan of every image planned so far (as
+    /// `--fleet`): what a registry, or a CI job building the whole fleet,
+    /// knows. Images are planned in the order given, as they meet them.
+    Fleet,
 }
 
 /// Plans images one revision after another, remembering each image's
@@ -63,9 +69,12 @@ impl RevisionPlanner {
     ) -> Result<Plan, PlanError> {
         let mut options = options.clone();
         options.previous = match self.history {
-            History::Previous => self.previous.get(image).cloned(),
+            History::Previous | History::Fleet => self.previous.get(image).cloned(),
             History::Alone => None,
         };
+        if self.history == History::Fleet {
+            options.fleet = Some(self.previous.values().cloned().collect());
+        }
         let plan = plan_closure(graph, &options)?;
         self.planned += 1;
         self.record(image, plan.layers.clone());
@@ -222,6 +231,45 @@ mod tests {
         )
         .unwrap();
         assert_eq!(one.figures.update.bytes, 32);
+    }
+
+    #[test]
+    fn fleet_aware_planning_hands_over_every_images_latest_plan() {
+        let mut planner = RevisionPlanner::new(History::Fleet);
+        let options = PlanOptions::new(Algorithm::Fleet, 2);
+        let c = closure("hello", &[(HELLO, 10, &[LIBC]), (LIBC, 20, &[])]);
+        let first = planner.plan("hello", &c.graph, &options).unwrap();
+        assert_eq!(first.algorithm.fleet, Some(0));
+        let other = planner.plan("other", &c.graph, &options).unwrap();
+        assert_eq!(other.algorithm.fleet, Some(1));
+        assert!(!other.algorithm.previous);
+        let again = planner.plan("hello", &c.graph, &options).unwrap();
+        assert_eq!(
+            (again.algorithm.fleet, again.algorithm.previous),
+            (Some(2), true)
+        );
+        // An unchanged fleet: unchanged plans.
+        assert_eq!(again.layers, first.layers);
+
+        let revisions = vec![
+            vec![
+                c.clone(),
+                closure("world", &[(HELLO2, 12, &[LIBC]), (LIBC, 20, &[])])
+            ];
+            3
+        ];
+        let aware = plan_fleet(&revisions, &options, History::Fleet).unwrap();
+        let alone = plan_fleet(&revisions, &options, History::Previous).unwrap();
+        assert!(aware
+            .revisions
+            .iter()
+            .flatten()
+            .all(|p| p.algorithm.fleet.is_some()));
+        assert!(alone
+            .revisions
+            .iter()
+            .flatten()
+            .all(|p| p.algorithm.fleet.is_none()));
     }
 
     #[test]

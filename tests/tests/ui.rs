@@ -17,8 +17,9 @@ use strata_tests::{repo, require, run_ok, stdout, strata, temp_dir, Running};
 
 /// What the compare view measures, in its order, and the `strata
 /// simulate` flags that measure the same.
-const COMPARED: [(&str, &[&str]); 5] = [
+const COMPARED: [(&str, &[&str]); 6] = [
     ("fleet", &["-a", "fleet"]),
+    ("fleet-aware", &["-a", "fleet", "--fleet-aware"]),
     ("fleet-alone", &["-a", "fleet", "--alone"]),
     ("auto", &["-a", "auto"]),
     ("popularity", &["-a", "popularity"]),

@@ -138,7 +138,7 @@ impl Setting<'_> {
     /// The earlier plan when this row uses it.
     fn earlier(&self) -> Option<&Plan> {
         self.earlier
-            .filter(|_| self.planner.history == History::Previous)
+            .filter(|_| self.planner.history != History::Alone)
     }
 }
 

@@ -28,11 +28,13 @@ const fn planner(key: &'static str, algorithm: Algorithm, history: History) -> P
     }
 }
 
-/// What the compare view measures, in its order: `fleet` with and without
-/// `--previous` (the peers do not use it), then the peers. `pipeline` needs
+/// What the compare view measures, in its order: `fleet` with
+/// `--previous`, knowing the fleet (`--fleet`, as a registry does) and
+/// alone (the peers use neither), then the peers. `pipeline` needs
 /// a user-written pipeline, so it is not compared here.
-pub const COMPARED: [Planner; 5] = [
+pub const COMPARED: [Planner; 6] = [
     planner("fleet", Algorithm::Fleet, History::Previous),
+    planner("fleet-aware", Algorithm::Fleet, History::Fleet),
     planner("fleet-alone", Algorithm::Fleet, History::Alone),
     planner("auto", Algorithm::Auto, History::Previous),
     planner("popularity", Algorithm::Popularity, History::Previous),

@@ -29,14 +29,17 @@ pub const HELP: &str = "\
 Each REVISION is a directory with one file per image (<image>.json or
 <image>.plan.json); give them oldest first. A file is a plan, or a closure
 that is planned here with the planning options (-a, -b, ...) and, for
-stability, the same image's plan at the revision before (not with --alone). Figures (lower is
-better, 1.000 is the bound of one layer per store path):
+stability, the same image's plan at the revision before (not with --alone);
+with --fleet-aware also the latest plan of every image planned so far, as
+--fleet gives them to strata plan. Figures (lower is better, 1.000 is the
+bound of one layer per store path):
   fleet   a node pulls every image of a revision (summed over revisions)
   update  a node holding revision r-1 of every image pulls revision r
   image   each image alone updated from r-1 to r
 
 Examples:
   strata simulate closures0 closures1 -a fleet -b 20     closures, planned here
+  strata simulate closures0 closures1 -a fleet -b 20 --fleet-aware
   for r in 0 1; do mkdir -p rev$r; for c in closures$r/*.json; do
     strata plan $c -o rev$r/$(basename $c); done; done
   strata simulate rev0 rev1                              plans made before";
@@ -56,6 +59,11 @@ pub struct SimulateArgs {
     /// before (a CI job that keeps no plan).
     #[arg(long)]
     alone: bool,
+    /// Plan each closure knowing the fleet, as a registry or a CI job
+    /// building the whole fleet does (`strata plan --fleet`): with the
+    /// latest plan of every image planned so far (images in name order).
+    #[arg(long, conflicts_with = "alone")]
+    fleet_aware: bool,
     /// How closures are planned (plans are taken as they are).
     #[command(flatten)]
     planning: PlanningArgs,
@@ -68,10 +76,16 @@ pub fn run(args: SimulateArgs) -> CliResult {
              --previous is not used here",
         ));
     }
-    let history = if args.alone {
-        History::Alone
-    } else {
-        History::Previous
+    if args.planning.fleet.is_some() {
+        return Err(bad_input(
+            "simulate knows the fleet from its own plans with --fleet-aware; \
+             --fleet DIR is not used here",
+        ));
+    }
+    let history = match (args.alone, args.fleet_aware) {
+        (true, _) => History::Alone,
+        (_, true) => History::Fleet,
+        _ => History::Previous,
     };
     let mut planner = Planner::new(&args.planning, history);
     let revisions = args
@@ -248,6 +262,16 @@ mod tests {
         assert!(planner.plan("hello", &graph).unwrap().algorithm.previous);
         assert!(!planner.plan("other", &graph).unwrap().algorithm.previous);
         assert_eq!(planner.planned(), 3);
+
+        let mut aware = Planner::new(&flags.planning, History::Fleet);
+        assert_eq!(
+            aware.plan("hello", &graph).unwrap().algorithm.fleet,
+            Some(0)
+        );
+        assert_eq!(
+            aware.plan("other", &graph).unwrap().algorithm.fleet,
+            Some(1)
+        );
     }
 
     #[test]

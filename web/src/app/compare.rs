@@ -134,8 +134,9 @@ pub fn Compare() -> impl IntoView {
                 "bars show the bytes above the bound. fleet: a node pulls every image of each revision. "
                 "update: a node holding every image at the revision before pulls the next. image: each "
                 "image updated alone. Each image is planned with its own plan at the revision before, "
-                "as a CI job keeping its last plan does (fleet-alone: without it); "<code>"strata simulate"</code>
-                " (with "<code>"--alone"</code>") prints the same figures."
+                "as a CI job keeping its last plan does (fleet-aware: also knowing the latest plan of every "
+                "image planned before it, as a registry does; fleet-alone: with neither); "<code>"strata simulate"</code>
+                " (with "<code>"--fleet-aware"</code>", "<code>"--alone"</code>") prints the same figures."
             </p>
         </section>
     }
