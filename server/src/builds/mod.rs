@@ -9,6 +9,7 @@
 //! a build killed half-way leaves nothing that claims to be done: asked
 //! again, it runs again (its finished layers come from the layer cache).
 
+pub mod fleet;
 pub mod request;
 
 use std::collections::HashMap;
@@ -267,6 +268,11 @@ impl BuildQueue {
                 })?;
             // Pullable at its name and tag before the build says done.
             publish(&*store, &image).map_err(|e| (State::Failed, error_chain(&e)))?;
+            // Known to the next plans made here (a lost record only costs
+            // them some knowledge).
+            if let Err(e) = fleet::record_plan(&*store, &image.name, &request.plan) {
+                tracing::warn!(image = %image.name, error = %e, "recording the plan");
+            }
             Ok::<Image, (State, String)>(image)
         })
         .await;

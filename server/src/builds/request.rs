@@ -91,9 +91,14 @@ fn invalid(field: &'static str, message: impl ToString) -> RequestError {
 
 impl BuildRequest {
     /// The build's id: the first 32 hex digits of the sha256 of the
-    /// request's canonical JSON.
+    /// request's canonical JSON, leaving out what the planner knew (a
+    /// previous plan, the fleet): the same layers and config are the same
+    /// image, however the plan was found.
     pub fn id(&self) -> String {
-        let value = serde_json::to_value(self).expect("a request serialises");
+        let mut request = self.clone();
+        request.plan.algorithm.previous = false;
+        request.plan.algorithm.fleet = None;
+        let value = serde_json::to_value(&request).expect("a request serialises");
         // serde_json's Map is sorted (no `preserve_order`): canonical.
         let bytes = serde_json::to_vec(&value).expect("a JSON value serialises");
         Sha256Digest::of(&bytes).hex()[..32].to_string()

@@ -10,12 +10,16 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use strata_planner::{check_plan, parse_closure, Plan};
+use strata_planner::input::describe;
+use strata_planner::{check_plan, parse_closure, Algorithm, Graph, Plan, PlanOptions, StorePath};
 
 use super::body::{body_object, closure_text};
-use super::plan::plan_body;
+use super::plan::plan_body_knowing;
 use super::{json_response, unknown_build, ApiError, ApiPath, ApiState, Code};
+use crate::builds::fleet::read_fleet;
 use crate::builds::{BuildRequest, ImageConfig, SubmitError};
+use crate::image::default_name;
+use crate::store::BlobStore;
 
 pub(super) async fn submit(
     State(state): State<ApiState>,
@@ -38,7 +42,26 @@ pub(super) async fn submit(
             }
             plan
         }
-        _ => plan_body(&mut body, &state.store_dir)?,
+        _ => {
+            let knowing = match body.remove("fleet") {
+                None | Some(Value::Null) => true,
+                Some(Value::Bool(b)) => b,
+                Some(other) => {
+                    return Err(ApiError::field(
+                        "fleet",
+                        format!("must be a boolean, not {}", describe(&other)),
+                    ))
+                }
+            };
+            let name = body.get("name").and_then(Value::as_str).map(str::to_string);
+            let store = state.queue.store().clone();
+            plan_body_knowing(&mut body, &state.store_dir, |graph, options| {
+                if knowing {
+                    know_fleet(&*store, name, graph, options)?;
+                }
+                Ok(())
+            })?
+        }
     };
     let config: ImageConfig = serde_json::from_value(Value::Object(body))
         .map_err(|e| ApiError::new(Code::InvalidField, format!("image config: {e}")))?;
@@ -65,6 +88,41 @@ pub(super) async fn submit(
         body.to_string(),
     )
         .into_response())
+}
+
+/// With `fleet`, hands the planner the latest plan of every image built
+/// here (as `strata plan --fleet DIR`), and this image's own as
+/// `previous` unless the request gave one. Nothing when nothing was built
+/// yet: the first image is planned as `strata plan` plans it.
+fn know_fleet(
+    store: &dyn BlobStore,
+    name: Option<String>,
+    graph: &Graph,
+    options: &mut PlanOptions,
+) -> Result<(), ApiError> {
+    if options.algorithm != Algorithm::Fleet {
+        return Ok(());
+    }
+    let plans = read_fleet(store).map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+    if plans.is_empty() {
+        return Ok(());
+    }
+    let name = name.unwrap_or_else(|| {
+        let roots: Vec<StorePath> = graph
+            .roots()
+            .iter()
+            .map(|&id| graph.path(id).clone())
+            .collect();
+        default_name(&roots)
+    });
+    if options.previous.is_none() {
+        options.previous = plans
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, l)| l.clone());
+    }
+    options.fleet = Some(plans.into_iter().map(|(_, layers)| layers).collect());
+    Ok(())
 }
 
 pub(super) async fn status(

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use strata_planner::input::describe;
 use strata_planner::{
-    parse_closure, parse_popularity, plan_closure, read_layers, Algorithm, Plan, PlanOptions,
+    parse_closure, parse_popularity, plan_closure, read_layers, Algorithm, Graph, Plan, PlanOptions,
 };
 
 use super::body::{body_object, closure_text, unknown_fields};
@@ -92,15 +92,26 @@ fn planning_options(body: &mut Map<String, Value>) -> Result<PlanOptions, ApiErr
 /// Plans the body's `closure` (any input format: the JSON itself, or a
 /// string holding it) with its planning fields.
 pub(super) fn plan_body(body: &mut Map<String, Value>, store_dir: &str) -> Result<Plan, ApiError> {
+    plan_body_knowing(body, store_dir, |_, _| Ok(()))
+}
+
+/// [`plan_body`], with `know` adding what the server knows to the options
+/// once the closure is read.
+pub(super) fn plan_body_knowing(
+    body: &mut Map<String, Value>,
+    store_dir: &str,
+    know: impl FnOnce(&Graph, &mut PlanOptions) -> Result<(), ApiError>,
+) -> Result<Plan, ApiError> {
     let closure = match body.remove("closure") {
         None | Some(Value::Null) => {
             return Err(ApiError::field("closure", "is missing".to_string()))
         }
         Some(value) => closure_text(value),
     };
-    let options = planning_options(body)?;
+    let mut options = planning_options(body)?;
     let graph = parse_closure(&closure, store_dir)
         .map_err(|e| ApiError::field("closure", e.to_string()))?;
+    know(&graph, &mut options)?;
     plan_closure(&graph, &options).map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))
 }
 

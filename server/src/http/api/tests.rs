@@ -16,7 +16,7 @@ use crate::builds::{BuildRequest, ImageConfig, QueueOptions, Status};
 use crate::examples::Examples;
 use crate::image::golden_tests::{fixed_store, GREETING, HELLO};
 use crate::image::layer::NixStore;
-use crate::store::FsStore;
+use crate::store::{BlobStore as _, FsStore};
 
 struct Server {
     app: Router,
@@ -585,4 +585,73 @@ async fn writes_need_the_token_when_one_is_set_and_reads_do_not() {
         call(&s.app, "GET", "/builds/x", "").await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// The id of an accepted build, once it is done.
+async fn built(app: &Router, accepted: &str) -> String {
+    let answer: Value = serde_json::from_str(accepted).unwrap();
+    let id = answer["id"].as_str().unwrap().to_string();
+    assert_eq!(wait_done(app, &id).await.state, crate::builds::State::Done);
+    id
+}
+
+#[tokio::test]
+async fn builds_planned_with_fleet_know_the_images_built_before() {
+    let s = server("fleet", None);
+    let build = |extra: Value| {
+        let mut body = serde_json::json!({"closure": closure(), "algorithm": "fleet", "budget": 2});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body.to_string()
+    };
+    let recorded = |name: &str| -> Value {
+        let store = FsStore::open(s.dir.join("data")).unwrap();
+        let bytes = store.get_record(&format!("plans/{name}")).unwrap().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    // The first image: nothing known yet, planned as `strata plan` does.
+    let first = build(serde_json::json!({"name": "first"}));
+    let (code, text) = call(&s.app, "POST", "/builds", &first).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{text}");
+    let first_id = built(&s.app, &text).await;
+    assert_eq!(recorded("first")["algorithm"].get("fleet"), None);
+    // The next one knows it; without `fleet` it does not.
+    let (_, text) = call(
+        &s.app,
+        "POST",
+        "/builds",
+        &build(serde_json::json!({"name": "lib/second"})),
+    )
+    .await;
+    built(&s.app, &text).await;
+    assert_eq!(recorded("lib+second")["algorithm"]["fleet"], 1);
+    let (_, text) = call(
+        &s.app,
+        "POST",
+        "/builds",
+        &build(serde_json::json!({"name": "third", "fleet": false})),
+    )
+    .await;
+    built(&s.app, &text).await;
+    assert_eq!(recorded("third")["algorithm"].get("fleet"), None);
+    // The first again: its own plan is its previous, nothing changed, so
+    // the same layers, the same build.
+    let (code, text) = call(&s.app, "POST", "/builds", &first).await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    let again: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (again["id"].as_str(), again["state"].as_str()),
+        (Some(first_id.as_str()), Some("done"))
+    );
+    // A fleet that is not a boolean is the client's mistake.
+    let (code, text) = call(
+        &s.app,
+        "POST",
+        "/builds",
+        &build(serde_json::json!({"fleet": "yes"})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(text.contains("fleet"), "{text}");
 }
