@@ -130,7 +130,8 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     let graph = ctx.graph;
     let n = graph.len();
     let budget = ctx.budget.max(1);
-    let closure_counts = graph.closure_counts();
+    let reach = graph.reach_counts();
+    let closure_counts = reach.closure;
     if n <= budget {
         let mut ids: Vec<NodeId> = (0..n).collect();
         ids.sort_by(|a, b| closure_counts[*a].cmp(&closure_counts[*b]).then(a.cmp(b)));
@@ -145,7 +146,13 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     ))
     .filter(|k| !k.is_empty());
 
-    let scores = scores(ctx, &closure_counts, &previous, fleet.as_ref());
+    let scores = scores(
+        ctx,
+        &closure_counts,
+        &reach.referrers,
+        &previous,
+        fleet.as_ref(),
+    );
     let mut ranked: Vec<NodeId> = (0..n).collect();
     ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let singletons = singleton_count(budget);
@@ -235,12 +242,12 @@ fn initial_groups(
 fn scores(
     ctx: &Context<'_>,
     closure_counts: &[usize],
+    dependents: &[usize],
     lookup: &PreviousPaths<'_>,
     fleet: Option<&FleetKnowledge>,
 ) -> Vec<f64> {
     let graph = ctx.graph;
     let n = graph.len() as f64;
-    let dependents = graph.referrer_counts();
     let previous_singletons: HashSet<NodeId> = ctx
         .previous
         .into_iter()
