@@ -149,18 +149,30 @@ impl Graph {
                 self_reference,
             })
             .collect();
+        let roots = roots.map(|_| {
+            roots_given.sort_unstable();
+            roots_given.dedup();
+            roots_given
+        });
+        Graph::from_nodes(nodes, roots, store_dir)
+    }
+
+    /// The graph of `nodes` (sorted by path, references resolved, sorted
+    /// and without the node itself) and `roots` (sorted, without repeats;
+    /// `None`: the paths nothing references), checked to be acyclic.
+    pub(crate) fn from_nodes(
+        nodes: Vec<Node>,
+        roots: Option<Vec<NodeId>>,
+        store_dir: &str,
+    ) -> Result<Graph, InputError> {
+        debug_assert!(nodes.windows(2).all(|w| w[0].path < w[1].path));
         let (reference_starts, reference_ids) = flat_references(&nodes);
         let (referrer_starts, referrer_ids) = flat_referrers(&nodes, reference_ids.len());
-        let roots = match roots {
-            Some(_) => {
-                roots_given.sort_unstable();
-                roots_given.dedup();
-                roots_given
-            }
-            None => (0..nodes.len())
+        let roots = roots.unwrap_or_else(|| {
+            (0..nodes.len())
                 .filter(|&i| referrer_starts[i] == referrer_starts[i + 1])
-                .collect(),
-        };
+                .collect()
+        });
         let graph = Graph {
             store_dir: store_dir.to_string(),
             nodes,
@@ -340,7 +352,24 @@ impl Graph {
     }
 
     fn check_acyclic(&self) -> Result<(), InputError> {
-        if self.topological_order().len() == self.len() {
+        // Kahn's algorithm in any order: every node is taken iff acyclic.
+        let mut pending: Vec<u32> = (0..self.len())
+            .map(|id| self.referrer_starts[id + 1] - self.referrer_starts[id])
+            .collect();
+        let mut ready: Vec<u32> = (0..self.len() as u32)
+            .filter(|&id| pending[id as usize] == 0)
+            .collect();
+        let mut taken = 0;
+        while let Some(id) = ready.pop() {
+            taken += 1;
+            for &r in self.references_u32(id as usize) {
+                pending[r as usize] -= 1;
+                if pending[r as usize] == 0 {
+                    ready.push(r);
+                }
+            }
+        }
+        if taken == self.len() {
             return Ok(());
         }
         // Find one cycle with an iterative DFS (0 new, 1 on stack, 2 done).

@@ -91,8 +91,18 @@ impl serde::Serialize for NarHash {
 
 impl<'de> serde::Deserialize<'de> for NarHash {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+        // Parsed from the reader's own buffer: no string is allocated.
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = NarHash;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<NarHash, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 
