@@ -14,6 +14,12 @@ use crate::store_path::StorePath;
 /// Index of a node in a [`Graph`] (position in path order).
 pub type NodeId = usize;
 
+/// Paths [`Graph::reach_counts`] counts as bitsets rather than walking:
+/// 1,024 (16 words a node, 8 MB on the Debian universe) walks an eighth
+/// of what walking every closure would there; 2,048 walks a twelfth for
+/// twice the memory.
+pub const HUB_PATHS: usize = 1024;
+
 /// One store path of the closure as the input described it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -310,21 +316,151 @@ impl Graph {
         self.reach_counts().referrers
     }
 
-    /// [`Graph::closure_counts`] and [`Graph::referrer_counts`] from one
-    /// walk of every closure: a node's referrers are the closures it lies
-    /// in. Linear memory; time is the sum of the closure sizes (4 million
-    /// on the 63,666-path Debian universe).
+    /// [`Graph::closure_counts`] and [`Graph::referrer_counts`] at once: a
+    /// node's referrers are the closures it lies in.
+    ///
+    /// Walking every closure costs the sum of the closure sizes (4 million
+    /// paths, 12 million references looked at, on the 63,666-path Debian
+    /// universe), most of it spent again and again on the same base
+    /// libraries. So the [`HUB_PATHS`] most referenced paths and their
+    /// closures (a set closed downwards) are counted apart: the hubs each
+    /// node reaches as a bitset, OR-ed up the graph in topological order
+    /// (dependencies first), and only the rest of each closure is walked,
+    /// along references between non-hubs (a walk that entered a hub could
+    /// only reach hubs). On the universe that walks an eighth as much.
     pub fn reach_counts(&self) -> ReachCounts {
-        let mut closure = Vec::with_capacity(self.len());
-        let mut within = vec![0usize; self.len()];
-        self.walk_closures(|_, members| {
-            closure.push(members.len());
-            for &m in members {
-                within[m as usize] += 1;
+        self.reach_counts_with(HUB_PATHS)
+    }
+
+    /// [`Graph::reach_counts`] with about `hub_paths` hubs.
+    fn reach_counts_with(&self, hub_paths: usize) -> ReachCounts {
+        let n = self.len();
+        let hubs = self.hubs(hub_paths);
+        const NONE: u32 = u32::MAX;
+        let mut hub_bit = vec![NONE; n];
+        for (bit, &id) in hubs.iter().enumerate() {
+            hub_bit[id as usize] = bit as u32;
+        }
+        let words = hubs.len().div_ceil(64).max(1);
+        let mut reached = vec![0u64; n * words];
+        for id in self.dependencies_first() {
+            let id = id as usize;
+            if hub_bit[id] != NONE {
+                let bit = hub_bit[id] as usize;
+                reached[id * words + bit / 64] |= 1 << (bit % 64);
             }
-        });
+            for &r in self.references_u32(id) {
+                let r = r as usize;
+                for w in 0..words {
+                    let bits = reached[r * words + w];
+                    reached[id * words + w] |= bits;
+                }
+            }
+        }
+        // References between non-hubs, flat.
+        let mut starts = Vec::with_capacity(n + 1);
+        let mut targets: Vec<u32> = Vec::new();
+        starts.push(0u32);
+        for id in 0..n {
+            if hub_bit[id] == NONE {
+                targets.extend(
+                    self.references_u32(id)
+                        .iter()
+                        .filter(|&&r| hub_bit[r as usize] == NONE),
+                );
+            }
+            starts.push(targets.len() as u32);
+        }
+        let mut closure = Vec::with_capacity(n);
+        let mut within = vec![0usize; n];
+        let mut hub_within = vec![0usize; hubs.len()];
+        let mut seen = vec![NONE; n];
+        let mut members: Vec<u32> = Vec::new();
+        for start in 0..n {
+            let row = &reached[start * words..(start + 1) * words];
+            let mut count = 0;
+            for (w, &word) in row.iter().enumerate() {
+                count += word.count_ones() as usize;
+                let mut bits = word;
+                while bits != 0 {
+                    hub_within[w * 64 + bits.trailing_zeros() as usize] += 1;
+                    bits &= bits - 1;
+                }
+            }
+            if hub_bit[start] == NONE {
+                let mark = start as u32;
+                members.clear();
+                members.push(mark);
+                seen[start] = mark;
+                let mut next = 0;
+                while let Some(&id) = members.get(next) {
+                    next += 1;
+                    let id = id as usize;
+                    for &r in &targets[starts[id] as usize..starts[id + 1] as usize] {
+                        if seen[r as usize] != mark {
+                            seen[r as usize] = mark;
+                            members.push(r);
+                        }
+                    }
+                }
+                for &m in &members {
+                    within[m as usize] += 1;
+                }
+                count += members.len();
+            }
+            closure.push(count);
+        }
+        for (bit, &id) in hubs.iter().enumerate() {
+            within[id as usize] = hub_within[bit];
+        }
         let referrers = within.into_iter().map(|c| c - 1).collect();
         ReachCounts { closure, referrers }
+    }
+
+    /// About `count` paths, closed downwards: the paths with the most
+    /// referrers, each with its closure, in that order (ties by id).
+    fn hubs(&self, count: usize) -> Vec<u32> {
+        let mut by_referrers: Vec<u32> = (0..self.len() as u32).collect();
+        by_referrers
+            .sort_unstable_by_key(|&id| (std::cmp::Reverse(self.referrers(id as usize).len()), id));
+        let mut taken = vec![false; self.len()];
+        let mut hubs = Vec::new();
+        let mut todo = Vec::new();
+        for id in by_referrers {
+            if hubs.len() >= count {
+                break;
+            }
+            todo.push(id);
+            while let Some(id) = todo.pop() {
+                if !std::mem::replace(&mut taken[id as usize], true) {
+                    hubs.push(id);
+                    todo.extend_from_slice(self.references_u32(id as usize));
+                }
+            }
+        }
+        hubs
+    }
+
+    /// Nodes ordered so every node comes after all nodes it references.
+    fn dependencies_first(&self) -> Vec<u32> {
+        let mut pending: Vec<u32> = (0..self.len())
+            .map(|id| self.referrer_starts[id + 1] - self.referrer_starts[id])
+            .collect();
+        let mut order: Vec<u32> = (0..self.len() as u32)
+            .filter(|&id| pending[id as usize] == 0)
+            .collect();
+        let mut next = 0;
+        while let Some(&id) = order.get(next) {
+            next += 1;
+            for &r in self.references_u32(id as usize) {
+                pending[r as usize] -= 1;
+                if pending[r as usize] == 0 {
+                    order.push(r);
+                }
+            }
+        }
+        order.reverse();
+        order
     }
 
     /// Calls `visit(start, closure)` for every node in id order, with the
@@ -479,6 +615,38 @@ mod tests {
                 assert!(cycle.contains(&a) && cycle.contains(&b));
             }
             other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn reach_counts_are_the_walked_counts_whatever_the_hubs() {
+        // A pseudo-random DAG: each path references a few earlier ones.
+        let mut seed = 12345u64;
+        let mut next = |bound: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (seed >> 33) as usize % bound
+        };
+        let names: Vec<String> = (0..300).map(crate::testutil::indexed_path).collect();
+        let entries: Vec<PathEntry> = (0..300)
+            .map(|i| {
+                let refs: Vec<&str> = (0..if i == 0 { 0 } else { next(5) })
+                    .map(|_| names[next(i)].as_str())
+                    .collect();
+                entry(&names[i], 1, &refs)
+            })
+            .collect();
+        let g = Graph::new(entries, None, "/nix/store").unwrap();
+        let mut closure = Vec::new();
+        let mut within = vec![0; g.len()];
+        g.walk_closures(|_, members| {
+            closure.push(members.len());
+            members.iter().for_each(|&m| within[m as usize] += 1);
+        });
+        let referrers: Vec<usize> = within.iter().map(|c| c - 1).collect();
+        for hubs in [0, 1, 7, 64, 65, 200, 300, 1000] {
+            let counts = g.reach_counts_with(hubs);
+            assert_eq!(counts.closure, closure, "{hubs} hubs");
+            assert_eq!(counts.referrers, referrers, "{hubs} hubs");
         }
     }
 

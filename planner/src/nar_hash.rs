@@ -85,7 +85,12 @@ impl fmt::Debug for NarHash {
 
 impl serde::Serialize for NarHash {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        // `Display`'s text, built on the stack.
+        const PREFIX: &[u8] = b"sha256:";
+        let mut text = [0u8; PREFIX.len() + nixbase32::encoded_len(32)];
+        text[..PREFIX.len()].copy_from_slice(PREFIX);
+        nixbase32::encode_into(&self.0, &mut text[PREFIX.len()..]);
+        s.serialize_str(std::str::from_utf8(&text).expect("the prefix and alphabet are ASCII"))
     }
 }
 

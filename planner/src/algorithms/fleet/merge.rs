@@ -47,10 +47,18 @@ pub struct Group {
 
 /// A candidate merge; ordered so the heap pops the cheapest first, ties by
 /// group ids (creation order), so the result is deterministic.
+///
+/// A candidate is first pushed with a lower bound of its delta (`exact`
+/// false), which needs no closure union; only when that bound comes out
+/// of the heap is the delta computed and the candidate pushed again. A
+/// candidate taken with its exact delta is then the cheapest of all, as if
+/// every delta had been computed first (bounds are never above the exact
+/// figure, to the bit), and most pairs are never computed at all.
 struct Candidate {
     delta: f64,
     a: usize,
     b: usize,
+    exact: bool,
 }
 
 impl PartialEq for Candidate {
@@ -126,22 +134,39 @@ pub fn merge(
         };
         update_cost(joined, union) + shared - costs[a] - costs[b]
     };
-    let mut heap = BinaryHeap::new();
+    // `delta` with the union's count replaced by the larger closure's
+    // (update_cost grows with the count) and without the sharing term
+    // (never negative): never above `delta`.
+    let bound = |a: usize, b: usize, counts: &[usize], bytes: &[u64], costs: &[f64]| {
+        update_cost(bytes[a] + bytes[b], counts[a].max(counts[b])) - costs[a] - costs[b]
+    };
+    let mut pairs = Vec::with_capacity(members.len() * members.len().saturating_sub(1) / 2);
     for a in 0..members.len() {
         for b in a + 1..members.len() {
+            pairs.push(Candidate {
+                delta: bound(a, b, &counts, &bytes, &costs),
+                a,
+                b,
+                exact: false,
+            });
+        }
+    }
+    let mut heap = BinaryHeap::from(pairs);
+    let mut count = members.len();
+    while count > target {
+        let Some(Candidate { a, b, exact, .. }) = heap.pop() else {
+            break;
+        };
+        if !alive[a] || !alive[b] {
+            continue;
+        }
+        if !exact {
             heap.push(Candidate {
                 delta: delta(a, b, &closures, &counts, &bytes, &sharing, &costs),
                 a,
                 b,
+                exact: true,
             });
-        }
-    }
-    let mut count = members.len();
-    while count > target {
-        let Some(Candidate { a, b, .. }) = heap.pop() else {
-            break;
-        };
-        if !alive[a] || !alive[b] {
             continue;
         }
         alive[a] = false;
@@ -168,9 +193,10 @@ pub fn merge(
         count -= 1;
         for o in (0..k).filter(|&o| alive[o]) {
             heap.push(Candidate {
-                delta: delta(o, k, &closures, &counts, &bytes, &sharing, &costs),
+                delta: bound(o, k, &counts, &bytes, &costs),
                 a: o,
                 b: k,
+                exact: false,
             });
         }
     }
