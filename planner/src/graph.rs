@@ -335,7 +335,38 @@ impl Graph {
     /// [`Graph::reach_counts`] with about `hub_paths` hubs.
     fn reach_counts_with(&self, hub_paths: usize) -> ReachCounts {
         let n = self.len();
+        let mut closure = Vec::with_capacity(n);
+        let mut within = vec![0usize; n];
         let hubs = self.hubs(hub_paths);
+        let mut hub_within = vec![0usize; hubs.len()];
+        self.walk_closures_split(&hubs, |_, hub_row, members| {
+            let mut count = members.len();
+            for_each_bit(hub_row, |bit| {
+                hub_within[bit] += 1;
+                count += 1;
+            });
+            for &m in members {
+                within[m as usize] += 1;
+            }
+            closure.push(count);
+        });
+        for (bit, &id) in hubs.iter().enumerate() {
+            within[id as usize] = hub_within[bit];
+        }
+        let referrers = within.into_iter().map(|c| c - 1).collect();
+        ReachCounts { closure, referrers }
+    }
+
+    /// Calls `visit(start, hub_row, members)` for every node in id order,
+    /// with its closure in two parts: the `hubs` in it ([`Graph::hubs`];
+    /// bit `i` of `hub_row` stands for `hubs[i]`) and the other paths
+    /// (`members`). See [`Graph::reach_counts`] for why.
+    pub(crate) fn walk_closures_split(
+        &self,
+        hubs: &[u32],
+        mut visit: impl FnMut(NodeId, &[u64], &[u32]),
+    ) {
+        let n = self.len();
         const NONE: u32 = u32::MAX;
         let mut hub_bit = vec![NONE; n];
         for (bit, &id) in hubs.iter().enumerate() {
@@ -371,25 +402,12 @@ impl Graph {
             }
             starts.push(targets.len() as u32);
         }
-        let mut closure = Vec::with_capacity(n);
-        let mut within = vec![0usize; n];
-        let mut hub_within = vec![0usize; hubs.len()];
         let mut seen = vec![NONE; n];
         let mut members: Vec<u32> = Vec::new();
         for start in 0..n {
-            let row = &reached[start * words..(start + 1) * words];
-            let mut count = 0;
-            for (w, &word) in row.iter().enumerate() {
-                count += word.count_ones() as usize;
-                let mut bits = word;
-                while bits != 0 {
-                    hub_within[w * 64 + bits.trailing_zeros() as usize] += 1;
-                    bits &= bits - 1;
-                }
-            }
+            members.clear();
             if hub_bit[start] == NONE {
                 let mark = start as u32;
-                members.clear();
                 members.push(mark);
                 seen[start] = mark;
                 let mut next = 0;
@@ -403,23 +421,18 @@ impl Graph {
                         }
                     }
                 }
-                for &m in &members {
-                    within[m as usize] += 1;
-                }
-                count += members.len();
             }
-            closure.push(count);
+            visit(
+                start,
+                &reached[start * words..(start + 1) * words],
+                &members,
+            );
         }
-        for (bit, &id) in hubs.iter().enumerate() {
-            within[id as usize] = hub_within[bit];
-        }
-        let referrers = within.into_iter().map(|c| c - 1).collect();
-        ReachCounts { closure, referrers }
     }
 
     /// About `count` paths, closed downwards: the paths with the most
     /// referrers, each with its closure, in that order (ties by id).
-    fn hubs(&self, count: usize) -> Vec<u32> {
+    pub(crate) fn hubs(&self, count: usize) -> Vec<u32> {
         let mut by_referrers: Vec<u32> = (0..self.len() as u32).collect();
         by_referrers
             .sort_unstable_by_key(|&id| (std::cmp::Reverse(self.referrers(id as usize).len()), id));
@@ -542,6 +555,17 @@ impl Graph {
             }
         }
         Ok(())
+    }
+}
+
+/// Calls `f` with the index of every set bit of `row`.
+pub(crate) fn for_each_bit(row: &[u64], mut f: impl FnMut(usize)) {
+    for (w, &word) in row.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            f(w * 64 + bits.trailing_zeros() as usize);
+            bits &= bits - 1;
+        }
     }
 }
 
