@@ -85,14 +85,29 @@ impl fmt::Debug for NarHash {
 
 impl serde::Serialize for NarHash {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        // `Display`'s text, built on the stack.
+        const PREFIX: &[u8] = b"sha256:";
+        let mut text = [0u8; PREFIX.len() + nixbase32::encoded_len(32)];
+        text[..PREFIX.len()].copy_from_slice(PREFIX);
+        nixbase32::encode_into(&self.0, &mut text[PREFIX.len()..]);
+        s.serialize_str(std::str::from_utf8(&text).expect("the prefix and alphabet are ASCII"))
     }
 }
 
 impl<'de> serde::Deserialize<'de> for NarHash {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+        // Parsed from the reader's own buffer: no string is allocated.
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = NarHash;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<NarHash, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 

@@ -41,10 +41,21 @@ pub const fn encoded_len(bytes: usize) -> usize {
 
 /// Encodes bytes as Nix does.
 pub fn encode(bytes: &[u8]) -> String {
+    let mut digits = vec![0u8; encoded_len(bytes.len())];
+    encode_into(bytes, &mut digits);
+    String::from_utf8(digits).expect("the alphabet is ASCII")
+}
+
+/// [`encode`] into `digits`, which is [`encoded_len`] bytes long (plans
+/// write tens of thousands of hashes: no allocation each).
+pub fn encode_into(bytes: &[u8], digits: &mut [u8]) {
     // The number's bits, least significant first, five at a time; the
     // digits come out last-first, so they are written from the end.
-    let len = encoded_len(bytes.len());
-    let mut digits = vec![0u8; len];
+    assert_eq!(
+        digits.len(),
+        encoded_len(bytes.len()),
+        "digit buffer length"
+    );
     let (mut acc, mut bits) = (0u32, 0u32);
     let mut next = bytes.iter();
     for slot in digits.iter_mut().rev() {
@@ -58,7 +69,6 @@ pub fn encode(bytes: &[u8]) -> String {
         acc >>= 5;
         bits = bits.saturating_sub(5);
     }
-    String::from_utf8(digits).expect("the alphabet is ASCII")
 }
 
 /// Decodes exactly `N` bytes; `None` when the length is not

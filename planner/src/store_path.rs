@@ -61,6 +61,21 @@ impl StorePath {
         })
     }
 
+    /// Checks `path` against the grammar above, as [`StorePath::parse`]
+    /// does, without making a `StorePath`; returns where its name starts,
+    /// for [`StorePath::validated`].
+    pub(crate) fn validate(path: &str, store_dir: &str) -> Result<u32, InputError> {
+        Self::name_start(path, store_dir)
+    }
+
+    /// A path [`StorePath::validate`] accepted, with what it returned.
+    pub(crate) fn validated(path: String, name_start: u32) -> StorePath {
+        StorePath {
+            path: path.into_boxed_str(),
+            name_start,
+        }
+    }
+
     /// Checks `path` against the grammar above; returns where its name
     /// starts.
     fn name_start(path: &str, store_dir: &str) -> Result<u32, InputError> {

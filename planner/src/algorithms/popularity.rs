@@ -75,6 +75,21 @@ pub(crate) trait ContestGraph {
     fn vertex_count(&self) -> usize;
     /// Calls `f` with every vertex `v` references.
     fn for_each_reference(&self, v: usize, f: impl FnMut(usize));
+    /// Calls `f(c, y)` for every vertex `c` and every `y` in its closure.
+    fn for_each_in_closures(&self, mut f: impl FnMut(usize, usize)) {
+        let mut stamp = vec![usize::MAX; self.vertex_count()];
+        let mut todo = Vec::new();
+        for c in 0..self.vertex_count() {
+            todo.push(c);
+            while let Some(y) = todo.pop() {
+                if stamp[y] != c {
+                    stamp[y] = c;
+                    f(c, y);
+                    self.for_each_reference(y, |t| todo.push(t));
+                }
+            }
+        }
+    }
 }
 
 impl ContestGraph for Graph {
@@ -83,6 +98,17 @@ impl ContestGraph for Graph {
     }
     fn for_each_reference(&self, v: usize, f: impl FnMut(usize)) {
         self.node(v).references.iter().copied().for_each(f);
+    }
+    /// The most referenced paths' share of every closure comes as a
+    /// bitset ([`Graph::walk_closures_split`]), not walked path by path.
+    fn for_each_in_closures(&self, mut f: impl FnMut(usize, usize)) {
+        let hubs = self.hubs(crate::graph::HUB_PATHS);
+        self.walk_closures_split(&hubs, |c, hub_row, members| {
+            crate::graph::for_each_bit(hub_row, |bit| f(c, hubs[bit] as usize));
+            for &y in members {
+                f(c, y as usize);
+            }
+        });
     }
 }
 
@@ -160,21 +186,12 @@ fn scores<N: Count, G: ContestGraph>(graph: &G) -> Option<Vec<N>> {
     if overflow {
         return None;
     }
-    // Every vertex adds its routes to each path of its closure.
+    // Every vertex adds its routes to each path of its closure (sums of
+    // non-negative numbers: whether one overflows does not depend on the
+    // order of the additions).
     let mut popularity = vec![N::zero(); n];
-    let mut stamp = vec![usize::MAX; n];
-    let mut todo = Vec::new();
-    for (c, r) in routes.iter().enumerate() {
-        todo.push(c);
-        while let Some(y) = todo.pop() {
-            if stamp[y] != c {
-                stamp[y] = c;
-                popularity[y].add(r)?;
-                graph.for_each_reference(y, |t| todo.push(t));
-            }
-        }
-    }
-    Some(popularity)
+    graph.for_each_in_closures(|c, y| overflow |= popularity[y].add(&routes[c]).is_none());
+    (!overflow).then_some(popularity)
 }
 
 /// closure-graph.py's `package_name`: split on `-`, move the first part

@@ -12,6 +12,7 @@
 //!    [`path_info`]), where `null` marks an invalid path.
 
 pub mod attrs;
+mod flat;
 pub mod path_info;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,11 @@ pub struct RawClosure {
 
 /// Reads a closure in any supported shape and validates it into a graph.
 pub fn parse_closure(text: &str, store_dir: &str) -> Result<Graph, InputError> {
+    // Valid input in one pass; anything else through the readers that
+    // name what is wrong.
+    if let Some(graph) = flat::parse(text, store_dir) {
+        return Ok(graph);
+    }
     let raw = read_closure(text, store_dir)?;
     Graph::new(raw.entries, raw.roots, store_dir)
 }

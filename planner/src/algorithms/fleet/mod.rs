@@ -114,7 +114,8 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     let graph = ctx.graph;
     let n = graph.len();
     let budget = ctx.budget.max(1);
-    let closure_counts = graph.closure_counts();
+    let reach = graph.reach_counts();
+    let closure_counts = reach.closure;
     let previous = PreviousPaths::new(graph);
     // With the fleet known, even a closure within the budget is planned:
     // a layer the fleet has already is worth more than paths alone.
@@ -141,7 +142,7 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
         ids.sort_by(|a, b| closure_counts[*a].cmp(&closure_counts[*b]).then(a.cmp(b)));
         return Ok(ids.into_iter().map(|id| vec![id]).collect());
     }
-    let scores = scores(ctx, &closure_counts, &previous);
+    let scores = scores(ctx, &closure_counts, &reach.referrers, &previous);
     let mut ranked: Vec<NodeId> = (0..n).collect();
     ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let singletons = singleton_count(budget);
@@ -222,10 +223,14 @@ fn initial_groups(
 
 /// The score of every path: NAR size times (sharing + stability), raised
 /// for paths alone in their layer in the previous plan.
-fn scores(ctx: &Context<'_>, closure_counts: &[usize], lookup: &PreviousPaths<'_>) -> Vec<f64> {
+fn scores(
+    ctx: &Context<'_>,
+    closure_counts: &[usize],
+    dependents: &[usize],
+    lookup: &PreviousPaths<'_>,
+) -> Vec<f64> {
     let graph = ctx.graph;
     let n = graph.len() as f64;
-    let dependents = graph.referrer_counts();
     let previous_singletons: HashSet<NodeId> = ctx
         .previous
         .into_iter()
