@@ -8,6 +8,10 @@
 //! `../shared/bench`, the benchmark kit (pull simulator and closure
 //! generator) kept beside the repository in CI; it is not part of Strata,
 //! and without it this bench prints "skipped" and builds nothing. Takes a few minutes.
+//! `fleet-aware` is `fleet` knowing the latest plan of every image planned
+//! before it (pullsim's `{fleet}`), as a registry or a CI job building the
+//! whole fleet plans; images are planned in the fleet file's order (a
+//! reversed or shuffled copy of the file tries another order).
 //! `STRATA_FLEET=FILE` (an absolute path), `STRATA_SEED=N`,
 //! `STRATA_REVISIONS=N` try other fleets, e.g. the check fleets in
 //! `server/benches/fleets/` (servers with seed 2, tools with seed 3, 10
@@ -21,9 +25,14 @@ use std::process::Command;
 /// Budgets measured unless `STRATA_BUDGETS` says otherwise.
 const BUDGETS: [usize; 2] = [20, 100];
 
-/// (name, extra `strata plan` arguments); `{pop}` and `{prev}` are pullsim's.
-const PLANNERS: [(&str, &str); 7] = [
+/// (name, extra `strata plan` arguments); `{pop}`, `{prev}` and `{fleet}`
+/// are pullsim's.
+const PLANNERS: [(&str, &str); 8] = [
     ("fleet", "-a fleet --popularity {pop} --previous {prev}"),
+    (
+        "fleet-aware",
+        "-a fleet --popularity {pop} --previous {prev} --fleet {fleet}",
+    ),
     ("fleet-alone", "-a fleet"),
     ("auto", "-a auto"),
     ("popularity", "-a popularity"),
