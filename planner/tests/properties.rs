@@ -145,3 +145,46 @@ proptest! {
         prop_assert_eq!(&first.layers, &plan_closure(&graph, &options).unwrap().layers);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(80))]
+
+    /// `fleet` knowing the fleet (`--fleet`): the fleet here is the plans
+    /// of two other "images" (this closure's first and last halves, cut
+    /// by other algorithms), so their layers partly lie whole in it.
+    #[test]
+    fn fleet_knowing_the_fleet_partitions_deterministically_and_is_stable(
+        entries in arb_closure(),
+        budget in 1usize..12,
+    ) {
+        let graph = parse_closure(&to_json(&entries), "/nix/store").unwrap();
+        let half = |range: std::ops::Range<usize>, algorithm: Algorithm| -> Vec<strata_planner::Layer> {
+            let part: Vec<PathEntry> = entries[range.clone()]
+                .iter()
+                .map(|e| PathEntry {
+                    references: e.references.iter().filter(|r| entries[range.clone()].iter().any(|o| &o.path == *r)).cloned().collect(),
+                    ..e.clone()
+                })
+                .collect();
+            let g = parse_closure(&to_json(&part), "/nix/store").unwrap();
+            plan_closure(&g, &PlanOptions::new(algorithm, 3)).unwrap().layers
+        };
+        let n = entries.len();
+        let fleet = vec![half(0..n.div_ceil(2), Algorithm::Popularity), half(n / 2..n, Algorithm::Auto)];
+        let mut options = PlanOptions::new(Algorithm::Fleet, budget);
+        options.fleet = Some(fleet.clone());
+        let plan = plan_closure(&graph, &options).unwrap();
+        prop_assert!(plan.layers.len() <= budget);
+        check_plan(&plan, &graph).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(plan.algorithm.fleet, Some(2));
+        let mut reversed = options.clone();
+        reversed.fleet = Some(fleet.iter().rev().cloned().collect());
+        prop_assert_eq!(plan.to_json(), plan_closure(&graph, &reversed).unwrap().to_json());
+        // The same fleet again, this image's plan now its previous (and
+        // among the fleet's plans, as a registry holds it): the same cut.
+        let mut again = options.clone();
+        again.previous = Some(plan.layers.clone());
+        again.fleet = Some(fleet.iter().cloned().chain([plan.layers.clone()]).collect());
+        prop_assert_eq!(&plan.layers, &plan_closure(&graph, &again).unwrap().layers);
+    }
+}
