@@ -11,10 +11,11 @@ use strata_planner::Plan;
 
 use crate::image::compress::Compression;
 use crate::image::config::{check_created, key_values, ConfigOptions};
-use crate::image::custom::Customisation;
+use crate::image::custom::{Customisation, User};
 use crate::image::digest::Sha256Digest;
 use crate::image::layer::NixStore;
 use crate::image::name::{ImageName, Tag};
+use crate::image::perms::Perms;
 use crate::image::BuildOptions;
 
 /// The image config a build takes: `strata build`'s flags, by name.
@@ -61,6 +62,14 @@ pub struct ImageConfig {
     /// Link the roots' `bin`, `etc`, `lib`, `share` into `/`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub links: bool,
+    /// Owner and mode rules, as `strata build --perms` reads them (a list
+    /// of `{path | regex | glob, uid, gid, uname, gname, mode}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perms: Option<serde_json::Value>,
+    /// Users to create in `/etc/passwd` and `/etc/group`, `NAME:UID:GID`
+    /// (`--create-user`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_user: Vec<String>,
 }
 
 /// A plan to build with its image config.
@@ -138,6 +147,15 @@ impl BuildRequest {
                 return Err(invalid(field, format!("{bad:?} is not KEY=VALUE")));
             }
         }
+        let perms = match &c.perms {
+            Some(rules) => Perms::parse(&rules.to_string()).map_err(|e| invalid("perms", e))?,
+            None => Perms::default(),
+        };
+        let users = c
+            .create_user
+            .iter()
+            .map(|u| u.parse::<User>().map_err(|e| invalid("createUser", e)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(BuildOptions {
             nix: nix.clone(),
             compression,
@@ -145,10 +163,10 @@ impl BuildRequest {
             customisation: Customisation {
                 links: c.links,
                 extra: None,
-                users: Vec::new(),
+                users,
             },
             nix_db: None,
-            perms: Default::default(),
+            perms: std::sync::Arc::new(perms),
             config: ConfigOptions {
                 architecture: c.arch.clone(),
                 os: None,

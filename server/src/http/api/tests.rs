@@ -655,3 +655,51 @@ async fn builds_planned_with_fleet_know_the_images_built_before() {
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert!(text.contains("fleet"), "{text}");
 }
+
+#[tokio::test]
+async fn builds_take_perms_and_users_as_strata_build_does() {
+    let s = server("perms", None);
+    let body = |extra: Value| {
+        let mut body =
+            serde_json::json!({"closure": closure(), "algorithm": "popularity", "budget": 2});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body.to_string()
+    };
+    let good = body(serde_json::json!({
+        "perms": [{"path": HELLO, "mode": "0750", "uid": 1000, "gid": 100}],
+        "createUser": ["app:1000:100"],
+        "compression": "none",
+    }));
+    let (code, text) = call(&s.app, "POST", "/builds", &good).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{text}");
+    let id = built(&s.app, &text).await;
+    let status = wait_done(&s.app, &id).await;
+    // Two store path layers and the users' layer.
+    assert_eq!(status.layers.total, 3, "{status:?}");
+    let (code, _, tar) = send(&s.app, "GET", &format!("/builds/{id}/image.tar"), &[]).await;
+    assert_eq!(code, StatusCode::OK);
+    // Uncompressed, the users' layer shows through the archive.
+    let line = b"app:x:1000:100:";
+    assert!(tar.windows(line.len()).any(|w| w == line));
+    for (extra, field) in [
+        (
+            serde_json::json!({"perms": [{"path": "relative", "uid": 1}]}),
+            "perms",
+        ),
+        (serde_json::json!({"perms": {"path": HELLO}}), "perms"),
+        (serde_json::json!({"createUser": ["nobody"]}), "createUser"),
+    ] {
+        let (code, text) = call(&s.app, "POST", "/builds", &body(extra)).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{text}");
+        assert!(text.contains(field), "{text}");
+    }
+    // A rule that matches nothing fails the build, naming the rule.
+    let nothing = body(serde_json::json!({"perms": [{"path": "/nix/store/none", "uid": 1}]}));
+    let (_, text) = call(&s.app, "POST", "/builds", &nothing).await;
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    let status = wait_done(&s.app, answer["id"].as_str().unwrap()).await;
+    assert_eq!(status.state, crate::builds::State::Failed);
+    assert!(status.error.unwrap().contains("matches nothing"));
+}
