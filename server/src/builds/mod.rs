@@ -219,7 +219,9 @@ impl BuildQueue {
             .clone()
             .unwrap_or_else(|| image::default_name(&request.plan.roots));
         let tag = options.tag.clone().expect("set above");
-        let total = request.plan.layers.len() + usize::from(!options.customisation.is_empty());
+        let total = request.plan.layers.len()
+            + usize::from(!options.customisation.is_empty())
+            + usize::from(options.nix_db.is_some());
         let status = Status {
             id: id.clone(),
             state: State::Queued,
@@ -510,6 +512,7 @@ mod tests {
         ]);
         let graph = parse_closure(&closure.to_string(), "/nix/store").unwrap();
         BuildRequest {
+            nix_db: None,
             plan: plan_closure(&graph, &PlanOptions::new(Algorithm::Popularity, 2)).unwrap(),
             config: ImageConfig {
                 tag: Some(tag.to_string()),

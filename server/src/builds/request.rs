@@ -15,6 +15,7 @@ use crate::image::custom::{Customisation, User};
 use crate::image::digest::Sha256Digest;
 use crate::image::layer::NixStore;
 use crate::image::name::{ImageName, Tag};
+use crate::image::nix_db::NixDb;
 use crate::image::perms::Perms;
 use crate::image::BuildOptions;
 
@@ -70,6 +71,10 @@ pub struct ImageConfig {
     /// (`--create-user`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub create_user: Vec<String>,
+    /// The image's own Nix database registering its store paths
+    /// (`--nix-db`); needs the closure, for references and hashes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nix_db: bool,
 }
 
 /// A plan to build with its image config.
@@ -79,6 +84,10 @@ pub struct BuildRequest {
     pub plan: Plan,
     /// The image config.
     pub config: ImageConfig,
+    /// With `nixDb`, the database made from the closure the plan came
+    /// with (not part of the id: the plan's paths decide it).
+    #[serde(skip)]
+    pub nix_db: Option<NixDb>,
 }
 
 /// A request field that is unusable.
@@ -165,7 +174,16 @@ impl BuildRequest {
                 extra: None,
                 users,
             },
-            nix_db: None,
+            nix_db: match (c.nix_db, &self.nix_db) {
+                (false, _) => None,
+                (true, Some(db)) => Some(db.clone()),
+                (true, None) => {
+                    return Err(invalid(
+                        "nixDb",
+                        "needs the closure (its references and hashes): give `closure`",
+                    ))
+                }
+            },
             perms: std::sync::Arc::new(perms),
             config: ConfigOptions {
                 architecture: c.arch.clone(),
@@ -199,7 +217,11 @@ mod tests {
         }]);
         let graph = parse_closure(&closure.to_string(), "/nix/store").unwrap();
         let plan = plan_closure(&graph, &PlanOptions::new(Algorithm::Auto, 3)).unwrap();
-        BuildRequest { plan, config }
+        BuildRequest {
+            plan,
+            config,
+            nix_db: None,
+        }
     }
 
     fn nix() -> NixStore {

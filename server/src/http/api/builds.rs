@@ -18,7 +18,9 @@ use super::plan::plan_body_knowing;
 use super::{json_response, unknown_build, ApiError, ApiPath, ApiState, Code};
 use crate::builds::fleet::read_fleet;
 use crate::builds::{BuildRequest, ImageConfig, SubmitError};
+use crate::image::config::created_unix;
 use crate::image::default_name;
+use crate::image::nix_db::NixDb;
 use crate::store::BlobStore;
 
 pub(super) async fn submit(
@@ -26,21 +28,23 @@ pub(super) async fn submit(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let mut body = body_object(body)?;
-    let plan = match body.remove("plan") {
+    let (plan, graph) = match body.remove("plan") {
         Some(plan) if !plan.is_null() => {
             let plan = Plan::from_json(&plan.to_string())
                 .map_err(|e| ApiError::field("plan", e.to_string()))?;
             // With its closure beside it, a plan must lay it out (as
             // `strata check`), or the image would not be the closure's.
+            let mut graph = None;
             if let Some(closure) = body.remove("closure").filter(|c| !c.is_null()) {
                 let text = closure_text(closure);
-                let graph = parse_closure(&text, &state.store_dir)
+                let closure = parse_closure(&text, &state.store_dir)
                     .map_err(|e| ApiError::field("closure", e.to_string()))?;
-                check_plan(&plan, &graph).map_err(|e| {
+                check_plan(&plan, &closure).map_err(|e| {
                     ApiError::field("plan", format!("does not fit the closure: {e}"))
                 })?;
+                graph = Some(closure);
             }
-            plan
+            (plan, graph)
         }
         _ => {
             let knowing = match body.remove("fleet") {
@@ -55,19 +59,33 @@ pub(super) async fn submit(
             };
             let name = body.get("name").and_then(Value::as_str).map(str::to_string);
             let store = state.queue.store().clone();
-            plan_body_knowing(&mut body, &state.store_dir, |graph, options| {
-                if knowing {
-                    know_fleet(&*store, name, graph, options)?;
-                }
-                Ok(())
-            })?
+            let (plan, graph) =
+                plan_body_knowing(&mut body, &state.store_dir, |graph, options| {
+                    if knowing {
+                        know_fleet(&*store, name, graph, options)?;
+                    }
+                    Ok(())
+                })?;
+            (plan, Some(graph))
         }
     };
     let config: ImageConfig = serde_json::from_value(Value::Object(body))
         .map_err(|e| ApiError::new(Code::InvalidField, format!("image config: {e}")))?;
+    // The database needs the closure's references and hashes.
+    let nix_db = match (config.nix_db, &graph) {
+        (true, Some(graph)) => Some(
+            NixDb::new(graph, &plan, created_unix(config.created.as_deref()))
+                .map_err(|e| ApiError::field("nixDb", e.to_string()))?,
+        ),
+        _ => None,
+    };
     let queue = state.queue.clone();
     let status = queue
-        .submit(BuildRequest { plan, config })
+        .submit(BuildRequest {
+            plan,
+            config,
+            nix_db,
+        })
         .map_err(|e| match e {
             SubmitError::Request(e) => ApiError::field(e.field, e.message),
             SubmitError::Path { .. } => ApiError::new(Code::PathMissing, e.to_string()),

@@ -92,16 +92,16 @@ fn planning_options(body: &mut Map<String, Value>) -> Result<PlanOptions, ApiErr
 /// Plans the body's `closure` (any input format: the JSON itself, or a
 /// string holding it) with its planning fields.
 pub(super) fn plan_body(body: &mut Map<String, Value>, store_dir: &str) -> Result<Plan, ApiError> {
-    plan_body_knowing(body, store_dir, |_, _| Ok(()))
+    plan_body_knowing(body, store_dir, |_, _| Ok(())).map(|(plan, _)| plan)
 }
 
 /// [`plan_body`], with `know` adding what the server knows to the options
-/// once the closure is read.
+/// once the closure is read; also gives the closure.
 pub(super) fn plan_body_knowing(
     body: &mut Map<String, Value>,
     store_dir: &str,
     know: impl FnOnce(&Graph, &mut PlanOptions) -> Result<(), ApiError>,
-) -> Result<Plan, ApiError> {
+) -> Result<(Plan, Graph), ApiError> {
     let closure = match body.remove("closure") {
         None | Some(Value::Null) => {
             return Err(ApiError::field("closure", "is missing".to_string()))
@@ -112,7 +112,9 @@ pub(super) fn plan_body_knowing(
     let graph = parse_closure(&closure, store_dir)
         .map_err(|e| ApiError::field("closure", e.to_string()))?;
     know(&graph, &mut options)?;
-    plan_closure(&graph, &options).map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))
+    let plan = plan_closure(&graph, &options)
+        .map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))?;
+    Ok((plan, graph))
 }
 
 pub(super) async fn plan(

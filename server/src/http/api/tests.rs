@@ -279,7 +279,11 @@ async fn a_build_gives_the_golden_image_once_however_often_it_is_asked() {
             "name": "golden", "tag": "t", "cmd": ["hello"], "arch": "amd64", "links": true,
         }))
         .unwrap();
-        BuildRequest { plan, config }
+        BuildRequest {
+            plan,
+            config,
+            nix_db: None,
+        }
     };
     assert_eq!(request.id(), id, "the id is the request's content");
     let options = request
@@ -591,7 +595,8 @@ async fn writes_need_the_token_when_one_is_set_and_reads_do_not() {
 async fn built(app: &Router, accepted: &str) -> String {
     let answer: Value = serde_json::from_str(accepted).unwrap();
     let id = answer["id"].as_str().unwrap().to_string();
-    assert_eq!(wait_done(app, &id).await.state, crate::builds::State::Done);
+    let status = wait_done(app, &id).await;
+    assert_eq!(status.state, crate::builds::State::Done, "{status:?}");
     id
 }
 
@@ -702,4 +707,44 @@ async fn builds_take_perms_and_users_as_strata_build_does() {
     let status = wait_done(&s.app, answer["id"].as_str().unwrap()).await;
     assert_eq!(status.state, crate::builds::State::Failed);
     assert!(status.error.unwrap().contains("matches nothing"));
+}
+
+#[tokio::test]
+async fn builds_register_their_paths_in_a_nix_db_when_asked() {
+    let s = server("nixdb", None);
+    // The closure with the fixed store's NAR hashes, as Nix exports it.
+    let mut with_hashes = closure();
+    for entry in with_hashes.as_array_mut().unwrap() {
+        let path = entry["path"].as_str().unwrap().to_string();
+        let mut tar = crate::image::tar::LayerTar::new(Vec::new());
+        let (hash, _) = tar
+            .store_path(&path, &s.dir.join(path.trim_start_matches('/')))
+            .unwrap();
+        entry["narHash"] = hash.to_string().into();
+    }
+    let body = serde_json::json!({
+        "closure": with_hashes, "algorithm": "popularity", "budget": 2,
+        "nixDb": true, "compression": "none",
+    });
+    let (code, text) = call(&s.app, "POST", "/builds", &body.to_string()).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{text}");
+    let id = built(&s.app, &text).await;
+    let status = wait_done(&s.app, &id).await;
+    // Two store path layers and the database's.
+    assert_eq!(
+        (status.layers.done, status.layers.total),
+        (3, 3),
+        "{status:?}"
+    );
+    let (_, _, tar) = send(&s.app, "GET", &format!("/builds/{id}/image.tar"), &[]).await;
+    let name = b"nix/var/nix/db/db.sqlite";
+    assert!(tar.windows(name.len()).any(|w| w == name));
+    assert!(tar.windows(HELLO.len()).any(|w| w == HELLO.as_bytes()));
+    // A plan alone has no references or hashes to register.
+    let graph = parse_closure(&closure().to_string(), "/nix/store").unwrap();
+    let plan = plan_closure(&graph, &PlanOptions::new(Algorithm::Popularity, 2)).unwrap();
+    let alone = serde_json::json!({"plan": serde_json::from_str::<Value>(&plan.to_json()).unwrap(), "nixDb": true});
+    let (code, text) = call(&s.app, "POST", "/builds", &alone.to_string()).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("nixDb"), "{text}");
 }
