@@ -12,7 +12,9 @@ mod app;
 pub mod cut;
 pub mod drawing;
 pub mod fleet;
+pub mod planning;
 mod server;
+mod worker;
 
 use wasm_bindgen::prelude::*;
 

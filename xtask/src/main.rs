@@ -69,7 +69,7 @@ fn web(debug: bool) -> Result<()> {
         &staging.join("api"),
         debug,
     )?;
-    for file in ["index.html", "style.css", "strata-planner.js"] {
+    for file in ["index.html", "style.css", "strata-planner.js", "worker.js"] {
         fs::copy(repo.join("web").join(file), staging.join(file))
             .with_context(|| format!("copying web/{file}"))?;
     }
