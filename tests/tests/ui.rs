@@ -293,14 +293,19 @@ impl Page {
         input.send_keys(&paths.join("\n")).await.unwrap();
     }
 
-    /// The shown plan's download: its file name and its bytes.
+    /// The shown plan's download: its file name and its bytes (a `blob:`
+    /// address, read as the browser would save it).
     async fn downloaded_plan(&self) -> (String, String) {
         self.element("download-plan").await;
         let got = self
             .client
-            .execute(
-                "const a = document.querySelector('[data-testid=download-plan]');
-                 return [a.getAttribute('download'), decodeURIComponent(a.getAttribute('href').split(',')[1])];",
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const a = document.querySelector('[data-testid=download-plan]');
+                 const href = a.getAttribute('href');
+                 if (!href) { done([a.getAttribute('download'), '']); return; }
+                 fetch(href).then((r) => r.text()).then((t) => done([a.getAttribute('download'), t]),
+                                                        () => done([a.getAttribute('download'), '']));",
                 vec![],
             )
             .await
@@ -340,6 +345,53 @@ impl Page {
             )
             .await
             .unwrap();
+    }
+
+    /// The reference graph's paths as the canvas draws them: `[path,
+    /// layer, colour, faded]` each (read through the canvas's
+    /// `strataNodes`, as a canvas has no elements to query).
+    async fn graph_nodes(&self) -> Vec<serde_json::Value> {
+        self.element("graph").await;
+        let start = Instant::now();
+        loop {
+            let nodes = self
+                .client
+                .execute(
+                    "const c = document.querySelector('[data-testid=graph]');
+                     return c.strataNodes ? c.strataNodes() : [];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let nodes = nodes.as_array().cloned().unwrap_or_default();
+            if !nodes.is_empty() {
+                return nodes;
+            }
+            assert!(start.elapsed() < PATIENCE, "the graph draws no path");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Clicks a path's circle in the reference graph, where the canvas
+    /// draws it (a press and release at its centre, as a mouse does).
+    async fn click_path(&self, path: &str) {
+        let clicked = self
+            .client
+            .execute(
+                "const [path] = arguments;
+                 const c = document.querySelector('[data-testid=graph]');
+                 c.scrollIntoView({ block: 'center' });
+                 const at = c.strataLocate(path);
+                 if (!at) return false;
+                 const [x, y] = at;
+                 for (const type of ['mousedown', 'mouseup'])
+                     c.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: y, bubbles: true }));
+                 return true;",
+                vec![path.into()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(clicked, true, "{path} is not drawn");
     }
 
     /// Clicks the element matching a CSS selector.
@@ -534,16 +586,7 @@ async fn the_layers_view_shows_the_plan_a_ci_job_keeping_its_last_plan_makes() {
     assert!(downloaded == written, "{downloaded}");
     // The reference graph draws every path of git, coloured by its layer
     // in that plan.
-    let drawn = page
-        .client
-        .execute(
-            "return [...document.querySelectorAll('[data-testid=graph-node]')]
-                 .map((c) => [c.getAttribute('data-path'), c.getAttribute('data-layer'),
-                              c.getAttribute('fill')]);",
-            vec![],
-        )
-        .await
-        .unwrap();
+    let drawn = page.graph_nodes().await;
     let plan: serde_json::Value = serde_json::from_str(&written).unwrap();
     let layer_of = |path: &str| {
         plan["layers"]
@@ -553,7 +596,6 @@ async fn the_layers_view_shows_the_plan_a_ci_job_keeping_its_last_plan_makes() {
             .position(|l| l["paths"].as_array().unwrap().iter().any(|p| p == path))
             .unwrap()
     };
-    let drawn = drawn.as_array().unwrap();
     let paths: usize = plan["layers"]
         .as_array()
         .unwrap()
@@ -857,17 +899,15 @@ async fn a_dropped_closure_is_shown_alone_with_the_layers_strata_plan_makes() {
         .await
         .unwrap();
     assert_eq!(listed.len(), layers[0]["paths"].as_array().unwrap().len());
-    let lit = page
-        .client
-        .execute(
-            "return [...document.querySelectorAll('[data-testid=graph-node]:not(.dim)')]
-                 .map((c) => c.getAttribute('data-layer'));",
-            vec![],
-        )
+    let lit: Vec<serde_json::Value> = page
+        .graph_nodes()
         .await
-        .unwrap();
-    assert!(!lit.as_array().unwrap().is_empty());
-    assert!(lit.as_array().unwrap().iter().all(|l| l == "0"), "{lit}");
+        .into_iter()
+        .filter(|n| n[3] == false)
+        .map(|n| n[1].clone())
+        .collect();
+    assert!(!lit.is_empty());
+    assert!(lit.iter().all(|l| l == "0"), "{lit:?}");
     page.screenshot("one-closure-wide", 1700, 1100).await;
     page.screenshot("one-closure-laptop", 1280, 800).await;
 
@@ -924,19 +964,13 @@ async fn pins_excludes_and_a_pipeline_replan_as_strata_plan_does_and_the_address
     page.download_becomes(&strata_plan(&[&auto[..], &flags].concat(), &closure))
         .await;
     let excluded = page
-        .client
-        .execute(
-            "return [...document.querySelectorAll('[data-testid=graph-node]')]
-                 .map((c) => c.getAttribute('data-path')).find((p) => p.includes('-zlib1g-'));",
-            vec![],
-        )
+        .graph_nodes()
         .await
-        .unwrap();
-    let excluded = excluded.as_str().unwrap().to_string();
-    page.click(&format!(
-        "[data-testid=graph-node][data-path=\"{excluded}\"]"
-    ))
-    .await;
+        .into_iter()
+        .map(|n| n[0].as_str().unwrap().to_string())
+        .find(|p| p.contains("-zlib1g-"))
+        .expect("zlib1g in the graph");
+    page.click_path(&excluded).await;
     page.click("[data-testid=focus-path] [data-testid=exclude]")
         .await;
     let flags = ["--pin", &pinned, "--exclude", &excluded];
