@@ -32,6 +32,7 @@ pub fn mount_planner(el: web_sys::HtmlElement, budget: Option<u32>, algorithm: O
         owns_page: false,
     };
     leptos::mount::mount_to(el, move || app::App(app::AppProps { start })).forget();
+    app::mark("strata:mounted");
 }
 
 /// Mounts the planner UI as the whole page (`index.html`): the view is
@@ -44,4 +45,5 @@ pub fn mount_page(el: web_sys::HtmlElement) {
         ..app::Start::default()
     };
     leptos::mount::mount_to(el, move || app::App(app::AppProps { start })).forget();
+    app::mark("strata:mounted");
 }

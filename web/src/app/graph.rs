@@ -348,21 +348,26 @@ pub fn Graph() -> impl IntoView {
         let path = ui.focus.get()?;
         ui.graph.with(|g| g.as_ref()?.index.get(&path).copied())
     });
-    Effect::new(move |_| {
-        let Some(el) = canvas.get() else { return };
-        let height = ui.height.get();
-        let drawn = ui.graph.get();
-        let layer_of = ui.layer_of.get();
-        let found = found.get();
-        let focus = focus_id.get();
-        let pointed = pointed.get().map(|p| p.0);
-        let Some(drawn) = drawn else { return };
-        let lit = lit_mask(ui, &drawn, &layer_of);
+    // Paints once per animation frame, in a task of its own (a change of
+    // several signals, or many pointer moves, paint once).
+    let paint = move || {
+        let Some(el) = canvas.get_untracked() else {
+            return;
+        };
+        let height = ui.height.get_untracked();
+        let Some(drawn) = ui.graph.get_untracked() else {
+            return;
+        };
+        let layer_of = ui.layer_of.get_untracked();
+        let found = found.get_untracked();
+        let focus = focus_id.get_untracked();
+        let pointed = pointed.get_untracked().map(|p| p.0);
+        let lit = untrack(|| lit_mask(ui, &drawn, &layer_of));
         let (width, _) = size();
         let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
         el.set_width((width * dpr) as u32);
         el.set_height((height * dpr) as u32);
-        let cam = match camera.get() {
+        let cam = match camera.get_untracked() {
             Some(c) => c,
             None => {
                 let c = Camera::fit(&drawn, width, height);
@@ -400,6 +405,31 @@ pub fn Graph() -> impl IntoView {
             .map_or(drawn.view.len(), |l| l.iter().filter(|&&x| x).count());
         let _ = el.set_attribute("data-paths", &drawn.view.len().to_string());
         let _ = el.set_attribute("data-lit", &lit_count.to_string());
+    };
+    let frame_asked = StoredValue::new(false);
+    Effect::new(move |_| {
+        canvas.track();
+        ui.height.track();
+        ui.graph.track();
+        ui.layer_of.track();
+        found.track();
+        focus_id.track();
+        pointed.track();
+        camera.track();
+        ui.hover.track();
+        ui.focus.track();
+        ui.layer.track();
+        if frame_asked.get_value() {
+            return;
+        }
+        frame_asked.set_value(true);
+        let callback = Closure::once_into_js(move || {
+            frame_asked.set_value(false);
+            paint();
+        });
+        if let Some(w) = web_sys::window() {
+            let _ = w.request_animation_frame(callback.unchecked_ref());
+        }
     });
     // The page's own tests read the drawing through two functions on the
     // canvas (a canvas has no elements to query).

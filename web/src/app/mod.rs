@@ -302,7 +302,8 @@ impl Ui {
 }
 
 /// A User Timing mark (`performance.mark`), which the browser benchmark
-/// (tests/bench/ui.sh) reads: `strata:planned` when a shown plan arrives,
+/// (tests/bench/ui.sh) reads: `strata:mounted` when the app is on the
+/// page, `strata:planned` when a shown plan arrives,
 /// `strata:graph-drawn` when a new drawing is first painted,
 /// `strata:compared` when the compare table arrives.
 pub fn mark(name: &str) {

@@ -105,6 +105,14 @@ impl Client {
     }
 }
 
+/// Runs `f` in a task of its own, after what is queued.
+fn later(f: impl FnOnce() + 'static) {
+    let f = Closure::once_into_js(f);
+    if let Some(w) = web_sys::window() {
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), 0);
+    }
+}
+
 /// A reply's effect on the page.
 /// A drawing from the typed arrays `worker::graph_to_js` made.
 fn graph_from_js(object: &JsValue) -> Option<GraphView> {
@@ -164,24 +172,6 @@ fn apply(ui: Ui, reply: Reply, plan: JsValue, graph: JsValue, layer_of: JsValue)
                 let key = (shown.fleet, shown.revision, shown.image.clone());
                 ui.graph.set(Some(Arc::new(Drawn::new(key, graph))));
             }
-            let key = (
-                ui.fleet.with_untracked(|f| f.name.clone()),
-                shown.image,
-                shown.revision,
-            );
-            ui.change.update(|change| {
-                let now = shown.figures;
-                let before = if change.key != key {
-                    None
-                } else if change.now != now {
-                    change.now.clone()
-                } else {
-                    change.before.clone()
-                };
-                *change = Change { key, before, now };
-            });
-            ui.command.set(shown.command);
-            ui.file_name.set(shown.file_name);
             let layer_of: Vec<Option<u32>> = if layer_of.is_object() {
                 js_sys::Uint32Array::from(layer_of)
                     .to_vec()
@@ -192,9 +182,31 @@ fn apply(ui: Ui, reply: Reply, plan: JsValue, graph: JsValue, layer_of: JsValue)
                 Vec::new()
             };
             ui.layer_of.set(Arc::new(layer_of));
-            ui.plan_blob.set(plan.dyn_into::<web_sys::Blob>().ok());
-            ui.plan.set(shown.shape);
-            super::mark("strata:planned");
+            // The graph repaints in this task, the panels in the next, so
+            // neither makes one long task of it.
+            later(move || {
+                let key = (
+                    ui.fleet.with_untracked(|f| f.name.clone()),
+                    shown.image,
+                    shown.revision,
+                );
+                ui.change.update(|change| {
+                    let now = shown.figures;
+                    let before = if change.key != key {
+                        None
+                    } else if change.now != now {
+                        change.now.clone()
+                    } else {
+                        change.before.clone()
+                    };
+                    *change = Change { key, before, now };
+                });
+                ui.command.set(shown.command);
+                ui.file_name.set(shown.file_name);
+                ui.plan_blob.set(plan.dyn_into::<web_sys::Blob>().ok());
+                ui.plan.set(shown.shape);
+                super::mark("strata:planned");
+            });
         }
         Reply::Compared(rows) => {
             ui.comparisons.set(rows);
