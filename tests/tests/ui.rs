@@ -1438,6 +1438,17 @@ async fn benchmark_large_closures() {
         let compared = page.mark("strata:compared", 1).await;
         let paths = page.graph_nodes().await.len();
         let mounted = page.mark("strata:mounted", 1).await;
+        let fetched = page
+            .client
+            .execute(
+                "return performance.getEntriesByType('resource')
+                     .find((r) => r.name.endsWith(arguments[0])).responseEnd;",
+                vec![format!("/bench/{n}.json").into()],
+            )
+            .await
+            .unwrap()
+            .as_f64()
+            .unwrap_or(f64::NAN);
         let longest_open = page.longest_task(0.0).await;
         // Long tasks once the app is on the page (its wasm compiled and
         // the app mounted): those of opening, planning and drawing.
@@ -1445,9 +1456,7 @@ async fn benchmark_large_closures() {
         opened.push((
             n,
             paths,
-            planned,
-            drawn,
-            compared,
+            [mounted, fetched, planned, drawn, compared],
             longest_open,
             longest_planning,
         ));
@@ -1479,7 +1488,20 @@ async fn benchmark_large_closures() {
             let shown = page.mark("strata:planned", p + 1).await - at;
             let all = page.mark("strata:compared", c + 1).await - at;
             let longest = page.longest_task(at).await;
-            row.push((shown, all, longest));
+            let worker = page
+                .element("planning")
+                .await
+                .attr("data-worker-ms")
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            let worker: Vec<f64> = worker.split(' ').filter_map(|w| w.parse().ok()).collect();
+            row.push((
+                shown,
+                all,
+                longest,
+                worker.first().copied().unwrap_or(f64::NAN),
+            ));
         }
         replans.push((n, row));
 
@@ -1493,7 +1515,10 @@ async fn benchmark_large_closures() {
                     const t = performance.now(); f(); b = Math.min(b, performance.now() - t); } return b; };
                 const out = { parse: best(() => new api.Closure(text).free()) };
                 const closure = new api.Closure(text);
-                for (const a of algorithms) out[a] = best(() => closure.plan({ algorithm: a, budget: 100 }));
+                for (const a of algorithms) {
+                    out[a] = best(() => closure.layerCount({ algorithm: a, budget: 100 }));
+                    out[a + "+js"] = best(() => closure.plan({ algorithm: a, budget: 100 }));
+                }
                 done(out);
             }).catch((e) => done({ failed: String(e) }));
         "#;
@@ -1522,32 +1547,44 @@ async fn benchmark_large_closures() {
     );
     println!("\nOpening a closure by its address (?closure=URL, default view: fleet, budget 20), ms since navigation:");
     println!(
-        "{:>7} {:>7} {:>10} {:>10} {:>14} {:>16} {:>18}",
+        "{:>7} {:>7} {:>8} {:>8} {:>11} {:>11} {:>9} {:>13} {:>13}",
         "closure",
         "paths",
+        "mounted",
+        "fetched",
         "plan shown",
         "graph drawn",
-        "compare table",
+        "compared",
         "longest task",
-        "longest after start"
+        "after mount"
     );
-    for (n, paths, planned, drawn, compared, all, planning) in &opened {
-        println!("{n:>7} {paths:>7} {planned:>10.0} {drawn:>10.0} {compared:>14.0} {all:>16.0} {planning:>18.0}");
+    for (n, paths, times, all, planning) in &opened {
+        let [m, f, p, d, c] = times;
+        println!(
+            "{n:>7} {paths:>7} {m:>8.0} {f:>8.0} {p:>11.0} {d:>11.0} {c:>9.0} {all:>13.0} {planning:>13.0}"
+        );
+        println!(
+            "{:>7} {:>7} first render {:.0} ms after the closure arrived (shown plan and drawing)",
+            "",
+            "",
+            p.max(*d) - f
+        );
     }
-    println!("\nReplan after a budget change (shown plan / whole compare table / longest main-thread task), ms:");
+    println!("\nReplan after a budget change, ms: shown plan (of which in the worker) / whole compare table / longest main-thread task:");
     println!(
         "{:>7} {}",
         "closure",
-        TIMED.iter().map(|a| format!("{a:>22}")).collect::<String>()
+        TIMED.iter().map(|a| format!("{a:>26}")).collect::<String>()
     );
     for (n, row) in &replans {
         let cells: String = row
             .iter()
-            .map(|(s, a, l)| format!("{:>22}", format!("{s:.0} / {a:.0} / {l:.0}")))
+            .map(|(s, a, l, w)| format!("{:>26}", format!("{s:.0} ({w:.0}) / {a:.0} / {l:.0}")))
             .collect();
         println!("{n:>7} {cells}");
     }
-    println!("\nThe same call, parse once then plan at budget 100, best of 5 (native / wasm in V8 / ratio), ms:");
+    println!("\nThe same call, parse once then plan at budget 100, best of 5 (native / wasm in V8 / ratio), ms;");
+    println!("wasm+js: the JS API's whole call, the plan made a JS object:");
     println!(
         "{:>7} {}",
         "closure",
@@ -1570,6 +1607,19 @@ async fn benchmark_large_closures() {
             })
             .collect();
         println!("{n:>7} {cells}");
+        let js: String = TIMED
+            .iter()
+            .map(|a| {
+                format!(
+                    "{:>24}",
+                    format!(
+                        "wasm+js {:.1}",
+                        wasm[format!("{a}+js")].as_f64().unwrap_or(f64::NAN)
+                    )
+                )
+            })
+            .collect();
+        println!("{:>7} {:>24}{js}", "", "");
     }
     println!("\nBundle, gzipped as served:");
     for (file, gz) in &bundle {

@@ -15,6 +15,8 @@ use strata_planner::{Figures, FleetPlans, Plan};
 use crate::address::Origin;
 use crate::cut::{cli_line, cut_figures, plan_by_hand, CutFigures, HandCut, Setting};
 use crate::drawing::{lay_out, GraphView};
+use strata_planner::History;
+
 use crate::fleet::{
     compare, example_fleet, find_planner, read_closure, read_popularity, read_revision, Fleet,
     FleetKind, PopularityFile, COMPARED,
@@ -132,8 +134,6 @@ pub struct Shown {
     /// Each path's layer (`u32::MAX`: in none), in the drawing's order.
     #[serde(skip)]
     pub layer_of: Vec<u32>,
-    /// Its figures within the fleet.
-    pub figures: Option<CutFigures>,
     /// The `strata plan` line that writes it.
     pub command: Option<String>,
     /// The download's file name.
@@ -233,8 +233,20 @@ pub enum Reply {
     Failed(String),
     /// The shown plan.
     Planned(Box<Shown>),
-    /// The compare table, last answer to a [`Request::Plan`].
-    Compared(Vec<Row>),
+    /// The compare table and the shown plan's figures within the fleet,
+    /// last answer to a [`Request::Plan`].
+    Compared {
+        /// The compare rows.
+        rows: Vec<Row>,
+        /// The shown plan's figures.
+        figures: Option<CutFigures>,
+        /// The fleet, image and revision of the shown plan.
+        fleet: u64,
+        /// The image.
+        image: String,
+        /// The revision.
+        revision: usize,
+    },
 }
 
 /// The worker's state: the fleet, parsed once, and the compare rows'
@@ -341,8 +353,9 @@ impl Planning {
         }
     }
 
-    /// The compare row's plans at `budget`, made once per budget.
-    fn row(&mut self, key: &'static str, budget: usize) -> &Result<FleetPlans, String> {
+    /// The compare row's plans at `budget`, made once per budget (where
+    /// they are in `rows`).
+    fn row(&mut self, key: &'static str, budget: usize) -> usize {
         if self.budget != budget {
             self.rows.clear();
             self.budget = budget;
@@ -356,7 +369,7 @@ impl Planning {
                 self.rows.len() - 1
             }
         };
-        &self.rows[at].1
+        at
     }
 
     fn plan(&mut self, view: View, post: &mut dyn FnMut(Reply)) {
@@ -384,7 +397,6 @@ impl Planning {
             shape: Err(format!("{name} is not in revision {r}")),
             plan_json: None,
             layer_of: Vec::new(),
-            figures: None,
             command: None,
             file_name: if several {
                 format!("{name}.rev{r}.plan.json")
@@ -393,14 +405,19 @@ impl Planning {
             },
             graph: None,
         };
+        let mut shown_plan = None;
         if let Some(i) = position {
-            let plans = self.row(planner.key, view.budget).clone();
-            let fleet = &self.fleet;
+            // The row's plans are needed first only for the plan of the
+            // revision before (`--previous`); otherwise the shown plan is
+            // made alone, and the row's (with its simulation) after it.
+            let needs_row = r > 0 && planner.history == History::Previous;
+            let at = needs_row.then(|| self.row(planner.key, view.budget));
+            let (fleet, plans) = (&self.fleet, at.map(|at| &self.rows[at].1));
             let earlier_at = r
                 .checked_sub(1)
                 .and_then(|e| fleet.revisions[e].iter().position(|c| c.image == name));
-            let earlier = match (&plans, earlier_at) {
-                (Ok(p), Some(at)) => p.revisions[r - 1].get(at),
+            let earlier = match (plans, earlier_at) {
+                (Some(Ok(p)), Some(at)) => p.revisions[r - 1].get(at),
                 _ => None,
             };
             let setting = Setting {
@@ -410,18 +427,15 @@ impl Planning {
                 popularity: fleet.popularity.as_ref().map(|p| &p.counts),
                 earlier,
             };
-            let plan = match &plans {
+            let plan = match plans {
                 // Unchanged by hand: the row's own plan (the same bytes).
-                Ok(p) if view.cut.is_empty() => Ok(p.revisions[r][i].clone()),
-                Ok(_) => plan_by_hand(&setting, &view.cut),
-                Err(_) => Err(format!(
+                Some(Ok(p)) if view.cut.is_empty() => Ok(p.revisions[r][i].clone()),
+                Some(Err(_)) => Err(format!(
                     "{} could not plan {name} (see Compare)",
                     planner.key
                 )),
+                _ => plan_by_hand(&setting, &view.cut),
             };
-            if let (Ok(plan), Ok(plans)) = (&plan, &plans) {
-                shown.figures = cut_figures(fleet, plans, r, i, plan).ok();
-            }
             let closure = &fleet.revisions[r][i].graph;
             if let Ok(plan) = &plan {
                 shown.plan_json = Some(plan.to_json());
@@ -434,7 +448,7 @@ impl Planning {
                     }
                 }
             }
-            shown.shape = plan.map(|p| Shape::of(&p));
+            shown.shape = plan.as_ref().map(Shape::of).map_err(Clone::clone);
             let closure_file = if several {
                 format!("rev{r}/{name}.json")
             } else {
@@ -444,22 +458,47 @@ impl Planning {
             shown.command = Some(cli_line(&setting, &view.cut, &closure_file, &earlier_file));
             let key = (self.version, r, name.clone());
             if view.drawn.as_ref() != Some(&key) {
-                shown.graph = Some(lay_out(&fleet.revisions[r][i].graph));
+                shown.graph = Some(lay_out(closure));
             }
+            shown_plan = plan.ok().map(|p| (i, p));
         }
         post(Reply::Planned(Box::new(shown)));
         let rows = COMPARED
             .iter()
             .map(|p| Row {
                 key: p.key.to_string(),
-                result: self
-                    .row(p.key, view.budget)
-                    .as_ref()
-                    .map(|plans| plans.figures.clone())
-                    .map_err(Clone::clone),
+                result: {
+                    let at = self.row(p.key, view.budget);
+                    self.rows[at].1.as_ref()
+                }
+                .map(|plans| plans.figures.clone())
+                .map_err(Clone::clone),
             })
             .collect();
-        post(Reply::Compared(rows));
+        // The shown plan within the fleet: the row's figures when it is
+        // the row's own plan, else simulated with it in its place.
+        let figures = shown_plan.and_then(|(i, plan)| {
+            let at = self.row(planner.key, view.budget);
+            let plans = self.rows[at].1.as_ref().ok()?;
+            if view.cut.is_empty() {
+                Some(CutFigures {
+                    layers: plan.layers.len(),
+                    size: plan.size,
+                    largest: plan.layers.iter().map(|l| l.size).max().unwrap_or(0),
+                    fleet: plans.figures.fleet,
+                    update: plans.figures.update,
+                })
+            } else {
+                cut_figures(&self.fleet, plans, r, i, &plan).ok()
+            }
+        });
+        post(Reply::Compared {
+            rows,
+            figures,
+            fleet: self.version,
+            image: name,
+            revision: r,
+        });
     }
 }
 
@@ -489,7 +528,7 @@ mod tests {
     fn a_plan_request_answers_the_shown_plan_then_the_compare_table() {
         let mut planning = Planning::default();
         let out = replies(&mut planning, Request::Plan(view("auto", 20)));
-        let [Reply::Planned(shown), Reply::Compared(rows)] = out.as_slice() else {
+        let [Reply::Planned(shown), Reply::Compared { rows, figures, .. }] = out.as_slice() else {
             panic!("{out:?}");
         };
         let fleet = example_fleet();
@@ -501,11 +540,15 @@ mod tests {
             .position(|c| c.image == "git")
             .unwrap();
         let auto = expected[2].result.as_ref().unwrap();
+        let i0 = fleet.revisions[0]
+            .iter()
+            .position(|c| c.image == "git")
+            .unwrap();
         assert_eq!(
             shown.plan_json.as_ref().unwrap(),
             &auto.revisions[2][i].to_json()
         );
-        assert_eq!(shown.figures.as_ref().unwrap().fleet, auto.figures.fleet);
+        assert_eq!(figures.as_ref().unwrap().fleet, auto.figures.fleet);
         let graph = shown.graph.as_ref().unwrap();
         assert_eq!(graph.len(), fleet.revisions[2][i].graph.len());
         for (row, c) in rows.iter().zip(&expected) {
@@ -532,7 +575,17 @@ mod tests {
         assert_eq!(shape.paths, shown.layer_of.len());
         let text = serde_json::to_string(&out[1]).unwrap();
         let read = serde_json::from_str::<Reply>(&text).unwrap();
-        assert!(matches!(read, Reply::Compared(rows) if rows.len() == COMPARED.len()));
+        assert!(matches!(read, Reply::Compared { rows, .. } if rows.len() == COMPARED.len()));
+        // At the first revision the shown plan is made alone, and is the
+        // row's.
+        let mut first = view("popularity", 20);
+        first.revision = 0;
+        let out = replies(&mut planning, Request::Plan(first));
+        let Reply::Planned(shown) = &out[0] else {
+            panic!()
+        };
+        let popularity = &expected[3].result.as_ref().unwrap().revisions[0][i0];
+        assert_eq!(shown.plan_json.as_ref().unwrap(), &popularity.to_json());
     }
 
     #[test]

@@ -15,18 +15,20 @@ thread_local! {
     static PLANNING: RefCell<Option<Planning>> = const { RefCell::new(None) };
 }
 
-/// A reply as `[json, plan, drawing, layers]`: the plan's text as a
+/// A reply as `[json, plan, drawing, layers, ms]`: the plan's text as a
 /// `Blob` (the page downloads it and sends it to the server, never reads
 /// it), the drawing and each path's layer as typed arrays (moved, not
-/// copied), so the page parses only the small JSON.
-fn post(reply: &Reply) {
+/// copied), so the page parses only the small JSON; `ms`: how long the
+/// worker took, from the request to this reply.
+fn post(reply: &Reply, since: f64) {
     let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let text = serde_json::to_string(reply).expect("replies serialise");
-    let message = js_sys::Array::of4(
+    let message = js_sys::Array::of5(
         &JsValue::from_str(&text),
         &JsValue::NULL,
         &JsValue::NULL,
         &JsValue::NULL,
+        &JsValue::from_f64(js_sys::Date::now() - since),
     );
     let transfer = js_sys::Array::new();
     if let Reply::Planned(shown) = reply {
@@ -92,10 +94,14 @@ fn graph_to_js(graph: &GraphView, transfer: &js_sys::Array) -> js_sys::Object {
 #[wasm_bindgen]
 pub fn worker_handle(message: JsValue) {
     let message: js_sys::Array = message.unchecked_into();
+    let since = js_sys::Date::now();
     let json = message.get(0).as_string().unwrap_or_default();
     let mut request: Request = match serde_json::from_str(&json) {
         Ok(r) => r,
-        Err(e) => return post(&Reply::Failed(format!("the worker got a bad message: {e}"))),
+        Err(e) => {
+            let error = format!("the worker got a bad message: {e}");
+            return post(&Reply::Failed(error), since);
+        }
     };
     if let Request::Open { files, .. } = &mut request {
         let texts: js_sys::Array = message.get(1).unchecked_into();
@@ -106,6 +112,6 @@ pub fn worker_handle(message: JsValue) {
     PLANNING.with(|p| {
         let mut p = p.borrow_mut();
         p.get_or_insert_with(Planning::default)
-            .handle(request, &mut |reply| post(&reply));
+            .handle(request, &mut |reply| post(&reply, since));
     });
 }

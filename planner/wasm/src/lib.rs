@@ -92,6 +92,15 @@ impl ParsedClosure {
         let options = options(options_js)?;
         to_js(&plan_closure(&self.graph, &options)?)
     }
+
+    /// Plans it with options and tells only how many layers: the planning
+    /// alone, without making the plan a JS object (what a benchmark
+    /// compares with the native call).
+    #[wasm_bindgen(js_name = layerCount)]
+    pub fn layer_count(&self, options_js: JsValue) -> Result<usize, JsError> {
+        let options = options(options_js)?;
+        Ok(plan_closure(&self.graph, &options)?.layers.len())
+    }
 }
 
 /// Simulates pulls of plans made before: a list of revisions, each

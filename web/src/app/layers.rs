@@ -59,7 +59,8 @@ pub fn Summary() -> impl IntoView {
                     </select>
                 </label>
             </div>
-            <span class="hint planning" data-testid="planning">{move || ui.planning.get().then_some("planning…")}</span>
+            <span class="hint planning" data-testid="planning"
+                data-worker-ms=move || { let (p, c) = ui.worker_ms.get(); format!("{p:.0} {c:.0}") }>{move || ui.planning.get().then_some("planning…")}</span>
             {move || match ui.plan.get() {
                 Err(e) => view! { <p class="plan-summary error" data-testid="plan-summary">{e}</p> }.into_any(),
                 Ok(p) => {

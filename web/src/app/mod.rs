@@ -135,6 +135,9 @@ pub struct Ui {
     pub change: RwSignal<Change>,
     /// The worker is planning.
     pub planning: RwSignal<bool>,
+    /// How long the worker took for the last shown plan and compare
+    /// table, in ms (for the benchmark: `data-worker-ms` on `planning`).
+    pub worker_ms: RwSignal<(f64, f64)>,
     /// Height of the stack and the graph, in pixels: the window's, less
     /// what is above them.
     pub height: RwSignal<f64>,
@@ -224,6 +227,7 @@ impl Ui {
             file_name: RwSignal::new(String::new()),
             change: RwSignal::new(Change::default()),
             planning: RwSignal::new(false),
+            worker_ms: RwSignal::new((0.0, 0.0)),
             height: RwSignal::new(fitting_height()),
             worker: StoredValue::new_local(None),
         }

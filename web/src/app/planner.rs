@@ -46,7 +46,15 @@ impl Client {
                 let message: js_sys::Array = event.data().unchecked_into();
                 let text = message.get(0).as_string().unwrap_or_default();
                 match serde_json::from_str::<Reply>(&text) {
-                    Ok(reply) => apply(ui, reply, message.get(1), message.get(2), message.get(3)),
+                    Ok(reply) => {
+                        let ms = message.get(4).as_f64().unwrap_or(0.0);
+                        if matches!(reply, Reply::Planned(_)) {
+                            ui.worker_ms.set((ms, ui.worker_ms.get_untracked().1));
+                        } else if matches!(reply, Reply::Compared { .. }) {
+                            ui.worker_ms.set((ui.worker_ms.get_untracked().0, ms));
+                        }
+                        apply(ui, reply, message.get(1), message.get(2), message.get(3))
+                    }
                     Err(e) => ui
                         .error
                         .set(Some(format!("the worker's answer did not read: {e}"))),
@@ -185,13 +193,24 @@ fn apply(ui: Ui, reply: Reply, plan: JsValue, graph: JsValue, layer_of: JsValue)
             // The graph repaints in this task, the panels in the next, so
             // neither makes one long task of it.
             later(move || {
-                let key = (
-                    ui.fleet.with_untracked(|f| f.name.clone()),
-                    shown.image,
-                    shown.revision,
-                );
+                ui.command.set(shown.command);
+                ui.file_name.set(shown.file_name);
+                ui.plan_blob.set(plan.dyn_into::<web_sys::Blob>().ok());
+                ui.plan.set(shown.shape);
+                super::mark("strata:planned");
+            });
+        }
+        Reply::Compared {
+            rows,
+            figures,
+            fleet,
+            image,
+            revision,
+        } => {
+            if fleet == ui.fleet.with_untracked(|f| f.version) {
+                let key = (ui.fleet.with_untracked(|f| f.name.clone()), image, revision);
                 ui.change.update(|change| {
-                    let now = shown.figures;
+                    let now = figures;
                     let before = if change.key != key {
                         None
                     } else if change.now != now {
@@ -201,14 +220,7 @@ fn apply(ui: Ui, reply: Reply, plan: JsValue, graph: JsValue, layer_of: JsValue)
                     };
                     *change = Change { key, before, now };
                 });
-                ui.command.set(shown.command);
-                ui.file_name.set(shown.file_name);
-                ui.plan_blob.set(plan.dyn_into::<web_sys::Blob>().ok());
-                ui.plan.set(shown.shape);
-                super::mark("strata:planned");
-            });
-        }
-        Reply::Compared(rows) => {
+            }
             ui.comparisons.set(rows);
             super::mark("strata:compared");
             ui.worker.with_value(|w| {
