@@ -35,6 +35,8 @@ const LABEL_CHAR: f64 = 6.6;
 /// Every reference is drawn up to this many; beyond, only those of the
 /// pointed and picked paths (a hairball helps nobody).
 const ALL_EDGES: usize = 6000;
+/// Lit paths outlined when at most this many are lit.
+const OUTLINED: usize = 300;
 /// Referrers named in the tooltip at most.
 const NAMED: usize = 6;
 
@@ -210,6 +212,22 @@ impl Frame<'_> {
             ctx.fill();
         }
         ctx.set_global_alpha(1.0);
+        // A few lit paths among many faded: outlined, so they are found.
+        if let Some(lit) = self.lit {
+            let count = lit.iter().filter(|&&l| l).count();
+            if count <= OUTLINED && count < view.len() {
+                ctx.begin_path();
+                for id in (0..view.len()).filter(|&id| lit[id]) {
+                    let (sx, sy) = cam.screen(view.x[id], view.y[id]);
+                    let r = (view.r[id] as f64 * cam.scale).max(1.2) + 1.5;
+                    ctx.move_to(sx + r, sy);
+                    let _ = ctx.arc(sx, sy, r, 0.0, TAU);
+                }
+                ctx.set_line_width(1.5);
+                ctx.set_stroke_style_str("#111");
+                ctx.stroke();
+            }
+        }
         // Rings: found by the search, the picked path, the pointed one.
         let ring = |id: usize, gap: f64, width: f64, colour: &str| {
             let (sx, sy) = cam.screen(view.x[id], view.y[id]);

@@ -316,14 +316,28 @@ pub fn mark(name: &str) {
     }
 }
 
-/// The stack's and the graph's height for the window's (the bars above
-/// them take about 230 pixels).
+/// The stack's and the graph's height for the window's (the header and
+/// the bar above them take about 330 pixels, and the graph's tools; on a
+/// phone, about half of it each).
 fn fitting_height() -> f64 {
-    let inner = web_sys::window()
-        .and_then(|w| w.inner_height().ok())
-        .and_then(|h| h.as_f64())
-        .unwrap_or(800.0);
-    (inner - 230.0).clamp(360.0, 1400.0)
+    let window = web_sys::window();
+    let size = |f: fn(&web_sys::Window) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>| {
+        window
+            .as_ref()
+            .and_then(|w| f(w).ok())
+            .and_then(|v| v.as_f64())
+    };
+    let (width, height) = (
+        size(web_sys::Window::inner_width).unwrap_or(1200.0),
+        size(web_sys::Window::inner_height).unwrap_or(800.0),
+    );
+    if width <= 800.0 {
+        // One column (style.css): the stack above the graph, each about
+        // half the window.
+        (height * 0.55).clamp(300.0, 900.0)
+    } else {
+        (height - 330.0).clamp(360.0, 1400.0)
+    }
 }
 
 /// The whole UI.
