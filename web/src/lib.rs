@@ -3,9 +3,13 @@
 //! compare the algorithms by simulated pulls (the figures `strata simulate`
 //! prints for the same closures) and look at one image's layers.
 //!
-//! It is a client-side Leptos app that calls the planner crate directly.
-//! `cargo run -p xtask -- web` builds it into `web/dist`, which `strata
-//! serve` serves; a docs page can embed it with [`mount_planner`].
+//! It is a client-side Leptos app that calls the planner crate directly,
+//! off the page's thread: the same wasm module runs in a Web Worker
+//! (`worker.js`, [`planning`]) that parses each closure once and plans on
+//! every change, while the page draws ([`drawing`]'s layout, made in the
+//! worker, on a canvas). `cargo run -p xtask -- web` builds it into
+//! `web/dist`, which `strata serve` serves; a docs page can embed it with
+//! [`mount_planner`].
 
 pub mod address;
 mod app;
