@@ -7,7 +7,7 @@
 //! page says so, and the rest of the view is still in the address.
 
 /// Where the page's closures come from, as far as an address can say.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Origin {
     /// The bundled example fleet: no key in the address.
     #[default]

@@ -6,6 +6,7 @@
 //! ([`cli_line`] writes the command). Pure, so it is tested natively (and
 //! can move into a Web Worker with its inputs as they are).
 
+use serde::{Deserialize, Serialize};
 use strata_planner::{
     plan_closure, read_layers, simulate, Algorithm, Figure, FleetPlans, History, ImageClosure,
     ImagePlan, Layer, Plan, PlanOptions, Popularity, Revision,
@@ -14,7 +15,7 @@ use strata_planner::{
 use crate::fleet::{Fleet, Planner};
 
 /// A plan file the user gave for `--base` or `--previous`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanFile {
     /// Its name, for people and the command line.
     pub file: String,
@@ -35,7 +36,7 @@ impl PlanFile {
 
 /// What the user changed by hand. Pins and excludes are kept sorted, as
 /// the planner reports them, so the same cut has one address.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HandCut {
     /// Paths with a layer of their own (`--pin`).
     pub pins: Vec<String>,
@@ -217,7 +218,7 @@ pub fn cli_line(setting: &Setting, cut: &HandCut, closure: &str, earlier: &str) 
 /// What a plan does, for the before/after of a change by hand: its shape,
 /// and the compare row's figures with this image's plan at this revision
 /// replaced by it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CutFigures {
     /// Layers.
     pub layers: usize,

@@ -1,59 +1,108 @@
-//! Where each store path of a closure goes in the reference-graph drawing:
-//! the roots on top, every path one row below the lowest path referencing
-//! it, so references always point down; within a row, paths sit in the
-//! order of their layers, so a layer's paths are drawn side by side.
-//! Pure, so it is tested natively.
+//! Where each store path of a closure goes in the reference-graph drawing,
+//! computed once per closure (in the planning worker) and independent of
+//! the plan, so a replan only recolours it: the roots on top, every path
+//! below the lowest path referencing it, so references always point down.
+//! A level holds its paths in the order of their referrers' mean position
+//! (one barycentre pass, top down), so a path sits under what uses it; a
+//! level wider than the drawing wraps onto more lines, so 20,000 paths
+//! stay a block that zooming opens up. Pure, so it is tested natively.
 
-use strata_planner::{Graph, Plan};
+use serde::{Deserialize, Serialize};
+use strata_planner::Graph;
 
-/// Width of the drawing, in SVG units.
+/// Width of a small closure's drawing, in drawing units (wider for big
+/// closures, so that the whole keeps a readable shape).
 pub const WIDTH: f64 = 960.0;
-/// Height of one row.
+/// Height of a level that fits on one line.
 const ROW: f64 = 56.0;
+/// Least distance between two paths on a line, and between wrapped lines.
+const CELL: f64 = 12.0;
 /// Margin around the drawing.
 const MARGIN: f64 = 16.0;
+/// Closures with more paths than this get smaller circles.
+const DENSE: usize = 400;
 
-/// One store path in the drawing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeView {
-    /// The store path.
-    pub path: String,
-    /// Its `name-version`.
-    pub name: String,
-    /// NAR size in bytes.
-    pub size: u64,
-    /// Index of its layer in the plan (`None`: not in the plan).
-    pub layer: Option<usize>,
-    /// Centre and radius.
-    pub x: f64,
-    /// Centre.
-    pub y: f64,
-    /// Radius: grows with the square root of the size.
-    pub r: f64,
-}
-
-/// The drawing of a closure with a plan's layers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Drawing {
-    /// The nodes.
-    pub nodes: Vec<NodeView>,
-    /// References, as (referrer, reference) indexes into `nodes`.
-    pub edges: Vec<(usize, usize)>,
-    /// Height of the drawing.
+/// A closure laid out for drawing, in the compact shape the worker sends
+/// to the page: one entry per store path in each list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GraphView {
+    /// Store paths.
+    pub paths: Vec<String>,
+    /// NAR sizes in bytes.
+    pub sizes: Vec<u64>,
+    /// References, as indexes into `paths` (without the path itself).
+    pub references: Vec<Vec<u32>>,
+    /// Centres.
+    pub x: Vec<f32>,
+    /// Centres.
+    pub y: Vec<f32>,
+    /// Radii: grow with the square root of the size.
+    pub r: Vec<f32>,
+    /// Size of the drawing.
+    pub width: f64,
+    /// Size of the drawing.
     pub height: f64,
 }
 
-/// Lays out `graph` with the layers of `plan`.
-pub fn draw(graph: &Graph, plan: &Plan) -> Drawing {
-    let n = graph.len();
-    let mut layer_of = vec![None; n];
-    for (l, layer) in plan.layers.iter().enumerate() {
-        for path in &layer.paths {
-            if let Some(id) = graph.find(path) {
-                layer_of[id] = Some(l);
+impl GraphView {
+    /// How many paths.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// A path's `name-version` (the store path without its hash).
+    pub fn name(&self, id: usize) -> &str {
+        let path = &self.paths[id];
+        let base = path.rsplit('/').next().unwrap_or(path);
+        base.split_once('-').map_or(base, |(_, name)| name)
+    }
+
+    /// Who references each path (the reverse of `references`).
+    pub fn referrers(&self) -> Vec<Vec<u32>> {
+        let mut referrers = vec![Vec::new(); self.len()];
+        for (id, refs) in self.references.iter().enumerate() {
+            for &r in refs {
+                referrers[r as usize].push(id as u32);
             }
         }
+        referrers
     }
+
+    /// Closure size of one path: its NAR size and all it references.
+    pub fn closure_size(&self, id: usize) -> u64 {
+        let mut seen = vec![false; self.len()];
+        let (mut todo, mut total) = (vec![id], 0);
+        while let Some(n) = todo.pop() {
+            if !std::mem::replace(&mut seen[n], true) {
+                total += self.sizes[n];
+                todo.extend(self.references[n].iter().map(|&r| r as usize));
+            }
+        }
+        total
+    }
+
+    /// `start` and every path that depends on it (references it, directly
+    /// or not): what changes when it does.
+    pub fn dependents(&self, referrers: &[Vec<u32>], start: usize) -> Vec<bool> {
+        let mut seen = vec![false; self.len()];
+        let mut todo = vec![start];
+        while let Some(n) = todo.pop() {
+            if !std::mem::replace(&mut seen[n], true) {
+                todo.extend(referrers[n].iter().map(|&r| r as usize));
+            }
+        }
+        seen
+    }
+}
+
+/// Lays out `graph`.
+pub fn lay_out(graph: &Graph) -> GraphView {
+    let n = graph.len();
     // Depth: one more than the deepest referrer (referrers come first in
     // topological order).
     let mut depth = vec![0usize; n];
@@ -62,11 +111,24 @@ pub fn draw(graph: &Graph, plan: &Plan) -> Drawing {
             depth[r] = depth[r].max(depth[id] + 1);
         }
     }
-    let rows = depth.iter().max().map_or(0, |d| d + 1);
-    let mut by_row: Vec<Vec<usize>> = vec![Vec::new(); rows];
+    let levels = depth.iter().max().map_or(0, |d| d + 1);
+    let mut by_level: Vec<Vec<usize>> = vec![Vec::new(); levels];
     for id in 0..n {
-        by_row[depth[id]].push(id);
+        by_level[depth[id]].push(id);
     }
+    // Wide enough to be about 1.6 times wider than high, as a screen is
+    // (every level takes a row of its own, so deep closures get wider).
+    let sizes: Vec<usize> = by_level.iter().map(Vec::len).collect();
+    let height_at = |width: f64| -> f64 {
+        let per_line = (((width - 2.0 * MARGIN) / CELL).floor() as usize).max(1);
+        let wraps: usize = sizes.iter().map(|&s| s.div_ceil(per_line).max(1) - 1).sum();
+        2.0 * MARGIN + ROW * sizes.len() as f64 + CELL * wraps as f64
+    };
+    let mut width = WIDTH;
+    while height_at(width) * 1.6 > width && width < 200_000.0 {
+        width *= 1.1;
+    }
+    let per_line = (((width - 2.0 * MARGIN) / CELL).floor() as usize).max(1);
     let largest = graph
         .nodes()
         .iter()
@@ -74,39 +136,60 @@ pub fn draw(graph: &Graph, plan: &Plan) -> Drawing {
         .max()
         .unwrap_or(1)
         .max(1) as f64;
-    let mut index = vec![0; n];
-    let mut nodes = Vec::with_capacity(n);
-    for (row, ids) in by_row.iter_mut().enumerate() {
-        ids.sort_by_key(|&id| (layer_of[id], graph.name(id).to_string()));
-        let step = (WIDTH - 2.0 * MARGIN) / ids.len() as f64;
-        for (k, &id) in ids.iter().enumerate() {
-            index[id] = nodes.len();
-            let size = graph.node(id).nar_size;
-            nodes.push(NodeView {
-                path: graph.path(id).to_string(),
-                name: graph.name(id).to_string(),
-                size,
-                layer: layer_of[id],
-                x: MARGIN + step * (k as f64 + 0.5),
-                y: MARGIN + ROW * (row as f64 + 0.5),
-                r: 3.0 + 11.0 * (size as f64 / largest).sqrt(),
-            });
+    let (base, span) = if n > DENSE { (1.8, 7.0) } else { (3.0, 11.0) };
+    let mut x = vec![0f32; n];
+    let mut y = vec![0f32; n];
+    let mut top = MARGIN;
+    for ids in &mut by_level {
+        let mean = |id: usize| {
+            let referrers = graph.referrers(id);
+            if referrers.is_empty() {
+                0.0
+            } else {
+                referrers.iter().map(|&r| x[r] as f64).sum::<f64>() / referrers.len() as f64
+            }
+        };
+        let mut keyed: Vec<(f64, usize)> = ids.iter().map(|&id| (mean(id), id)).collect();
+        keyed.sort_by(|a, b| {
+            a.0.total_cmp(&b.0)
+                .then_with(|| graph.name(a.1).cmp(graph.name(b.1)))
+        });
+        let lines = ids.len().div_ceil(per_line).max(1);
+        let height = if lines == 1 {
+            ROW
+        } else {
+            ROW + CELL * (lines - 1) as f64
+        };
+        for (k, &(_, id)) in keyed.iter().enumerate() {
+            let (line, at) = (k / per_line, k % per_line);
+            let on_line = (ids.len() - line * per_line).min(per_line);
+            let step = (width - 2.0 * MARGIN) / on_line as f64;
+            x[id] = (MARGIN + step * (at as f64 + 0.5)) as f32;
+            y[id] = (top + ROW / 2.0 + CELL * line as f64) as f32;
         }
+        top += height;
     }
-    let edges = (0..n)
-        .flat_map(|id| {
-            let index = &index;
-            graph
-                .node(id)
-                .references
-                .iter()
-                .map(move |&r| (index[id], index[r]))
-        })
-        .collect();
-    Drawing {
-        nodes,
-        edges,
-        height: 2.0 * MARGIN + ROW * rows as f64,
+    let index = |id: usize| id as u32;
+    GraphView {
+        paths: (0..n).map(|id| graph.path(id).to_string()).collect(),
+        sizes: (0..n).map(|id| graph.node(id).nar_size).collect(),
+        references: (0..n)
+            .map(|id| {
+                graph
+                    .node(id)
+                    .references
+                    .iter()
+                    .map(|&r| index(r))
+                    .collect()
+            })
+            .collect(),
+        r: (0..n)
+            .map(|id| (base + span * (graph.node(id).nar_size as f64 / largest).sqrt()) as f32)
+            .collect(),
+        x,
+        y,
+        width,
+        height: top + MARGIN,
     }
 }
 
@@ -163,87 +246,63 @@ pub fn stack_heights(sizes: &[u64], total: f64, least: f64) -> Vec<f64> {
         .collect()
 }
 
-/// Width of one label character, in SVG units (12px system sans).
-const LABEL_CHAR: f64 = 6.8;
-
-/// Where a node's label is centred: under the node, moved in so that it
-/// does not run off either side of the drawing.
-pub fn label_x(node: &NodeView, chars: usize) -> f64 {
-    let half = node.name.chars().count().min(chars) as f64 * LABEL_CHAR / 2.0 + 2.0;
-    node.x.clamp(half, (WIDTH - half).max(half))
-}
-
-/// The nodes worth a label in the drawing: the largest paths (the ones a
-/// reader looks for), at most `count`, skipping any whose label (`chars`
-/// long at most, centred under the node) would overlap one already
-/// chosen; in drawing order.
-pub fn labelled(drawing: &Drawing, count: usize, chars: usize) -> Vec<usize> {
-    let mut by_size: Vec<usize> = (0..drawing.nodes.len()).collect();
-    by_size.sort_by_key(|&i| std::cmp::Reverse(drawing.nodes[i].size));
-    let width = |i: usize| drawing.nodes[i].name.chars().count().min(chars) as f64 * LABEL_CHAR;
-    let bottom = |i: usize| drawing.nodes[i].y + drawing.nodes[i].r;
-    let mut chosen: Vec<usize> = Vec::new();
-    for i in by_size {
-        if chosen.len() == count {
-            break;
-        }
-        let clear = chosen.iter().all(|&j| {
-            let (a, b) = (&drawing.nodes[i], &drawing.nodes[j]);
-            (bottom(i) - bottom(j)).abs() > 12.0
-                || (a.x - b.x).abs() > (width(i) + width(j)) / 2.0 + 4.0
-        });
-        if clear {
-            chosen.push(i);
-        }
-    }
-    chosen.sort_unstable();
-    chosen
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strata_planner::{parse_closure, plan_closure, Algorithm, PlanOptions};
+    use strata_planner::parse_closure;
 
     #[test]
-    fn references_point_down_and_every_path_has_its_layer() {
+    fn references_point_down_and_every_path_is_drawn() {
         let fleet = crate::fleet::example_fleet();
         let git = &fleet.revisions[0][1];
         assert_eq!(git.image, "git");
-        let plan = plan_closure(&git.graph, &PlanOptions::new(Algorithm::Auto, 8)).unwrap();
-        let drawing = draw(&git.graph, &plan);
-        assert_eq!(drawing.nodes.len(), git.graph.len());
-        for &(from, to) in &drawing.edges {
-            assert!(drawing.nodes[from].y < drawing.nodes[to].y);
+        let view = lay_out(&git.graph);
+        assert_eq!(view.len(), git.graph.len());
+        for (from, refs) in view.references.iter().enumerate() {
+            for &to in refs {
+                assert!(view.y[from] < view.y[to as usize]);
+            }
         }
-        for node in &drawing.nodes {
-            let layer = node.layer.expect("every path is in the plan");
-            assert!(plan.layers[layer].paths.iter().any(|p| *p == node.path));
-            assert!(node.x > 0.0 && node.x < WIDTH && node.y < drawing.height);
+        for id in 0..view.len() {
+            assert_eq!(view.paths[id], git.graph.path(id).as_str());
+            assert!(view.x[id] > 0.0 && (view.x[id] as f64) < view.width);
+            assert!((view.y[id] as f64) < view.height);
         }
-        let edges: usize = (0..git.graph.len())
-            .map(|id| git.graph.node(id).references.len())
-            .sum();
-        assert_eq!(drawing.edges.len(), edges);
+        assert!(view.width >= WIDTH && view.height * 1.6 <= view.width * 1.1);
+        let sizes = git.graph.closure_sizes();
+        assert!((0..view.len()).all(|id| view.closure_size(id) == sizes[id]));
     }
 
     #[test]
-    fn a_chain_is_one_path_per_row_and_colours_differ() {
+    fn a_chain_is_one_path_per_level_and_its_bottom_has_every_dependent() {
         let text = r#"[
           {"path": "/nix/store/00000000000000000000000000000000-a-1", "narSize": 10,
            "references": ["/nix/store/11111111111111111111111111111111-b-1"]},
           {"path": "/nix/store/11111111111111111111111111111111-b-1", "narSize": 40, "references": []}
         ]"#;
         let graph = parse_closure(text, "/nix/store").unwrap();
-        let plan = plan_closure(&graph, &PlanOptions::new(Algorithm::Popularity, 2)).unwrap();
-        let drawing = draw(&graph, &plan);
-        assert_eq!(drawing.nodes[0].name, "a-1");
-        assert!(drawing.nodes[0].y < drawing.nodes[1].y);
-        assert!(drawing.nodes[1].r > drawing.nodes[0].r);
+        let view = lay_out(&graph);
+        assert_eq!(view.name(0), "a-1");
+        assert!(view.y[0] < view.y[1]);
+        assert!(view.r[1] > view.r[0]);
+        assert_eq!(view.closure_size(0), 50);
+        let referrers = view.referrers();
+        assert_eq!(view.dependents(&referrers, 1), [true, true]);
+        assert_eq!(view.dependents(&referrers, 0), [true, false]);
         assert_ne!(layer_colour(Some(0)), layer_colour(Some(1)));
         assert_eq!(layer_colour(None), "#999");
-        assert_eq!(labelled(&drawing, 1, 24), [1]);
-        assert_eq!(labelled(&drawing, 5, 24), [0, 1]);
+    }
+
+    #[test]
+    fn a_wide_level_wraps_inside_a_wider_drawing() {
+        let entries: Vec<String> = (0..3000)
+            .map(|i| format!(r#"{{"path": "/nix/store/{i:032}-p-{i}", "narSize": {i}}}"#))
+            .collect();
+        let graph = parse_closure(&format!("[{}]", entries.join(",")), "/nix/store").unwrap();
+        let view = lay_out(&graph);
+        assert!(view.width >= WIDTH && view.height > 2.0 * ROW);
+        assert!(view.height * 1.6 <= view.width * 1.1);
+        assert!(view.x.iter().all(|&x| x > 0.0 && (x as f64) < view.width));
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub struct Fleet {
 
 /// What a fleet is: opening files replaces the example or a single
 /// closure, and adds a revision to closures added as revisions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FleetKind {
     /// The bundled example.
     Example,

@@ -3,16 +3,22 @@
 //! compare the algorithms by simulated pulls (the figures `strata simulate`
 //! prints for the same closures) and look at one image's layers.
 //!
-//! It is a client-side Leptos app that calls the planner crate directly.
-//! `cargo run -p xtask -- web` builds it into `web/dist`, which `strata
-//! serve` serves; a docs page can embed it with [`mount_planner`].
+//! It is a client-side Leptos app that calls the planner crate directly,
+//! off the page's thread: the same wasm module runs in a Web Worker
+//! (`worker.js`, [`planning`]) that parses each closure once and plans on
+//! every change, while the page draws ([`drawing`]'s layout, made in the
+//! worker, on a canvas). `cargo run -p xtask -- web` builds it into
+//! `web/dist`, which `strata serve` serves; a docs page can embed it with
+//! [`mount_planner`].
 
 pub mod address;
 mod app;
 pub mod cut;
 pub mod drawing;
 pub mod fleet;
+pub mod planning;
 mod server;
+mod worker;
 
 use wasm_bindgen::prelude::*;
 
@@ -30,6 +36,7 @@ pub fn mount_planner(el: web_sys::HtmlElement, budget: Option<u32>, algorithm: O
         owns_page: false,
     };
     leptos::mount::mount_to(el, move || app::App(app::AppProps { start })).forget();
+    app::mark("strata:mounted");
 }
 
 /// Mounts the planner UI as the whole page (`index.html`): the view is
@@ -42,4 +49,5 @@ pub fn mount_page(el: web_sys::HtmlElement) {
         ..app::Start::default()
     };
     leptos::mount::mount_to(el, move || app::App(app::AppProps { start })).forget();
+    app::mark("strata:mounted");
 }

@@ -15,11 +15,21 @@ pub struct Answer {
 
 /// `GET`s or `POST`s (with a JSON body) `path` on the page's own server.
 pub async fn request(method: &str, path: &str, body: Option<&str>) -> Result<Answer, String> {
+    let body = body.map(wasm_bindgen::JsValue::from_str);
+    request_body(method, path, body.as_ref()).await
+}
+
+/// [`request`] with any body `fetch` takes (a `Blob` is not copied).
+pub async fn request_body(
+    method: &str,
+    path: &str,
+    body: Option<&wasm_bindgen::JsValue>,
+) -> Result<Answer, String> {
     let window = web_sys::window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     if let Some(body) = body {
-        init.set_body(&wasm_bindgen::JsValue::from_str(body));
+        init.set_body(body);
         let headers = web_sys::Headers::new().map_err(|_| "no headers")?;
         let _ = headers.set("Content-Type", "application/json");
         init.set_headers(&headers);
@@ -40,6 +50,21 @@ pub async fn request(method: &str, path: &str, body: Option<&str>) -> Result<Ans
         status: response.status(),
         text,
     })
+}
+
+/// `GET`s `url`: the status and the body, left a JavaScript string (a
+/// closure goes on to the worker without being copied into wasm here).
+pub async fn fetch_text(url: &str) -> Result<(u16, wasm_bindgen::JsValue), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(|_| format!("GET {url}: no answer"))?
+        .dyn_into()
+        .map_err(|_| "not a response")?;
+    let text = JsFuture::from(response.text().map_err(|_| "no body")?)
+        .await
+        .map_err(|_| "the body could not be read")?;
+    Ok((response.status(), text))
 }
 
 /// The API's error message in an answer, or the whole text.

@@ -3,12 +3,20 @@
 //! the planner's JS API into `web/dist/api`. No Trunk or wasm-bindgen CLI
 //! needed: the glue comes from `wasm-bindgen-cli-support`, pinned to the
 //! same version as the wasm-bindgen the crates link.
+//!
+//! `cargo run --release -p xtask -- plan-times BUDGET CLOSURE...`: the
+//! native side of the UI benchmark (tests/bench/ui.sh): for each closure,
+//! the best of 5 parses, and per algorithm the best of 5 plans of the
+//! parsed graph, the same calls the page's worker and the JS API's
+//! `Closure` make in wasm; JSON on stdout.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 use std::{env, fs};
 
 use anyhow::{bail, Context, Result};
+use strata_planner::{parse_closure, plan_closure, Algorithm, PlanOptions, DEFAULT_STORE_DIR};
 use wasm_bindgen_cli_support::Bindgen;
 
 const TARGET: &str = "wasm32-unknown-unknown";
@@ -17,8 +25,56 @@ fn main() -> Result<()> {
     let args: Vec<String> = env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("web") => web(args.iter().any(|a| a == "--debug")),
-        _ => bail!("usage: cargo run -p xtask -- web [--debug]"),
+        Some("plan-times") if args.len() > 2 => plan_times(&args[1], &args[2..]),
+        _ => bail!(
+            "usage: cargo run -p xtask -- web [--debug]\n       cargo run --release -p xtask -- plan-times BUDGET CLOSURE..."
+        ),
     }
+}
+
+/// The algorithms the benchmark times (`pipeline` needs a pipeline).
+const TIMED: [Algorithm; 4] = [
+    Algorithm::Fleet,
+    Algorithm::Popularity,
+    Algorithm::Nixery,
+    Algorithm::Auto,
+];
+
+/// Milliseconds of the fastest of 5 runs of `f`.
+fn best_of_5(mut f: impl FnMut()) -> f64 {
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1000.0
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn plan_times(budget: &str, closures: &[String]) -> Result<()> {
+    let budget: usize = budget.parse().context("BUDGET is a number")?;
+    let mut out = serde_json::Map::new();
+    for file in closures {
+        let text = fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+        let graph = parse_closure(&text, DEFAULT_STORE_DIR).with_context(|| file.clone())?;
+        let parse = best_of_5(|| {
+            parse_closure(&text, DEFAULT_STORE_DIR).expect("parsed once already");
+        });
+        let mut times = serde_json::Map::new();
+        times.insert("paths".into(), graph.len().into());
+        times.insert("parse".into(), parse.into());
+        for algorithm in TIMED {
+            let options = PlanOptions::new(algorithm, budget);
+            plan_closure(&graph, &options).with_context(|| format!("{file}: {algorithm:?}"))?;
+            let ms = best_of_5(|| {
+                plan_closure(&graph, &options).expect("planned once already");
+            });
+            times.insert(algorithm.name().into(), ms.into());
+        }
+        out.insert(file.clone(), times.into());
+    }
+    println!("{}", serde_json::Value::Object(out));
+    Ok(())
 }
 
 /// The repository root (xtask's manifest is one level down). Read from the
@@ -46,6 +102,15 @@ fn web(debug: bool) -> Result<()> {
         .args(["-p", "strata-web", "-p", "strata-planner-wasm"]);
     if !debug {
         build.args(["--profile", "wasm-release"]);
+        // The planner is the hot code: optimised for speed, the rest of
+        // the app (Leptos, the glue) for size. At opt-level "z" the
+        // planner ran 2-9 times slower than natively.
+        for package in ["strata-planner", "serde_json"] {
+            build.args([
+                "--config",
+                &format!("profile.wasm-release.package.{package}.opt-level=3"),
+            ]);
+        }
     }
     let status = build.status().context("running cargo build")?;
     if !status.success() {
@@ -69,7 +134,7 @@ fn web(debug: bool) -> Result<()> {
         &staging.join("api"),
         debug,
     )?;
-    for file in ["index.html", "style.css", "strata-planner.js"] {
+    for file in ["index.html", "style.css", "strata-planner.js", "worker.js"] {
         fs::copy(repo.join("web").join(file), staging.join(file))
             .with_context(|| format!("copying web/{file}"))?;
     }

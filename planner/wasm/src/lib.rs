@@ -10,11 +10,14 @@
 //! const f = planFleet([[{ image: "web", closure: text0 }], [{ image: "web", closure: text1 }]],
 //!                     { algorithm: "fleet", budget: 20 });
 //! console.log(f.figures.update.ratio);
+//! // Parse once, plan on every change:
+//! const c = new Closure(closureText);
+//! const q = c.plan({ algorithm: "auto", budget: 30 });
 //! ```
 
 use serde::{Deserialize, Serialize};
 use strata_planner::{
-    parse_closure, plan_closure, plan_fleet, simulate, Algorithm, History, ImageClosure,
+    parse_closure, plan_closure, plan_fleet, simulate, Algorithm, Graph, History, ImageClosure,
     PlanOptions, Revision, DEFAULT_STORE_DIR,
 };
 use wasm_bindgen::prelude::*;
@@ -59,6 +62,45 @@ pub fn plan(closure: &str, options_js: JsValue) -> Result<JsValue, JsError> {
     let options = options(options_js)?;
     let graph = parse_closure(closure, DEFAULT_STORE_DIR)?;
     to_js(&plan_closure(&graph, &options)?)
+}
+
+/// A closure parsed once, to plan many times (as a page does on every
+/// change of budget or algorithm) without parsing it again.
+#[wasm_bindgen(js_name = Closure)]
+pub struct ParsedClosure {
+    graph: Graph,
+}
+
+#[wasm_bindgen(js_class = Closure)]
+impl ParsedClosure {
+    /// Parses a closure's JSON text, in any shape `strata plan` reads.
+    #[wasm_bindgen(constructor)]
+    pub fn new(closure: &str) -> Result<ParsedClosure, JsError> {
+        Ok(ParsedClosure {
+            graph: parse_closure(closure, DEFAULT_STORE_DIR)?,
+        })
+    }
+
+    /// How many store paths.
+    #[wasm_bindgen(getter)]
+    pub fn paths(&self) -> usize {
+        self.graph.len()
+    }
+
+    /// Plans it with options, as [`plan`] does.
+    pub fn plan(&self, options_js: JsValue) -> Result<JsValue, JsError> {
+        let options = options(options_js)?;
+        to_js(&plan_closure(&self.graph, &options)?)
+    }
+
+    /// Plans it with options and tells only how many layers: the planning
+    /// alone, without making the plan a JS object (what a benchmark
+    /// compares with the native call).
+    #[wasm_bindgen(js_name = layerCount)]
+    pub fn layer_count(&self, options_js: JsValue) -> Result<usize, JsError> {
+        let options = options(options_js)?;
+        Ok(plan_closure(&self.graph, &options)?.layers.len())
+    }
 }
 
 /// Simulates pulls of plans made before: a list of revisions, each

@@ -6,10 +6,9 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::{json, Value};
-use strata_planner::Plan;
 use wasm_bindgen::prelude::*;
 
-use crate::server::{error_message, registry_host, request};
+use crate::server::{error_message, registry_host, request_body};
 
 /// What the server's store says of the plan.
 #[derive(Debug, Clone)]
@@ -47,13 +46,22 @@ fn follow(id: &str, status: RwSignal<Option<Value>>) {
 
 /// The build action for one plan; `image` is the image's name in the page.
 #[component]
-pub fn Build(plan: Plan, image: String) -> impl IntoView {
+pub fn Build(
+    /// The plan's JSON text.
+    plan: web_sys::Blob,
+    /// The image's name.
+    image: String,
+) -> impl IntoView {
     let availability = RwSignal::new(Availability::Checking);
-    let body =
-        json!({ "plan": serde_json::from_str::<Value>(&plan.to_json()).unwrap_or(Value::Null) });
-    let plan_json = body["plan"].clone();
+    // The plan goes into the requests as it is (a blob from the worker),
+    // never read here.
+    let with_plan = move |rest: &str| -> JsValue {
+        let parts = js_sys::Array::of3(&"{\"plan\":".into(), &plan, &rest.into());
+        web_sys::Blob::new_with_blob_sequence(&parts).map_or(JsValue::NULL, JsValue::from)
+    };
+    let body = with_plan("}");
     spawn_local(async move {
-        let answer = request("POST", "/api/available", Some(&body.to_string())).await;
+        let answer = request_body("POST", "/api/available", Some(&body)).await;
         availability.set(match answer {
             Ok(a) if a.status == 200 => {
                 let v: Value = serde_json::from_str(&a.text).unwrap_or(Value::Null);
@@ -78,7 +86,6 @@ pub fn Build(plan: Plan, image: String) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let build = move |_| {
         let mut body = json!({
-            "plan": plan_json.clone(),
             "name": name.get(),
             "tag": tag.get(),
             "compression": compression.get(),
@@ -87,10 +94,12 @@ pub fn Build(plan: Plan, image: String) -> impl IntoView {
         if !words.is_empty() {
             body["cmd"] = json!(words);
         }
+        let rest = body.to_string();
+        let body = with_plan(&format!(",{}", &rest[1..]));
         error.set(None);
         status.set(None);
         spawn_local(async move {
-            match request("POST", "/api/builds", Some(&body.to_string())).await {
+            match request_body("POST", "/api/builds", Some(&body)).await {
                 Ok(a) if a.status == 202 => {
                     let answer: Value = serde_json::from_str(&a.text).unwrap_or(Value::Null);
                     let id = answer["id"].as_str().unwrap_or("").to_string();

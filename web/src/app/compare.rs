@@ -83,17 +83,16 @@ pub fn Compare() -> impl IntoView {
                     let ok = || comparisons.iter().filter_map(|c| c.result.as_ref().ok());
                     // The fewest bytes of each column, to mark its best, and
                     // the most above the bound, to scale its bars.
-                    let best = FIGURES.map(|(_, pick)| ok().map(|p| pick(&p.figures).bytes).min());
+                    let best = FIGURES.map(|(_, pick)| ok().map(|p| pick(p).bytes).min());
                     let worst = FIGURES.map(|(_, pick)| {
-                        ok().filter_map(|p| pick(&p.figures).ratio).fold(0.0, f64::max) - 1.0
+                        ok().filter_map(|p| pick(p).ratio).fold(0.0, f64::max) - 1.0
                     });
-                    comparisons.iter().cloned().map(|c| {
-                        let name = c.planner.key;
-                        let selected = move || algorithm.get() == c.planner;
-                        let choose = move |_| algorithm.set(c.planner);
-                        match c.result {
-                            Ok(plans) => {
-                                let f = plans.figures;
+                    comparisons.iter().cloned().filter_map(|c| Some((find_planner(&c.key)?, c.result))).map(|(planner, result)| {
+                        let name = planner.key;
+                        let selected = move || algorithm.get() == planner;
+                        let choose = move |_| algorithm.set(planner);
+                        match result {
+                            Ok(f) => {
                                 view! {
                                     <tr data-testid=format!("compare-row-{name}") class:selected=selected on:click=choose>
                                         <th>{name}</th>

@@ -58,16 +58,8 @@ pub fn PathRow(
 
 /// A path of the shown closure as a row, or a note when it is not there.
 fn row_for(ui: Ui, path: &str) -> AnyView {
-    let layer = ui.plan.with(|p| {
-        p.as_ref()
-            .ok()?
-            .layers
-            .iter()
-            .position(|l| l.paths.iter().any(|q| q.as_str() == path))
-    });
-    let size = ui
-        .with_closure(|c| c.graph.find(path).map(|id| c.graph.node(id).nar_size))
-        .flatten();
+    let layer = layer_of(ui, path);
+    let size = ui.size_of(path);
     match size {
         Some(size) => view! { <PathRow path=path.to_string() size layer/> }.into_any(),
         None => {
@@ -83,24 +75,41 @@ fn row_for(ui: Ui, path: &str) -> AnyView {
     }
 }
 
+/// A path's layer in the shown plan.
+fn layer_of(ui: Ui, path: &str) -> Option<usize> {
+    let id = ui.graph.with(|g| g.as_ref()?.index.get(path).copied())?;
+    ui.layer_of
+        .with(|l| l.get(id).copied().flatten().map(|l| l as usize))
+}
+
+/// Paths of the shown image whose store path holds `query` (any case).
+pub fn search(ui: Ui, query: &str) -> Vec<usize> {
+    let q = query.trim().to_lowercase();
+    if q.is_empty() {
+        return Vec::new();
+    }
+    ui.graph.with(|g| {
+        let Some(g) = g else { return Vec::new() };
+        (0..g.view.len())
+            .filter(|&id| g.view.paths[id].to_lowercase().contains(&q))
+            .collect()
+    })
+}
+
 /// The panel.
 #[component]
 pub fn Hand() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let query = RwSignal::new(String::new());
+    let query = ui.query;
     let results = move || {
-        let q = query.get().trim().to_lowercase();
-        if q.is_empty() {
-            return Vec::new();
-        }
-        let mut found = ui
-            .with_closure(|c| {
-                (0..c.graph.len())
-                    .filter(|&id| c.graph.path(id).as_str().to_lowercase().contains(&q))
-                    .map(|id| (c.graph.path(id).to_string(), c.graph.node(id).nar_size))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        let found = search(ui, &query.get());
+        let mut found: Vec<(String, u64)> = ui.graph.with(|g| {
+            let Some(g) = g else { return Vec::new() };
+            found
+                .iter()
+                .map(|&id| (g.view.paths[id].clone(), g.view.sizes[id]))
+                .collect()
+        });
         found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         found.truncate(12);
         found
@@ -151,8 +160,7 @@ pub fn Hand() -> impl IntoView {
             </label>
             <ul class="paths" data-testid="search-results">
                 {move || results().into_iter().map(|(path, size)| {
-                    let layer = ui.plan.with(|p| p.as_ref().ok()?.layers.iter()
-                        .position(|l| l.paths.iter().any(|q| q.as_str() == path)));
+                    let layer = layer_of(ui, &path);
                     view! { <PathRow path size layer/> }
                 }).collect_view()}
             </ul>

@@ -7,58 +7,31 @@ use leptos::prelude::*;
 use strata_planner::human_bytes;
 
 use super::Ui;
-use crate::cut::{cli_line, Setting};
 use crate::drawing::layer_colour;
-use crate::fleet::Fleet;
-
-/// The download's file name: the image, and the revision when the page
-/// holds several.
-fn file_name(ui: Ui) -> String {
-    let name = ui.shown_image.get();
-    if ui.fleet.with(|f| f.revisions.len()) > 1 {
-        format!("{name}.rev{}.plan.json", ui.shown_revision.get())
-    } else {
-        format!("{name}.plan.json")
-    }
-}
-
-/// The `strata plan` line for the shown plan.
-fn command(ui: Ui) -> Option<String> {
-    let (r, name) = (ui.shown_revision.get(), ui.shown_image.get());
-    let planner = ui.algorithm.get();
-    let earlier = r.checked_sub(1);
-    ui.with_closure(|closure| {
-        let has_earlier = earlier.is_some_and(|e| {
-            ui.fleet
-                .with(|f| f.revisions[e].iter().any(|c| c.image == name))
-        });
-        // Only whether there is one matters to the command line.
-        let stand_in = ui.plan.get().ok();
-        ui.fleet.with(|f| {
-            let setting = Setting {
-                closure,
-                planner,
-                budget: ui.budget.get(),
-                popularity: f.popularity.as_ref().map(|p| &p.counts),
-                earlier: stand_in.as_ref().filter(|_| has_earlier),
-            };
-            let closure_file = if f.revisions.len() > 1 {
-                format!("rev{r}/{name}.json")
-            } else {
-                format!("{name}.json")
-            };
-            let earlier_file = format!("{name}.rev{}.plan.json", r.saturating_sub(1));
-            ui.cut
-                .with(|c| cli_line(&setting, c, &closure_file, &earlier_file))
-        })
-    })
-}
+use crate::planning::FleetView;
 
 /// The bar above the drawings.
 #[component]
 pub fn Summary() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let images = move || ui.fleet.with(Fleet::images);
+    // The plan's canonical bytes, as `strata plan -o` writes them, as a
+    // blob (a data: address of a big plan would weigh on the page).
+    let href = RwSignal::new(String::new());
+    Effect::new(move |previous: Option<String>| {
+        if let Some(old) = previous.filter(|u| !u.is_empty()) {
+            let _ = web_sys::Url::revoke_object_url(&old);
+        }
+        let url = ui
+            .plan_blob
+            .with(|b| {
+                b.as_ref()
+                    .and_then(|b| web_sys::Url::create_object_url_with_blob(b).ok())
+            })
+            .unwrap_or_default();
+        href.set(url.clone());
+        url
+    });
+    let images = move || ui.fleet.with(FleetView::images);
     let revisions = move || ui.fleet.with(|f| f.revisions.len());
     view! {
         <section class="summary-bar">
@@ -86,20 +59,17 @@ pub fn Summary() -> impl IntoView {
                     </select>
                 </label>
             </div>
+            <span class="hint planning" data-testid="planning"
+                data-worker-ms=move || { let (p, c) = ui.worker_ms.get(); format!("{p:.0} {c:.0}") }>{move || ui.planning.get().then_some("planning…")}</span>
             {move || match ui.plan.get() {
                 Err(e) => view! { <p class="plan-summary error" data-testid="plan-summary">{e}</p> }.into_any(),
                 Ok(p) => {
-                    let paths: usize = p.layers.iter().map(|l| l.paths.len()).sum();
-                    let key = if p.algorithm.name == strata_planner::Algorithm::Pipeline {
+                    let paths = p.paths;
+                    let key = if p.pipeline {
                         "pipeline"
                     } else {
                         ui.algorithm.get().key
                     };
-                    // The plan's canonical bytes, as `strata plan -o` writes them.
-                    let href = format!(
-                        "data:application/json;charset=utf-8,{}",
-                        js_sys::encode_uri_component(&p.to_json())
-                    );
                     view! {
                         <p class="plan-summary">
                             <strong>{ui.shown_image.get()}</strong>": "
@@ -107,14 +77,14 @@ pub fn Summary() -> impl IntoView {
                                 {format!("{paths} paths, {} in {} layers ({key})", human_bytes(p.size), p.layers.len())}
                             </span>
                         </p>
-                        <a class="button primary" data-testid="download-plan" href=href download=file_name(ui)
+                        <a class="button primary" data-testid="download-plan" href=move || href.get() download=move || ui.file_name.get()
                             title="what strata plan writes with the flags below; strata build builds the image from it">
                             "Download this plan"
                         </a>
                     }.into_any()
                 }
             }}
-            {move || command(ui).map(|line| view! {
+            {move || ui.command.get().map(|line| view! {
                 <code class="cli" data-testid="cli-line" title="the same plan from the command line">{line}</code>
             })}
         </section>
@@ -132,28 +102,28 @@ pub fn Layers() -> impl IntoView {
                 let total = p.size.max(1);
                 let name = ui.shown_image.get();
                 let build = {
-                    let (plan, image) = (p.clone(), name.clone());
-                    move || ui.server.get().is_some().then(|| view! {
-                        <super::build::Build plan=plan.clone() image=image.clone()/>
-                    })
+                    let image = name.clone();
+                    move || {
+                        ui.server.get()?;
+                        let plan = ui.plan_blob.get()?;
+                        Some(view! { <super::build::Build plan image=image.clone()/> })
+                    }
                 };
                 view! {
                     <table data-testid="plan-table">
                         <thead><tr><th>"layer"</th><th>"paths"</th><th>"size"</th><th>"share"</th><th>"largest path"</th></tr></thead>
                         <tbody>
                             {p.layers.iter().enumerate().map(|(i, l)| {
-                                let largest = l.largest_path()
-                                    .map(|p| p.name().to_string())
-                                    .unwrap_or_default();
+                                let largest = l.largest.clone();
                                 view! {
-                                    <tr data-testid="plan-layer" title=l.paths.join("\n")
+                                    <tr data-testid="plan-layer" title=l.names.clone()
                                         class:chosen=move || ui.layer.get() == Some(i)
                                         on:click=move |_| ui.layer.set(Some(i))>
                                         <td>
                                             <span class="swatch" style=format!("background: {}", layer_colour(Some(i)))></span>
                                             {i}
                                         </td>
-                                        <td>{l.paths.len()}</td>
+                                        <td>{l.paths}</td>
                                         <td>{human_bytes(l.size)}</td>
                                         <td>{format!("{:.1}%", l.size as f64 * 100.0 / total as f64)}</td>
                                         <td>{largest}{l.base.then_some(" (base)")}</td>

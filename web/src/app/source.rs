@@ -6,18 +6,22 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 
 use super::Ui;
 use crate::address::Origin;
-use crate::fleet::{
-    example_fleet, image_name, read_closure, read_popularity, read_revision, Fleet, FleetKind,
-    PopularityFile,
-};
+use crate::fleet::image_name;
+use crate::planning::{How, Request};
+
+/// Files' names and texts; the texts stay JavaScript strings, handed to
+/// the worker as they are (a big closure is never copied into the page's
+/// wasm).
+pub type Files = Vec<(String, JsValue)>;
 
 /// The files' names and texts.
-async fn read_list(list: Option<web_sys::FileList>) -> Result<Vec<(String, String)>, String> {
+async fn read_list(list: Option<web_sys::FileList>) -> Result<Files, String> {
     let files: Vec<web_sys::File> = match list {
         Some(list) => (0..list.length()).filter_map(|i| list.get(i)).collect(),
         None => Vec::new(),
@@ -27,14 +31,14 @@ async fn read_list(list: Option<web_sys::FileList>) -> Result<Vec<(String, Strin
         let text = JsFuture::from(file.text())
             .await
             .map_err(|_| format!("{}: could not be read", file.name()))?;
-        texts.push((file.name(), text.as_string().unwrap_or_default()));
+        texts.push((file.name(), text));
     }
     Ok(texts)
 }
 
 /// The chosen files (the input is cleared, so choosing the same files
 /// again is a new choice).
-async fn read_files(input: &HtmlInputElement) -> Result<Vec<(String, String)>, String> {
+async fn read_files(input: &HtmlInputElement) -> Result<Files, String> {
     let list = input.files();
     let texts = read_list(list).await;
     input.set_value("");
@@ -43,33 +47,18 @@ async fn read_files(input: &HtmlInputElement) -> Result<Vec<(String, String)>, S
 
 /// Opens files as the page's closures: one file is one closure, shown at
 /// once; several are a revision of a fleet (the next one, when the page
-/// already holds revisions of files).
-pub fn open_files(ui: Ui, texts: Vec<(String, String)>, origin: Origin) {
-    let opened = match texts.as_slice() {
-        [] => Err("no closure files chosen".to_string()),
-        [(name, text)] => read_closure(name, text).map(|c| {
-            let label = c.image.clone();
-            Fleet::single(c, label)
-        }),
-        _ => read_revision(&texts).map(|revision| {
-            let mut fleet = ui.fleet.get_untracked();
-            fleet.add_user_revision(revision);
-            fleet
-        }),
-    };
-    match opened {
-        Ok(fleet) if fleet.kind == FleetKind::Revisions && fleet.revisions.len() > 1 => {
-            ui.error.set(None);
-            ui.origin.set(Origin::Local);
-            ui.fleet.set(fleet);
-        }
-        Ok(fleet) => ui.open(fleet, origin),
-        Err(e) => ui.error.set(Some(e)),
+/// already holds revisions of files). The worker reads them.
+pub fn open_files(ui: Ui, files: Files, origin: Origin) {
+    if files.is_empty() {
+        ui.error.set(Some("no closure files chosen".to_string()));
+        return;
     }
+    ui.send_files(How::Files, files, Some(origin));
 }
 
 /// Opens a closure by where it is (a server's example, or a URL): from
-/// the address (`keep_view`: the address's choices stay) or a click.
+/// the address (`keep_view`: the address's choices stay) or a click. The
+/// bundled example opens in the worker.
 pub fn open_origin(ui: Ui, origin: Origin, keep_view: bool) {
     let (url, name) = match &origin {
         Origin::ServerExample(name) => (format!("/api/examples/{name}"), name.clone()),
@@ -77,28 +66,25 @@ pub fn open_origin(ui: Ui, origin: Origin, keep_view: bool) {
             url.clone(),
             image_name(url.rsplit('/').next().unwrap_or(url)),
         ),
-        Origin::Bundled | Origin::Local => return,
+        Origin::Bundled | Origin::Local => return ui.send(Request::Example(keep_view)),
     };
     spawn_local(async move {
-        let read = match crate::server::request("GET", &url, None).await {
-            Ok(a) if a.status == 200 => read_closure(&format!("{name}.json"), &a.text),
-            Ok(a) => Err(format!("{url}: {}", crate::server::error_message(&a))),
-            Err(e) => Err(e),
-        };
-        match read {
-            Ok(closure) => {
+        match crate::server::fetch_text(&url).await {
+            Ok((200, text)) => {
                 let label = match &origin {
                     Origin::ServerExample(_) => format!("{name}, an example of this server"),
                     _ => url.clone(),
                 };
-                let fleet = Fleet::single(closure, label);
-                if keep_view {
-                    ui.error.set(None);
-                    ui.fleet.set(fleet);
-                    ui.origin.set(origin);
-                } else {
-                    ui.open(fleet, origin);
-                }
+                let files = vec![(format!("{name}.json"), text)];
+                ui.send_files(How::Single { label, keep_view }, files, Some(origin));
+            }
+            Ok((status, text)) => {
+                let answer = crate::server::Answer {
+                    status,
+                    text: text.as_string().unwrap_or_default(),
+                };
+                let message = crate::server::error_message(&answer);
+                ui.error.set(Some(format!("{url}: {message}")));
             }
             Err(e) => ui.error.set(Some(e)),
         }
@@ -140,7 +126,7 @@ pub fn paste_anywhere(ui: Ui) {
             ev.prevent_default();
             open_files(
                 ui,
-                vec![("pasted closure".to_string(), text)],
+                vec![("pasted closure".to_string(), JsValue::from_str(&text))],
                 Origin::Local,
             );
         }
@@ -163,15 +149,8 @@ pub fn Source() -> impl IntoView {
     let add_revision = move |ev: leptos::ev::Event| {
         let input: HtmlInputElement = event_target(&ev);
         spawn_local(async move {
-            match read_files(&input)
-                .await
-                .and_then(|texts| read_revision(&texts))
-            {
-                Ok(revision) => {
-                    ui.error.set(None);
-                    ui.origin.set(Origin::Local);
-                    ui.fleet.update(|f| f.add_user_revision(revision));
-                }
+            match read_files(&input).await {
+                Ok(files) => ui.send_files(How::Revision, files, Some(Origin::Local)),
                 Err(e) => ui.error.set(Some(e)),
             }
         });
@@ -179,21 +158,15 @@ pub fn Source() -> impl IntoView {
     let set_popularity = move |ev: leptos::ev::Event| {
         let input: HtmlInputElement = event_target(&ev);
         spawn_local(async move {
-            let read = read_files(&input)
+            match read_files(&input)
                 .await
-                .and_then(|texts| match texts.as_slice() {
-                    [(name, text)] => Ok(PopularityFile {
-                        file: name.clone(),
-                        counts: read_popularity(name, text)?,
-                        bundled: false,
-                    }),
-                    _ => Err("choose one popularity file".to_string()),
-                });
-            match read {
-                Ok(popularity) => {
-                    ui.error.set(None);
-                    ui.fleet.update(|f| f.popularity = Some(popularity));
-                }
+                .map(|mut t| (t.pop(), t.is_empty()))
+            {
+                Ok((Some((name, text)), true)) => ui.send(Request::Popularity(
+                    name,
+                    text.as_string().unwrap_or_default(),
+                )),
+                Ok(_) => ui.error.set(Some("choose one popularity file".to_string())),
                 Err(e) => ui.error.set(Some(e)),
             }
         });
@@ -202,14 +175,17 @@ pub fn Source() -> impl IntoView {
     let open_pasted = move |_| {
         open_files(
             ui,
-            vec![("pasted closure".to_string(), pasted.get_untracked())],
+            vec![(
+                "pasted closure".to_string(),
+                JsValue::from_str(&pasted.get_untracked()),
+            )],
             Origin::Local,
         );
     };
     view! {
         <section class="source">
             <p class="opened">
-                <span data-testid="fleet-summary">{move || ui.fleet.with(Fleet::summary)}</span>
+                <span data-testid="fleet-summary">{move || ui.fleet.with(|f| f.summary.clone())}</span>
                 {move || super::address::unsharable(&ui.origin.get()).then(|| view! {
                     <span class="hint" data-testid="unsharable">
                         " (opened from your disk: the address keeps the view, not the closure)"
@@ -231,7 +207,7 @@ pub fn Source() -> impl IntoView {
                     <button data-testid="open-pasted" on:click=open_pasted>"Open"</button>
                 </details>
                 <button data-testid="use-example" on:click=move |_| {
-                    ui.open(example_fleet(), Origin::Bundled);
+                    ui.send(Request::Example(false));
                 }>"Example fleet"</button>
                 {move || ui.server.get().filter(|l| !l.is_empty()).map(|list| view! {
                     <span data-testid="server-examples">

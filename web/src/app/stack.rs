@@ -10,10 +10,11 @@ use super::hand::PathRow;
 use super::Ui;
 use crate::drawing::{layer_colour, stack_heights, text_colour};
 
-/// The stack's height in pixels, and the least height of a bar (so the
-/// smallest layer can still be pointed at).
-const HEIGHT: f64 = 520.0;
+/// The least height of a bar (so the smallest layer can still be pointed
+/// at); the stack is as high as the graph beside it ([`Ui::height`]).
 const LEAST: f64 = 6.0;
+/// The selected layer's paths listed at most (the rest are counted).
+const LISTED: usize = 200;
 /// Bars at least this high carry their label inside.
 const LABELLED: f64 = 17.0;
 
@@ -35,17 +36,15 @@ pub fn Stack() -> impl IntoView {
             <h2>"Layers, to scale"</h2>
             {move || ui.plan.get().ok().map(|p| {
                 let sizes: Vec<u64> = p.layers.iter().map(|l| l.size).collect();
-                let heights = stack_heights(&sizes, HEIGHT, LEAST);
+                let heights = stack_heights(&sizes, ui.height.get(), LEAST);
                 let bars = p.layers.iter().enumerate().zip(heights).map(|((i, l), h)| {
-                    let largest = l.largest_path().map(|p| p.name().to_string()).unwrap_or_default();
-                    let more = if l.paths.len() > 1 { format!(" +{}", l.paths.len() - 1) } else { String::new() };
-                    let label = format!("{i} · {} · {largest}{more}", human_bytes(l.size));
+                    let more = if l.paths > 1 { format!(" +{}", l.paths - 1) } else { String::new() };
+                    let label = format!("{i} · {} · {}{more}", human_bytes(l.size), l.largest);
                     let style = format!(
                         "height: {h:.1}px; background: {}; color: {}",
                         layer_colour(Some(i)), text_colour(Some(i))
                     );
-                    let title = format!("layer {i}: {}, {}\n{}", paths(l.paths.len()), human_bytes(l.size),
-                        l.paths.iter().map(|p| p.name()).collect::<Vec<_>>().join("\n"));
+                    let title = format!("layer {i}: {}, {}\n{}", paths(l.paths), human_bytes(l.size), l.names);
                     view! {
                         <div class="stack-bar" data-testid="stack-layer" data-layer=i.to_string()
                             data-size=l.size.to_string() style=style title=title
@@ -82,24 +81,30 @@ fn LayerPaths() -> impl IntoView {
             );
         };
         let layer = &plan.layers[i];
-        let mut rows: Vec<(String, u64)> = layer
-            .paths
-            .iter()
-            .enumerate()
-            .map(|(k, p)| (p.to_string(), layer.nar_sizes.get(k).copied().unwrap_or(0)))
-            .collect();
+        let mut rows: Vec<(String, u64)> = ui.graph.with(|g| {
+            let Some(g) = g else { return Vec::new() };
+            ui.layer_of.with(|l| {
+                (0..g.view.len())
+                    .filter(|&id| l.get(id).copied().flatten() == Some(i as u32))
+                    .map(|id| (g.view.paths[id].clone(), g.view.sizes[id]))
+                    .collect()
+            })
+        });
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let more = rows.len().saturating_sub(LISTED);
+        rows.truncate(LISTED);
         Some(
             view! {
                 <div class="layer-paths" data-testid="layer-paths">
                     <h3>
                         <span class="swatch" style=format!("background: {}", layer_colour(Some(i)))></span>
-                        {format!("Layer {i}: {}, {}", paths(layer.paths.len()), human_bytes(layer.size))}
+                        {format!("Layer {i}: {}, {}", paths(layer.paths), human_bytes(layer.size))}
                         {layer.base.then_some(" (from the base plan)")}
                     </h3>
                     <ul class="paths">
                         {rows.into_iter().map(|(path, size)| view! { <PathRow path size layer=Some(i)/> }).collect_view()}
                     </ul>
+                    {(more > 0).then(|| view! { <p class="hint">{format!("… and {more} smaller paths (find one by name)")}</p> })}
                 </div>
             }
             .into_any(),
