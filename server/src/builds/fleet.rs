@@ -23,21 +23,40 @@ pub fn record_plan(store: &dyn BlobStore, image: &str, plan: &Plan) -> Result<()
     store.put_record(&record_name(image), plan.to_json().as_bytes())
 }
 
+/// One image's latest plan, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetPlan {
+    /// The image name.
+    pub image: String,
+    /// The budget it was planned with, when the record says.
+    pub budget: Option<usize>,
+    /// Its layers.
+    pub layers: Vec<Layer>,
+}
+
 /// The latest plan of every image built here, by image name (sorted). A
 /// record that no longer reads as a plan is skipped with a warning: it
 /// only costs the planner some knowledge.
-pub fn read_fleet(store: &dyn BlobStore) -> Result<Vec<(String, Vec<Layer>)>, StoreError> {
+pub fn read_fleet(store: &dyn BlobStore) -> Result<Vec<FleetPlan>, StoreError> {
     let mut plans = Vec::new();
     for leaf in store.list_records(FOLDER)? {
         let record = format!("{FOLDER}{leaf}");
         let Some(bytes) = store.get_record(&record)? else {
             continue;
         };
+        let budget = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|plan| plan["algorithm"]["budget"].as_u64())
+            .and_then(|b| usize::try_from(b).ok());
         match std::str::from_utf8(&bytes)
             .map_err(|e| e.to_string())
             .and_then(|text| read_layers(text).map_err(|e| e.to_string()))
         {
-            Ok(layers) => plans.push((leaf.replace('+', "/"), layers)),
+            Ok(layers) => plans.push(FleetPlan {
+                image: leaf.replace('+', "/"),
+                budget,
+                layers,
+            }),
             Err(e) => tracing::warn!(record, error = %e, "skipping a fleet plan"),
         }
     }
@@ -69,15 +88,16 @@ mod tests {
         record_plan(&store, "library/hello", &two).unwrap();
         store.put_record("plans/broken", b"{not json").unwrap();
         let fleet = read_fleet(&store).unwrap();
-        let names: Vec<&str> = fleet.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = fleet.iter().map(|p| p.image.as_str()).collect();
         assert_eq!(names, ["library/hello", "world"]);
+        assert_eq!((fleet[0].budget, fleet[1].budget), (Some(2), Some(1)));
         let paths = |layers: &[Layer]| -> Vec<Vec<String>> {
             layers
                 .iter()
                 .map(|l| l.paths.iter().map(|p| p.to_string()).collect())
                 .collect()
         };
-        assert_eq!(paths(&fleet[0].1), paths(&two.layers));
-        assert_eq!(paths(&fleet[1].1), paths(&one.layers));
+        assert_eq!(paths(&fleet[0].layers), paths(&two.layers));
+        assert_eq!(paths(&fleet[1].layers), paths(&one.layers));
     }
 }

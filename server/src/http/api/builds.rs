@@ -110,8 +110,10 @@ pub(super) async fn submit(
 
 /// With `fleet`, hands the planner the latest plan of every image built
 /// here (as `strata plan --fleet DIR`), and this image's own as
-/// `previous` unless the request gave one. Nothing when nothing was built
-/// yet: the first image is planned as `strata plan` plans it.
+/// `previous` unless the request gave one. This image's own is left out
+/// when it was planned for another budget: kept whole, its layers would
+/// keep the image at that budget. Nothing when nothing else is known: the
+/// first image is planned as `strata plan` plans it.
 fn know_fleet(
     store: &dyn BlobStore,
     name: Option<String>,
@@ -121,10 +123,7 @@ fn know_fleet(
     if options.algorithm != Algorithm::Fleet {
         return Ok(());
     }
-    let plans = read_fleet(store).map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
-    if plans.is_empty() {
-        return Ok(());
-    }
+    let mut plans = read_fleet(store).map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
     let name = name.unwrap_or_else(|| {
         let roots: Vec<StorePath> = graph
             .roots()
@@ -133,13 +132,17 @@ fn know_fleet(
             .collect();
         default_name(&roots)
     });
+    plans.retain(|p| p.image != name || p.budget == Some(options.budget));
+    if plans.is_empty() {
+        return Ok(());
+    }
     if options.previous.is_none() {
         options.previous = plans
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, l)| l.clone());
+            .find(|p| p.image == name)
+            .map(|p| p.layers.clone());
     }
-    options.fleet = Some(plans.into_iter().map(|(_, layers)| layers).collect());
+    options.fleet = Some(plans.into_iter().map(|p| p.layers).collect());
     Ok(())
 }
 

@@ -649,6 +649,20 @@ async fn builds_planned_with_fleet_know_the_images_built_before() {
         (again["id"].as_str(), again["state"].as_str()),
         (Some(first_id.as_str()), Some("done"))
     );
+    // At another budget, its own plan is not its previous (kept whole, it
+    // would hold the image at the old budget).
+    let (_, text) = call(
+        &s.app,
+        "POST",
+        "/builds",
+        &build(serde_json::json!({"name": "first", "budget": 1})),
+    )
+    .await;
+    built(&s.app, &text).await;
+    let again = recorded("first");
+    assert_eq!(again["algorithm"]["budget"], 1);
+    assert_eq!(again["algorithm"].get("previous"), None);
+    assert_eq!(again["layers"].as_array().unwrap().len(), 1);
     // A fleet that is not a boolean is the client's mistake.
     let (code, text) = call(
         &s.app,
