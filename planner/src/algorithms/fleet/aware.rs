@@ -20,16 +20,30 @@
 //!    [`DUPLICATE_WEIGHT`] times the bytes in it that other images hold,
 //!    unless the group is a single path or another image's layer
 //!    ([`merge::Duplicates`]): those are the bytes the fleet stores and
-//!    pulls twice because this grouping is this image's alone.
+//!    pulls twice because this grouping is this image's alone. A small
+//!    group of paths held by exactly the same images (one holder class)
+//!    costs [`CLASS_DISCOUNT`] of that when the image is short of layers:
+//!    the other images of the class, short of layers too, tend to cut it
+//!    the same way, and once one has, the rest take it whole (step 1).
 //!
-//! An unchanged fleet gives unchanged plans: an image's previous plan is
-//! all unchanged layers within the budget, so nothing is merged. Measured
-//! with `shared/bench/pullsim.py` (README: "Fleet-aware planning"), on the
-//! dev fleet at budget 20 this lowers all three figures against `fleet`
-//! alone (fleet 1.167 to 1.127, update 1.251 to 1.173, image 1.074 to
-//! 1.067) and meets the budget-100 goals; the first revision depends on
-//! the order images are planned in (the first ones are planned blind), and
-//! some orders end worse than `fleet` alone: see the README.
+//! A closure within the budget is planned the same way (it takes the
+//! layers the fleet has rather than a layer a path). An unchanged fleet
+//! gives unchanged plans: an image's previous plan is all unchanged
+//! layers within the budget, so nothing is merged.
+//!
+//! Why it works: the fleet figure is the bytes of distinct layers, so a
+//! path held by several images costs once per distinct layer it is in;
+//! reusing the layers that exist and pricing every new grouping of held
+//! paths keeps their cut the same across images, while the update cost
+//! keeps paths that change at different rates apart (the study in the
+//! issue that grouped by holders alone lost the image figure for that).
+//! Measured with `shared/bench/pullsim.py` (README: "Knowing the fleet"),
+//! dev fleet, budget 20: fleet 1.167 to 1.102, update 1.251 to 1.146,
+//! image 1.074 to 1.061 against `fleet` alone; budget 100: 1.008 / 1.008
+//! / 1.002 to 1.005 / 1.007 / 1.002. Its weak spot is the first revision
+//! of a new fleet: the first images are planned knowing little and later
+//! ones reuse their layers, so in some planning orders the image figure
+//! ends worse than planning alone (README).
 
 use std::collections::HashSet;
 
