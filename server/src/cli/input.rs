@@ -55,7 +55,8 @@ pub struct PlanningArgs {
     #[arg(long, value_name = "PLAN")]
     pub previous: Option<PathBuf>,
     /// The latest plans of the fleet's images (`*.json` in DIR: plans, or
-    /// {"layers": [{"paths": [...]}]}), to share their layers (fleet algorithm).
+    /// {"layers": [{"paths": [...]}]}): the fleet algorithm plans knowing
+    /// them, reusing their layers (an empty DIR is a new fleet).
     #[arg(long, value_name = "DIR")]
     pub fleet: Option<PathBuf>,
     /// The Nix store directory.
