@@ -305,7 +305,7 @@ mod tests {
     fn fleet_pulls_no_more_than_one_layer_per_image_and_no_less_than_the_bound() {
         let fleet = example_fleet();
         let results = compare(&fleet, 20, &COMPARED);
-        assert_eq!(results.len(), 5);
+        assert_eq!(results.len(), COMPARED.len());
         for c in &results {
             let plans = c.result.as_ref().unwrap();
             let f = &plans.figures;
