@@ -141,33 +141,62 @@ pub fn merge(
     let bound = |a: usize, b: usize, counts: &[usize], bytes: &[u64], costs: &[f64]| {
         update_cost(bytes[a] + bytes[b], counts[a].max(counts[b])) - costs[a] - costs[b]
     };
-    let mut pairs = Vec::with_capacity(members.len() * members.len().saturating_sub(1) / 2);
-    for a in 0..members.len() {
-        for b in a + 1..members.len() {
-            pairs.push(Candidate::new(
-                bound(a, b, &counts, &bytes, &costs),
-                a,
-                b,
-                false,
-            ));
+    // Candidates in rows, one per group: an initial group's holds its
+    // pairs with the later initial groups, a merged group's its pairs with
+    // the groups alive when it was made; each sorted. The heap holds every
+    // row's next candidate (tagged with the row) and the exact deltas
+    // (`LOOSE`), so it stays a few hundred entries, and a row is dropped
+    // whole when its group is merged away: most pairs never go through it.
+    const LOOSE: u32 = u32::MAX;
+    let mut rows: Vec<Vec<Candidate>> = Vec::with_capacity(2 * members.len());
+    let mut next_in_row: Vec<usize> = Vec::with_capacity(2 * members.len());
+    let mut heap: BinaryHeap<(Candidate, u32)> = BinaryHeap::new();
+    let start_row = |mut row: Vec<Candidate>,
+                     rows: &mut Vec<Vec<Candidate>>,
+                     next_in_row: &mut Vec<usize>,
+                     heap: &mut BinaryHeap<(Candidate, u32)>| {
+        // Cheapest first (`Candidate` orders the cheapest greatest).
+        row.sort_unstable_by(|x, y| y.cmp(x));
+        if let Some(&first) = row.first() {
+            heap.push((first, rows.len() as u32));
         }
+        rows.push(row);
+        next_in_row.push(1);
+    };
+    for a in 0..members.len() {
+        let row = (a + 1..members.len())
+            .map(|b| Candidate::new(bound(a, b, &counts, &bytes, &costs), a, b, false))
+            .collect();
+        start_row(row, &mut rows, &mut next_in_row, &mut heap);
     }
-    let mut heap = BinaryHeap::from(pairs);
     let mut count = members.len();
     while count > target {
-        let Some((a, b, exact)) = heap.pop().map(Candidate::parts) else {
+        let Some((candidate, row)) = heap.pop() else {
             break;
         };
+        if row != LOOSE {
+            let row = row as usize;
+            if alive[row] {
+                if let Some(&next) = rows[row].get(next_in_row[row]) {
+                    next_in_row[row] += 1;
+                    heap.push((next, row as u32));
+                }
+            } else {
+                rows[row] = Vec::new();
+            }
+        }
+        let (a, b, exact) = candidate.parts();
         if !alive[a] || !alive[b] {
             continue;
         }
         if !exact {
-            heap.push(Candidate::new(
+            let exact = Candidate::new(
                 delta(a, b, &closures, &counts, &bytes, &sharing, &costs),
                 a,
                 b,
                 true,
-            ));
+            );
+            heap.push((exact, LOOSE));
             continue;
         }
         alive[a] = false;
@@ -192,14 +221,11 @@ pub fn merge(
         closures.push(closure);
         alive.push(true);
         count -= 1;
-        for o in (0..k).filter(|&o| alive[o]) {
-            heap.push(Candidate::new(
-                bound(o, k, &counts, &bytes, &costs),
-                o,
-                k,
-                false,
-            ));
-        }
+        let row = (0..k)
+            .filter(|&o| alive[o])
+            .map(|o| Candidate::new(bound(o, k, &counts, &bytes, &costs), o, k, false))
+            .collect();
+        start_row(row, &mut rows, &mut next_in_row, &mut heap);
     }
     (0..members.len())
         .filter(|&g| alive[g])
