@@ -339,7 +339,7 @@ fn closure_bitsets(
             reach[id * words + g / 64] |= 1 << (g % 64);
         }
     }
-    for id in graph.topological_order() {
+    for id in graph.referrers_first() {
         for &r in &graph.node(id).references {
             for w in 0..words {
                 let bits = reach[id * words + w];
