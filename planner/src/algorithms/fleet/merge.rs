@@ -177,9 +177,15 @@ pub fn merge(
         if row != LOOSE {
             let row = row as usize;
             if alive[row] {
-                if let Some(&next) = rows[row].get(next_in_row[row]) {
+                // The row's next pair whose groups are both alive (the
+                // others would only be popped and dropped).
+                while let Some(&next) = rows[row].get(next_in_row[row]) {
                     next_in_row[row] += 1;
-                    heap.push((next, row as u32));
+                    let (x, y, _) = next.parts();
+                    if alive[x] && alive[y] {
+                        heap.push((next, row as u32));
+                        break;
+                    }
                 }
             } else {
                 rows[row] = Vec::new();
