@@ -234,7 +234,7 @@ impl Graph {
 
     /// The nodes `id` references, as `u32` (sorted, without `id`): the
     /// flat form the graph walks use.
-    fn references_u32(&self, id: NodeId) -> &[u32] {
+    pub(crate) fn references_u32(&self, id: NodeId) -> &[u32] {
         &self.reference_ids
             [self.reference_starts[id] as usize..self.reference_starts[id + 1] as usize]
     }
@@ -271,6 +271,27 @@ impl Graph {
                 pending[r] -= 1;
                 if pending[r] == 0 {
                     ready.push(std::cmp::Reverse(r));
+                }
+            }
+        }
+        order
+    }
+
+    /// Nodes ordered so every node comes after all nodes referencing it, in
+    /// no promised order among the rest: [`Graph::topological_order`]
+    /// without its heap, for walks that only need referrers first.
+    pub fn referrers_first(&self) -> Vec<NodeId> {
+        let mut pending: Vec<u32> = (0..self.len())
+            .map(|id| self.referrer_starts[id + 1] - self.referrer_starts[id])
+            .collect();
+        let mut order: Vec<NodeId> = (0..self.len()).filter(|&id| pending[id] == 0).collect();
+        let mut next = 0;
+        while let Some(&id) = order.get(next) {
+            next += 1;
+            for &r in self.references_u32(id) {
+                pending[r as usize] -= 1;
+                if pending[r as usize] == 0 {
+                    order.push(r as usize);
                 }
             }
         }
@@ -358,122 +379,13 @@ impl Graph {
     }
 
     /// Calls `visit(start, hub_row, members)` for every node in id order,
-    /// with its closure in two parts: the `hubs` in it ([`Graph::hubs`];
-    /// bit `i` of `hub_row` stands for `hubs[i]`) and the other paths
-    /// (`members`). See [`Graph::reach_counts`] for why.
+    /// with its closure in two parts ([`split_closures`]).
     pub(crate) fn walk_closures_split(
         &self,
         hubs: &[u32],
-        mut visit: impl FnMut(NodeId, &[u64], &[u32]),
+        visit: impl FnMut(NodeId, &[u64], &[u32]),
     ) {
-        let n = self.len();
-        const NONE: u32 = u32::MAX;
-        let mut hub_bit = vec![NONE; n];
-        for (bit, &id) in hubs.iter().enumerate() {
-            hub_bit[id as usize] = bit as u32;
-        }
-        let words = hubs.len().div_ceil(64).max(1);
-        let mut reached = vec![0u64; n * words];
-        for id in self.dependencies_first() {
-            let id = id as usize;
-            if hub_bit[id] != NONE {
-                let bit = hub_bit[id] as usize;
-                reached[id * words + bit / 64] |= 1 << (bit % 64);
-            }
-            for &r in self.references_u32(id) {
-                let r = r as usize;
-                for w in 0..words {
-                    let bits = reached[r * words + w];
-                    reached[id * words + w] |= bits;
-                }
-            }
-        }
-        // References between non-hubs, flat.
-        let mut starts = Vec::with_capacity(n + 1);
-        let mut targets: Vec<u32> = Vec::new();
-        starts.push(0u32);
-        for id in 0..n {
-            if hub_bit[id] == NONE {
-                targets.extend(
-                    self.references_u32(id)
-                        .iter()
-                        .filter(|&&r| hub_bit[r as usize] == NONE),
-                );
-            }
-            starts.push(targets.len() as u32);
-        }
-        let mut seen = vec![NONE; n];
-        let mut members: Vec<u32> = Vec::new();
-        for start in 0..n {
-            members.clear();
-            if hub_bit[start] == NONE {
-                let mark = start as u32;
-                members.push(mark);
-                seen[start] = mark;
-                let mut next = 0;
-                while let Some(&id) = members.get(next) {
-                    next += 1;
-                    let id = id as usize;
-                    for &r in &targets[starts[id] as usize..starts[id + 1] as usize] {
-                        if seen[r as usize] != mark {
-                            seen[r as usize] = mark;
-                            members.push(r);
-                        }
-                    }
-                }
-            }
-            visit(
-                start,
-                &reached[start * words..(start + 1) * words],
-                &members,
-            );
-        }
-    }
-
-    /// About `count` paths, closed downwards: the paths with the most
-    /// referrers, each with its closure, in that order (ties by id).
-    pub(crate) fn hubs(&self, count: usize) -> Vec<u32> {
-        let mut by_referrers: Vec<u32> = (0..self.len() as u32).collect();
-        by_referrers
-            .sort_unstable_by_key(|&id| (std::cmp::Reverse(self.referrers(id as usize).len()), id));
-        let mut taken = vec![false; self.len()];
-        let mut hubs = Vec::new();
-        let mut todo = Vec::new();
-        for id in by_referrers {
-            if hubs.len() >= count {
-                break;
-            }
-            todo.push(id);
-            while let Some(id) = todo.pop() {
-                if !std::mem::replace(&mut taken[id as usize], true) {
-                    hubs.push(id);
-                    todo.extend_from_slice(self.references_u32(id as usize));
-                }
-            }
-        }
-        hubs
-    }
-
-    /// Nodes ordered so every node comes after all nodes it references.
-    fn dependencies_first(&self) -> Vec<u32> {
-        let mut pending: Vec<u32> = (0..self.len())
-            .map(|id| self.referrer_starts[id + 1] - self.referrer_starts[id])
-            .collect();
-        let mut order: Vec<u32> = (0..self.len() as u32)
-            .filter(|&id| pending[id as usize] == 0)
-            .collect();
-        let mut next = 0;
-        while let Some(&id) = order.get(next) {
-            next += 1;
-            for &r in self.references_u32(id as usize) {
-                pending[r as usize] -= 1;
-                if pending[r as usize] == 0 {
-                    order.push(r);
-                }
-            }
-        }
-        order.reverse();
-        order
+        split_closures(self.len(), |id| self.references_u32(id), hubs, visit);
     }
 
     /// Calls `visit(start, closure)` for every node in id order, with the
@@ -498,6 +410,11 @@ impl Graph {
             }
             visit(start, &members);
         }
+    }
+
+    /// About `count` paths, closed downwards ([`hubs`]).
+    pub(crate) fn hubs(&self, count: usize) -> Vec<u32> {
+        hubs(self.len(), |id| self.references_u32(id), count)
     }
 
     fn check_acyclic(&self) -> Result<(), InputError> {
@@ -555,6 +472,139 @@ impl Graph {
             }
         }
         Ok(())
+    }
+}
+
+/// About `count` paths of a DAG (`n` vertices, `references(v)`), closed
+/// downwards: the vertices with the most referrers, each with its
+/// closure, in that order (ties by index).
+pub(crate) fn hubs<'a>(
+    n: usize,
+    references: impl Fn(usize) -> &'a [u32],
+    count: usize,
+) -> Vec<u32> {
+    let mut referrers = vec![0u32; n];
+    for v in 0..n {
+        for &r in references(v) {
+            referrers[r as usize] += 1;
+        }
+    }
+    let mut by_referrers: Vec<u32> = (0..n as u32).collect();
+    by_referrers.sort_unstable_by_key(|&v| (std::cmp::Reverse(referrers[v as usize]), v));
+    let mut taken = vec![false; n];
+    let mut hubs = Vec::new();
+    let mut todo = Vec::new();
+    for v in by_referrers {
+        if hubs.len() >= count {
+            break;
+        }
+        todo.push(v);
+        while let Some(v) = todo.pop() {
+            if !std::mem::replace(&mut taken[v as usize], true) {
+                hubs.push(v);
+                todo.extend_from_slice(references(v as usize));
+            }
+        }
+    }
+    hubs
+}
+
+/// Calls `visit(start, hub_row, members)` for every vertex of a DAG (`n`
+/// vertices, `references(v)`) in index order, with its closure in two
+/// parts: the `hubs` in it ([`hubs`]: closed downwards; bit `i` of
+/// `hub_row` stands for `hubs[i]`) and the other vertices (`members`,
+/// `start` first unless it is a hub).
+///
+/// The hubs each vertex reaches are OR-ed up the graph in topological
+/// order (dependencies first) and only the rest of each closure is
+/// walked, along references between non-hubs (a walk that entered a hub
+/// could only reach hubs). See [`Graph::reach_counts`] for the figures.
+pub(crate) fn split_closures<'a>(
+    n: usize,
+    references: impl Fn(usize) -> &'a [u32],
+    hubs: &[u32],
+    mut visit: impl FnMut(usize, &[u64], &[u32]),
+) {
+    const NONE: u32 = u32::MAX;
+    let mut hub_bit = vec![NONE; n];
+    for (bit, &v) in hubs.iter().enumerate() {
+        hub_bit[v as usize] = bit as u32;
+    }
+    // Dependencies first: Kahn's order over referrers, reversed.
+    let mut pending = vec![0u32; n];
+    for v in 0..n {
+        for &r in references(v) {
+            pending[r as usize] += 1;
+        }
+    }
+    let mut order: Vec<u32> = (0..n as u32)
+        .filter(|&v| pending[v as usize] == 0)
+        .collect();
+    let mut next = 0;
+    while let Some(&v) = order.get(next) {
+        next += 1;
+        for &r in references(v as usize) {
+            pending[r as usize] -= 1;
+            if pending[r as usize] == 0 {
+                order.push(r);
+            }
+        }
+    }
+    let words = hubs.len().div_ceil(64).max(1);
+    let mut reached = vec![0u64; n * words];
+    for &v in order.iter().rev() {
+        let v = v as usize;
+        if hub_bit[v] != NONE {
+            let bit = hub_bit[v] as usize;
+            reached[v * words + bit / 64] |= 1 << (bit % 64);
+        }
+        for &r in references(v) {
+            let r = r as usize;
+            for w in 0..words {
+                let bits = reached[r * words + w];
+                reached[v * words + w] |= bits;
+            }
+        }
+    }
+    // References between non-hubs, flat.
+    let mut starts = Vec::with_capacity(n + 1);
+    let mut targets: Vec<u32> = Vec::new();
+    starts.push(0u32);
+    for v in 0..n {
+        if hub_bit[v] == NONE {
+            targets.extend(
+                references(v)
+                    .iter()
+                    .filter(|&&r| hub_bit[r as usize] == NONE),
+            );
+        }
+        starts.push(targets.len() as u32);
+    }
+    let mut seen = vec![NONE; n];
+    let mut members: Vec<u32> = Vec::new();
+    for start in 0..n {
+        members.clear();
+        if hub_bit[start] == NONE {
+            let mark = start as u32;
+            members.push(mark);
+            seen[start] = mark;
+            let mut next = 0;
+            while let Some(&v) = members.get(next) {
+                next += 1;
+                let v = v as usize;
+                for &r in &targets[starts[v] as usize..starts[v + 1] as usize] {
+                    if seen[r as usize] != mark {
+                        seen[r as usize] = mark;
+                        members.push(r);
+                    }
+                }
+            }
+        }
+        visit(
+            start,
+            &reached[start * words..(start + 1) * words],
+            &members,
+        );
     }
 }
 
@@ -643,7 +693,7 @@ mod tests {
     }
 
     #[test]
-    fn reach_counts_are_the_walked_counts_whatever_the_hubs() {
+    fn reach_counts_are_the_walked_counts_whatever_the_hubs_and_orders_hold() {
         // A pseudo-random DAG: each path references a few earlier ones.
         let mut seed = 12345u64;
         let mut next = |bound: usize| {
@@ -667,6 +717,17 @@ mod tests {
             members.iter().for_each(|&m| within[m as usize] += 1);
         });
         let referrers: Vec<usize> = within.iter().map(|c| c - 1).collect();
+        let order = g.referrers_first();
+        let mut position = vec![usize::MAX; g.len()];
+        for (i, &id) in order.iter().enumerate() {
+            position[id] = i;
+        }
+        assert!(position.iter().all(|&p| p != usize::MAX));
+        for id in 0..g.len() {
+            for &r in &g.node(id).references {
+                assert!(position[id] < position[r], "{id} before {r}");
+            }
+        }
         for hubs in [0, 1, 7, 64, 65, 200, 300, 1000] {
             let counts = g.reach_counts_with(hubs);
             assert_eq!(counts.closure, closure, "{hubs} hubs");

@@ -51,6 +51,36 @@ pub struct Context<'a> {
     pub fleet: Option<&'a [Vec<Vec<StorePath>>]>,
 }
 
+/// A popularity object's members in input order, counts typed (a map
+/// built from them keeps the last of a repeated name, as the map of JSON
+/// values read below does).
+struct PopularityPairs(Vec<(String, u64)>);
+
+impl<'de> Deserialize<'de> for PopularityPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PopularityPairs;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of \"name-version\": count")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(pair) = map.next_entry::<String, u64>()? {
+                    pairs.push(pair);
+                }
+                Ok(PopularityPairs(pairs))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 /// The signature every algorithm has.
 pub type AlgorithmFn = fn(&Context<'_>) -> Result<Layers, PlanError>;
 
@@ -125,6 +155,12 @@ impl FromStr for Algorithm {
 
 /// Reads a Nixery popularity file: a JSON object of `"name-version": count`.
 pub fn parse_popularity(text: &str) -> Result<Popularity, PlanError> {
+    // Valid files in one pass (pairs collected, then the map built from
+    // them sorted at once: a package set's 60,000 names in a few ms);
+    // anything else through the pass below, which names the problem.
+    if let Ok(PopularityPairs(pairs)) = serde_json::from_str(text) {
+        return Ok(pairs.into_iter().collect());
+    }
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| PlanError::Popularity {
             problem: format!(

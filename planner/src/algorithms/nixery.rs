@@ -66,7 +66,8 @@
 //! O(E log V).
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 
 use super::{Context, Layers, Popularity};
 use crate::error::PlanError;
@@ -129,8 +130,10 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
 /// Upstream's popularity of every path (step 1 of the module docs).
 fn popularities(graph: &Graph, data: Option<&Popularity>) -> Vec<u64> {
     // A hash map: looking 60,000 names up in a large `BTreeMap` of strings
-    // takes about three times as long. Only looked up, never iterated.
-    let counts: HashMap<&str, u64> = data
+    // takes about three times as long. Only looked up, never iterated. Fx
+    // hashing: the whole package set's names are hashed even for a small
+    // closure, several times faster than with std's SipHash.
+    let counts: FxHashMap<&str, u64> = data
         .into_iter()
         .flatten()
         .map(|(name, &count)| (name.as_str(), count))

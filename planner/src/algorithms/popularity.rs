@@ -75,20 +75,25 @@ pub(crate) trait ContestGraph {
     fn vertex_count(&self) -> usize;
     /// Calls `f` with every vertex `v` references.
     fn for_each_reference(&self, v: usize, f: impl FnMut(usize));
+    /// The vertices `v` references, when the graph has them flat.
+    fn references(&self, v: usize) -> &[u32];
     /// Calls `f(c, y)` for every vertex `c` and every `y` in its closure.
+    /// The most referenced paths' share of every closure comes as a bitset
+    /// ([`crate::graph::split_closures`]), not walked path by path.
     fn for_each_in_closures(&self, mut f: impl FnMut(usize, usize)) {
-        let mut stamp = vec![usize::MAX; self.vertex_count()];
-        let mut todo = Vec::new();
-        for c in 0..self.vertex_count() {
-            todo.push(c);
-            while let Some(y) = todo.pop() {
-                if stamp[y] != c {
-                    stamp[y] = c;
-                    f(c, y);
-                    self.for_each_reference(y, |t| todo.push(t));
+        let n = self.vertex_count();
+        let hubs = crate::graph::hubs(n, |v| self.references(v), crate::graph::HUB_PATHS);
+        crate::graph::split_closures(
+            n,
+            |v| self.references(v),
+            &hubs,
+            |c, hub_row, members| {
+                crate::graph::for_each_bit(hub_row, |bit| f(c, hubs[bit] as usize));
+                for &y in members {
+                    f(c, y as usize);
                 }
-            }
-        }
+            },
+        );
     }
 }
 
@@ -99,16 +104,8 @@ impl ContestGraph for Graph {
     fn for_each_reference(&self, v: usize, f: impl FnMut(usize)) {
         self.node(v).references.iter().copied().for_each(f);
     }
-    /// The most referenced paths' share of every closure comes as a
-    /// bitset ([`Graph::walk_closures_split`]), not walked path by path.
-    fn for_each_in_closures(&self, mut f: impl FnMut(usize, usize)) {
-        let hubs = self.hubs(crate::graph::HUB_PATHS);
-        self.walk_closures_split(&hubs, |c, hub_row, members| {
-            crate::graph::for_each_bit(hub_row, |bit| f(c, hubs[bit] as usize));
-            for &y in members {
-                f(c, y as usize);
-            }
-        });
+    fn references(&self, v: usize) -> &[u32] {
+        self.references_u32(v)
     }
 }
 

@@ -28,6 +28,9 @@ impl ContestGraph for Sub {
     fn for_each_reference(&self, v: usize, f: impl FnMut(usize)) {
         self.successors(v).iter().map(|&t| t as usize).for_each(f);
     }
+    fn references(&self, v: usize) -> &[u32] {
+        self.successors(v)
+    }
 }
 
 /// The paths of `sub`, most popular first.
