@@ -7,7 +7,7 @@
 //! API plans a closure with `fleet`, as `strata plan --fleet DIR` takes
 //! them. Images built through one server so share layers by construction.
 
-use strata_planner::{read_layers, Layer, Plan};
+use strata_planner::{Layer, Plan};
 
 use crate::store::{BlobStore, StoreError};
 
@@ -28,8 +28,8 @@ pub fn record_plan(store: &dyn BlobStore, image: &str, plan: &Plan) -> Result<()
 pub struct FleetPlan {
     /// The image name.
     pub image: String,
-    /// The budget it was planned with, when the record says.
-    pub budget: Option<usize>,
+    /// The budget it was planned with.
+    pub budget: usize,
     /// Its layers.
     pub layers: Vec<Layer>,
 }
@@ -44,18 +44,15 @@ pub fn read_fleet(store: &dyn BlobStore) -> Result<Vec<FleetPlan>, StoreError> {
         let Some(bytes) = store.get_record(&record)? else {
             continue;
         };
-        let budget = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|plan| plan["algorithm"]["budget"].as_u64())
-            .and_then(|b| usize::try_from(b).ok());
+        // Records are full plans (`record_plan`): one read gives both.
         match std::str::from_utf8(&bytes)
             .map_err(|e| e.to_string())
-            .and_then(|text| read_layers(text).map_err(|e| e.to_string()))
+            .and_then(|text| Plan::from_json(text).map_err(|e| e.to_string()))
         {
-            Ok(layers) => plans.push(FleetPlan {
+            Ok(plan) => plans.push(FleetPlan {
                 image: leaf.replace('+', "/"),
-                budget,
-                layers,
+                budget: plan.algorithm.budget,
+                layers: plan.layers,
             }),
             Err(e) => tracing::warn!(record, error = %e, "skipping a fleet plan"),
         }
@@ -90,7 +87,7 @@ mod tests {
         let fleet = read_fleet(&store).unwrap();
         let names: Vec<&str> = fleet.iter().map(|p| p.image.as_str()).collect();
         assert_eq!(names, ["library/hello", "world"]);
-        assert_eq!((fleet[0].budget, fleet[1].budget), (Some(2), Some(1)));
+        assert_eq!((fleet[0].budget, fleet[1].budget), (2, 1));
         let paths = |layers: &[Layer]| -> Vec<Vec<String>> {
             layers
                 .iter()

@@ -116,10 +116,10 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     let budget = ctx.budget.max(1);
     let reach = graph.reach_counts();
     let closure_counts = reach.closure;
-    let previous = PreviousPaths::new(graph);
     // With the fleet known, even a closure within the budget is planned:
     // a layer the fleet has already is worth more than paths alone.
     if let Some(plans) = ctx.fleet {
+        let previous = PreviousPaths::new(graph);
         let fleet = FleetKnowledge::new(graph, &previous, plans, ctx.previous);
         let groups = aware::plan(
             graph,
@@ -142,6 +142,7 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
         ids.sort_by(|a, b| closure_counts[*a].cmp(&closure_counts[*b]).then(a.cmp(b)));
         return Ok(ids.into_iter().map(|id| vec![id]).collect());
     }
+    let previous = PreviousPaths::new(graph);
     let scores = scores(ctx, &closure_counts, &reach.referrers, &previous);
     let mut ranked: Vec<NodeId> = (0..n).collect();
     ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));

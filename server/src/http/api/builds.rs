@@ -132,7 +132,7 @@ fn know_fleet(
             .collect();
         default_name(&roots)
     });
-    plans.retain(|p| p.image != name || p.budget == Some(options.budget));
+    plans.retain(|p| p.image != name || p.budget == options.budget);
     if plans.is_empty() {
         return Ok(());
     }

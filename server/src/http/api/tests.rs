@@ -591,6 +591,16 @@ async fn writes_need_the_token_when_one_is_set_and_reads_do_not() {
     );
 }
 
+/// A build body: the test closure planned with `algorithm` at budget 2,
+/// and `extra`'s fields.
+fn closure_body(algorithm: &str, extra: Value) -> String {
+    let mut body = serde_json::json!({"closure": closure(), "algorithm": algorithm, "budget": 2});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    body.to_string()
+}
+
 /// The id of an accepted build, once it is done.
 async fn built(app: &Router, accepted: &str) -> String {
     let answer: Value = serde_json::from_str(accepted).unwrap();
@@ -603,13 +613,7 @@ async fn built(app: &Router, accepted: &str) -> String {
 #[tokio::test]
 async fn builds_planned_with_fleet_know_the_images_built_before() {
     let s = server("fleet", None);
-    let build = |extra: Value| {
-        let mut body = serde_json::json!({"closure": closure(), "algorithm": "fleet", "budget": 2});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        body.to_string()
-    };
+    let build = |extra: Value| closure_body("fleet", extra);
     let recorded = |name: &str| -> Value {
         let store = FsStore::open(s.dir.join("data")).unwrap();
         let bytes = store.get_record(&format!("plans/{name}")).unwrap().unwrap();
@@ -678,14 +682,7 @@ async fn builds_planned_with_fleet_know_the_images_built_before() {
 #[tokio::test]
 async fn builds_take_perms_and_users_as_strata_build_does() {
     let s = server("perms", None);
-    let body = |extra: Value| {
-        let mut body =
-            serde_json::json!({"closure": closure(), "algorithm": "popularity", "budget": 2});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        body.to_string()
-    };
+    let body = |extra: Value| closure_body("popularity", extra);
     let good = body(serde_json::json!({
         "perms": [{"path": HELLO, "mode": "0750", "uid": 1000, "gid": 100}],
         "createUser": ["app:1000:100"],
