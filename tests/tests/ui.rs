@@ -186,6 +186,23 @@ impl Drop for Page {
 /// How long the page may take to show what a test waits for.
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Asks `probe` every `every` until it answers `Ok`; fails with its last
+/// `Err` (what the page showed instead) after `patience`.
+async fn eventually<T>(
+    patience: Duration,
+    every: Duration,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(why) => assert!(start.elapsed() < patience, "{why}"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 impl Page {
     /// Opens `/{query}` and waits for the compare table; `None` when the
     /// test is skipped (see [`ready`]).
@@ -234,18 +251,14 @@ impl Page {
     /// Waits until the element's text passes `check` (the DOM updates on
     /// the next tick after an event); fails with the last text seen.
     async fn text_until(&self, id: &str, want: &str, check: impl Fn(&str) -> bool) {
-        let start = Instant::now();
-        loop {
+        eventually(PATIENCE, Duration::from_millis(100), async || {
             let text = self.text(id).await;
-            if check(text.trim()) {
-                return;
+            match check(text.trim()) {
+                true => Ok(()),
+                false => Err(format!("{id}: expected {want}, the page shows {text:?}")),
             }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "{id}: expected {want}, the page shows {text:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     /// Waits until the element's text is `expected`.
@@ -318,18 +331,16 @@ impl Page {
     /// Waits until the shown plan's download is `expected` (the page
     /// replans on the next tick after a change); fails with the last seen.
     async fn download_becomes(&self, expected: &str) {
-        let start = Instant::now();
-        loop {
+        eventually(PATIENCE, Duration::from_millis(100), async || {
             let (_, got) = self.downloaded_plan().await;
-            if got == expected {
-                return;
+            match got == expected {
+                true => Ok(()),
+                false => Err(format!(
+                    "the page offers\n{got}\nnot strata plan's\n{expected}"
+                )),
             }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "the page offers\n{got}\nnot strata plan's\n{expected}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     /// Drops a file on the page, as a person dragging it from a file
@@ -353,8 +364,7 @@ impl Page {
     /// `strataNodes`, as a canvas has no elements to query).
     async fn graph_nodes(&self) -> Vec<serde_json::Value> {
         self.element("graph").await;
-        let start = Instant::now();
-        loop {
+        eventually(PATIENCE, Duration::from_millis(100), async || {
             let nodes = self
                 .client
                 .execute(
@@ -365,12 +375,12 @@ impl Page {
                 .await
                 .unwrap();
             let nodes = nodes.as_array().cloned().unwrap_or_default();
-            if !nodes.is_empty() {
-                return nodes;
+            match nodes.is_empty() {
+                false => Ok(nodes),
+                true => Err("the graph draws no path".to_string()),
             }
-            assert!(start.elapsed() < PATIENCE, "the graph draws no path");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     /// Clicks a path's circle in the reference graph, where the canvas
@@ -991,20 +1001,16 @@ async fn pins_excludes_and_a_pipeline_replan_as_strata_plan_does_and_the_address
     page.screenshot("hand-cut-wide", 1700, 1100).await;
 
     // The address holds the view: opened again, the same plan.
-    let start = Instant::now();
-    let address = loop {
+    let address = eventually(PATIENCE, Duration::from_millis(100), async || {
         let address = page.client.current_url().await.unwrap();
         let query: Vec<(String, String)> = address.query_pairs().into_owned().collect();
         let holds = |pair: (&str, &String)| query.iter().any(|(k, v)| (k.as_str(), v) == pair);
-        if holds(("pin", &pinned)) && holds(("exclude", &excluded)) {
-            break address;
+        match holds(("pin", &pinned)) && holds(("exclude", &excluded)) {
+            true => Ok(address),
+            false => Err(format!("the address lacks the cut: {address}")),
         }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "the address lacks the cut: {address}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     page.client.goto("about:blank").await.unwrap();
     page.client.goto(address.as_str()).await.unwrap();
     page.download_becomes(&expected).await;
@@ -1075,8 +1081,7 @@ async fn with_no_server_behind_the_page_the_build_action_is_absent() {
         .await;
     page.element("download-plan").await;
     // The page has had its answer about the server (a 404) ...
-    let start = Instant::now();
-    loop {
+    eventually(PATIENCE, Duration::from_millis(100), async || {
         let asked = page
             .client
             .execute(
@@ -1086,15 +1091,12 @@ async fn with_no_server_behind_the_page_the_build_action_is_absent() {
             )
             .await
             .unwrap();
-        if asked == true {
-            break;
+        match asked == true {
+            true => Ok(()),
+            false => Err("the page never asked for /api/examples".to_string()),
         }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "the page never asked for /api/examples"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // ... and shows neither the build panel nor the server's examples.
     for id in [
@@ -1154,8 +1156,7 @@ impl Page {
     /// web/src/app/mod.rs, `mark`) `count` times; its last time, in ms
     /// since the page opened.
     async fn mark(&self, name: &str, count: usize) -> f64 {
-        let start = Instant::now();
-        loop {
+        eventually(PATIENCE * 4, Duration::from_millis(20), async || {
             let marks = self
                 .client
                 .execute(
@@ -1165,15 +1166,12 @@ impl Page {
                 .await
                 .unwrap();
             let marks = marks.as_array().unwrap();
-            if marks.len() >= count {
-                return marks[marks.len() - 1].as_f64().unwrap();
+            match marks.last() {
+                Some(last) if marks.len() >= count => Ok(last.as_f64().unwrap()),
+                _ => Err(format!("the page never marked {name} {count} times")),
             }
-            assert!(
-                start.elapsed() < PATIENCE * 4,
-                "the page never marked {name} {count} times"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 
     /// The longest task on the page's main thread since `since` (ms since
