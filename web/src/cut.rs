@@ -50,6 +50,24 @@ pub struct HandCut {
     pub previous: Option<PlanFile>,
 }
 
+impl HandCut {
+    /// The plan file of `flag`: `base` (`--base`), else `previous`.
+    pub fn plan_file(&self, flag: &str) -> Option<&PlanFile> {
+        match flag {
+            "base" => self.base.as_ref(),
+            _ => self.previous.as_ref(),
+        }
+    }
+
+    /// Sets (or, with `None`, clears) the plan file of `flag`.
+    pub fn set_plan_file(&mut self, flag: &str, file: Option<PlanFile>) {
+        match flag {
+            "base" => self.base = file,
+            _ => self.previous = file,
+        }
+    }
+}
+
 fn insert(list: &mut Vec<String>, path: &str) {
     if let Err(at) = list.binary_search_by(|p| p.as_str().cmp(path)) {
         list.insert(at, path.to_string());

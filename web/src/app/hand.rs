@@ -128,14 +128,23 @@ pub fn Hand() -> impl IntoView {
                 match PlanFile::read(&file.name(), &text) {
                     Ok(plan) => {
                         file_error.set(None);
-                        ui.cut.update(|c| match which {
-                            "base" => c.base = Some(plan),
-                            _ => c.previous = Some(plan),
-                        });
+                        ui.cut.update(|c| c.set_plan_file(which, Some(plan)));
                     }
                     Err(e) => file_error.set(Some(format!("--{which} {e}"))),
                 }
             });
+        }
+    };
+    // A `--base` or `--previous` file input, with what it holds.
+    let plan_input = move |which: &'static str, hint: &'static str| {
+        view! {
+            <label class="block">
+                <code>{format!("--{which}")}</code>{hint}
+                <input type="file" accept=".json,application/json" data-testid=format!("{which}-file") on:change=plan_file(which)/>
+            </label>
+            {move || ui.cut.with(|c| c.plan_file(which).cloned()).map(|b| view! {
+                <p>{b.file}" "<button data-testid=format!("clear-{which}") on:click=move |_| ui.cut.update(|c| c.set_plan_file(which, None))>"remove"</button></p>
+            })}
         }
     };
     let plan_error = move || ui.plan.get().err();
@@ -175,20 +184,8 @@ pub fn Hand() -> impl IntoView {
             }}
             <details class="plans">
                 <summary>"Base and previous plans"</summary>
-                <label class="block">
-                    <code>"--base"</code>" (layers reused whole, as fromImage): "
-                    <input type="file" accept=".json,application/json" data-testid="base-file" on:change=plan_file("base")/>
-                </label>
-                {move || ui.cut.get().base.map(|b| view! {
-                    <p>{b.file}" "<button data-testid="clear-base" on:click=move |_| ui.cut.update(|c| c.base = None)>"remove"</button></p>
-                })}
-                <label class="block">
-                    <code>"--previous"</code>" (this image's last plan, for stable layers): "
-                    <input type="file" accept=".json,application/json" data-testid="previous-file" on:change=plan_file("previous")/>
-                </label>
-                {move || ui.cut.get().previous.map(|b| view! {
-                    <p>{b.file}" "<button data-testid="clear-previous" on:click=move |_| ui.cut.update(|c| c.previous = None)>"remove"</button></p>
-                })}
+                {plan_input("base", " (layers reused whole, as fromImage): ")}
+                {plan_input("previous", " (this image's last plan, for stable layers): ")}
                 {move || file_error.get().map(|e| view! { <p class="error" data-testid="plan-file-error">{e}</p> })}
             </details>
             <details class="pipeline" open=move || !ui.cut.with(|c| c.pipeline.trim().is_empty())>
