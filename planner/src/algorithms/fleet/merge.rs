@@ -16,7 +16,7 @@
 
 use std::collections::BinaryHeap;
 
-use super::aware::{CLASS_MAX_BYTES, DUPLICATE_WEIGHT};
+use super::aware::{CLASS_MAX_BYTES, DUPLICATE_WEIGHT, KEPT_WEIGHT};
 use crate::graph::{Graph, NodeId};
 
 /// Chance that a given store path is rebuilt between two revisions of an
@@ -107,6 +107,14 @@ pub fn merge(
             .enumerate()
             .map(|(g, members)| FleetSide {
                 held: d.held_bytes(graph, members),
+                kept: !cut && d.kept[g],
+                kept_bytes: match d.kept[g] {
+                    true => members
+                        .iter()
+                        .map(|&id| graph.node(id).nar_size as f64)
+                        .sum(),
+                    false => 0.0,
+                },
                 // The runs of a cut are new groupings.
                 free: !cut && d.existing[g],
                 class: d.class(members),
@@ -261,6 +269,10 @@ pub struct Duplicates<'k> {
     /// Per initial group, whether it costs nothing as it is: a single path
     /// or a layer another image has.
     pub existing: &'k [bool],
+    /// Per initial group, whether it is one of this image's unchanged
+    /// previous layers: its clients hold it, and regrouping it makes them
+    /// pull its bytes again.
+    pub kept: &'k [bool],
 }
 
 /// What the fleet knows of one group.
@@ -271,6 +283,10 @@ struct FleetSide {
     free: bool,
     /// The holder class all members share, or 0.
     class: u32,
+    /// Exactly one of this image's unchanged previous layers.
+    kept: bool,
+    /// Bytes of members from this image's unchanged previous layers.
+    kept_bytes: f64,
 }
 
 impl FleetSide {
@@ -283,19 +299,27 @@ impl FleetSide {
             } else {
                 0
             },
+            kept: false,
+            kept_bytes: self.kept_bytes + other.kept_bytes,
         }
     }
 }
 
 impl Duplicates<'_> {
-    /// The duplicate cost of a group of `bytes`: the bytes other images
-    /// hold, unless free, discounted for a small group of one class.
+    /// What a group of `bytes` costs beyond its expected update: the bytes
+    /// other images hold, unless free, discounted for a small group of one
+    /// class; and the bytes of this image's unchanged layers it regroups.
     fn cost(&self, side: &FleetSide, bytes: u64) -> f64 {
-        match (side.free, side.class != 0 && bytes <= CLASS_MAX_BYTES) {
+        let duplicated = match (side.free, side.class != 0 && bytes <= CLASS_MAX_BYTES) {
             (true, _) => 0.0,
             (false, true) => DUPLICATE_WEIGHT * side.held * self.class_discount,
             (false, false) => DUPLICATE_WEIGHT * side.held,
-        }
+        };
+        let regrouped = match side.kept {
+            true => 0.0,
+            false => KEPT_WEIGHT * side.kept_bytes,
+        };
+        duplicated + regrouped
     }
 
     /// Bytes of `members` that other images hold.
