@@ -68,6 +68,7 @@ mod aware;
 mod knowledge;
 mod merge;
 mod previous;
+mod queue;
 
 use std::collections::HashSet;
 
