@@ -311,17 +311,24 @@ impl Graph {
     }
 
     /// Closure size (own NAR size plus all dependencies') of every node.
+    ///
+    /// Sums over a DAG would count shared paths twice, so closures are
+    /// walked, as [`Graph::reach_counts`] walks them: the most referenced
+    /// paths apart, as a bitset per node, and only the rest walked.
     pub fn closure_sizes(&self) -> Vec<u64> {
-        // Reachability sets are needed (sums over a DAG double count), so
-        // walk each node's closure; memory stays linear.
+        let hubs = self.hubs(HUB_PATHS);
+        let hub_sizes: Vec<u64> = hubs
+            .iter()
+            .map(|&h| self.nodes[h as usize].nar_size)
+            .collect();
         let mut sizes = Vec::with_capacity(self.len());
-        self.walk_closures(|_, members| {
-            sizes.push(
-                members
-                    .iter()
-                    .map(|&m| self.nodes[m as usize].nar_size)
-                    .sum(),
-            );
+        self.walk_closures_split(&hubs, |_, hub_row, members| {
+            // Saturating: no closure holds 2^64 bytes of NARs.
+            let mut size = members.iter().fold(0u64, |sum, &m| {
+                sum.saturating_add(self.nodes[m as usize].nar_size)
+            });
+            for_each_bit(hub_row, |bit| size = size.saturating_add(hub_sizes[bit]));
+            sizes.push(size);
         });
         sizes
     }
@@ -390,6 +397,7 @@ impl Graph {
 
     /// Calls `visit(start, closure)` for every node in id order, with the
     /// node's closure (itself first, then in walk order).
+    #[cfg(test)]
     fn walk_closures(&self, mut visit: impl FnMut(NodeId, &[u32])) {
         let mut seen = vec![u32::MAX; self.len()];
         let mut members: Vec<u32> = Vec::new();
