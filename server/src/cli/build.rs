@@ -22,6 +22,7 @@ use super::input::{
     default_data_dir, load_plan_or_closure, plan_options, read_json, PlanOrClosure, PlanningArgs,
 };
 use super::output::{peak_memory, Output};
+use crate::files::WRITE_SIZE;
 use crate::image::archive::{docker, oci, ArchiveError};
 use crate::image::compress::Compression;
 use crate::image::config::{
@@ -595,7 +596,7 @@ fn write_target(
         Target::Archive(output) => output,
     };
     let name = output.name();
-    let mut writer = BufWriter::with_capacity(1 << 20, output);
+    let mut writer = BufWriter::with_capacity(WRITE_SIZE, output);
     write_archive(&mut writer).context(name.clone()).failure()?;
     writer
         .into_inner()
