@@ -129,6 +129,17 @@ impl AtomicFile {
         })
     }
 
+    /// Another handle on the file being written (the same open file, its
+    /// offset shared), for writers that need a `File` itself: std's
+    /// `io::copy` moves bytes from a file in the kernel only when it sees
+    /// a `File` (or a pipe, a socket, stdout) on the other side too.
+    pub fn try_clone_file(&self) -> io::Result<File> {
+        match &self.dest {
+            Dest::Staged(staged) => staged.file().try_clone(),
+            Dest::InPlace(file) => file.try_clone(),
+        }
+    }
+
     /// Makes the written bytes the target's: synced, then renamed over it
     /// (nothing to do for a file written in place).
     pub fn commit(self) -> io::Result<()> {

@@ -597,7 +597,7 @@ fn write_multi_output(target: Target<'_>, multi: &MultiImage, store: &FsStore) -
 fn write_target(
     target: Target<'_>,
     write_dir: impl FnOnce(&Path) -> Result<(), ArchiveError>,
-    write_archive: impl FnOnce(&mut BufWriter<Output>) -> Result<(), ArchiveError>,
+    write_archive: impl FnOnce(&mut BufWriter<fs::File>) -> Result<(), ArchiveError>,
 ) -> CliResult {
     let output = match target {
         Target::Dir(dir) => {
@@ -612,15 +612,19 @@ fn write_target(
         }
         Target::Archive(output) => output,
     };
+    let mut output = output;
     let name = output.name();
-    let mut writer = BufWriter::with_capacity(WRITE_SIZE, output);
+    // Into the output's `File` (not `Output`): std's `io::copy` then moves
+    // each blob from the store in the kernel.
+    let file = output.try_clone_file().context(name.clone()).failure()?;
+    let mut writer = BufWriter::with_capacity(WRITE_SIZE, file);
     write_archive(&mut writer).context(name.clone()).failure()?;
     writer
         .into_inner()
         .map_err(|e| e.into_error())
         .context(name)
-        .failure()?
-        .commit()
+        .failure()?;
+    output.commit()
 }
 
 /// The progress bar: bytes tarred and layers done, on a terminal only.
