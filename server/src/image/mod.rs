@@ -287,6 +287,9 @@ pub fn build(
 /// threads. Bytes do not depend on it: layers are independent.
 pub const LAYERS_AT_ONCE: usize = 2;
 
+/// A plan layer's blob and whether it came from the cache, or why not.
+type LayerResult = Result<(LayerBlob, bool), LayerError>;
+
 /// The blob of each plan layer, in plan order: `None` for a layer not
 /// started because the build was cancelled or an earlier-claimed layer
 /// failed (layers are claimed in order, so every layer below a failed one
@@ -295,10 +298,9 @@ fn store_path_layers(
     builder: &LayerBuilder<'_>,
     plan: &Plan,
     progress: &dyn Progress,
-) -> Vec<Option<Result<(LayerBlob, bool), LayerError>>> {
+) -> Vec<Option<LayerResult>> {
     let count = plan.layers.len();
-    let results: Vec<Mutex<Option<Result<(LayerBlob, bool), LayerError>>>> =
-        (0..count).map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<LayerResult>>> = (0..count).map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
