@@ -3,6 +3,8 @@
 # side by side in one run (page cache warm for everyone).
 #
 #   bash tests/bench/build.sh [WORKDIR]
+#   RUNS=5 ROWS="none zstd" bash tests/bench/build.sh   # repeat, print the spread
+#   STRATA=/path/to/strata bash tests/bench/build.sh      # another binary
 #
 # The store: a few hundred MB of real files copied into WORKDIR/root/nix/store
 # (the Rust toolchain's libraries and binaries, Python's standard library,
@@ -14,7 +16,10 @@
 #   zstd   strata build --compression zstd  vs  tar -c | zstd -3 -T0
 #   cached strata build again, every layer from the cache, vs the cold build
 # strata writes its layers into its cache and streams the docker-archive to
-# /dev/null; the tar pipelines write nothing. Peak memory is VmHWM (strata)
+# /dev/null; the tar pipelines write nothing. ROWS picks the figures (default
+# "none zstd gzip cached"); RUNS repeats them side by side (default 1), each
+# run's ratios printed, then min / median / max of each ratio: on a shared
+# machine one run says little. Peak memory is VmHWM (strata)
 # and GNU time's maximum RSS (the compressors).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,8 +27,12 @@ work="${1:-${TMPDIR:-/tmp}/strata-bench-build}"
 export NIX_CONFIG=$'substituters =\nexperimental-features = nix-command'
 target="${CARGO_TARGET_DIR:-target}"
 
-cargo build --release -q -p strata-server
-strata="$target/release/strata"
+if [ -n "${STRATA:-}" ]; then
+    strata="$STRATA" # another build to compare, e.g. main's
+else
+    cargo build --release -q -p strata-server
+    strata="$target/release/strata"
+fi
 
 toolchain="$(rustc --print sysroot)"
 store="$work/root/nix/store"
@@ -77,36 +86,78 @@ strata_build() { # strata_build CACHE COMPRESSION
     grep -o 'peak [0-9.]* [KMG]iB' "$work/strata.err" | tail -1 > "$work/strata.peak"
 }
 
-rm -rf "$work/cache-none" "$work/cache-gzip" "$work/cache-zstd"
-timed t_tar_sha bash -c "tar -cf - -C '$work/root' nix | sha256sum > /dev/null"
-timed t_tar_file bash -c "tar -cf - -C '$work/root' nix > '$work/floor.tar'"; rm -f "$work/floor.tar"
-timed t_none strata_build "$work/cache-none" none; p_none=$(cat "$work/strata.peak")
-timed t_tar_zstd bash -c "tar -cf - -C '$work/root' nix | zstd -q -3 -T0 > /dev/null"
-timed t_zstd strata_build "$work/cache-zstd" zstd; p_zstd=$(cat "$work/strata.peak")
-timed t_tar_gzip bash -c "tar -cf - -C '$work/root' nix | gzip -6 > /dev/null"
-timed t_tar_pigz bash -c "tar -cf - -C '$work/root' nix | pigz -6 > /dev/null"
-timed t_gzip strata_build "$work/cache-gzip" gzip; p_gzip=$(cat "$work/strata.peak")
-timed t_cached strata_build "$work/cache-gzip" gzip; p_cached=$(cat "$work/strata.peak")
-rss_pigz=$(rss bash -c "tar -cf - -C '$work/root' nix | pigz -6")
-gz_strata=$(du -sb "$work/cache-gzip/blobs" | cut -f1)
-gz_pigz=$(tar -cf - -C "$work/root" nix | pigz -6 | wc -c)
-
-rate() { calc .0f "$bytes / 1048576 / $1"; }
+rows="${ROWS:-none zstd gzip cached}"
+runs="${RUNS:-1}"
+has() { [[ " $rows " == *" $1 "* ]]; }
+t_tar_sha=- t_tar_file=- t_none=- t_tar_zstd=- t_zstd=- t_tar_gzip=- t_tar_pigz=- t_gzip=- t_cached=-
+p_none= p_zstd= p_gzip= p_cached=
+rate() { [ "$1" = - ] && echo - || calc .0f "$bytes / 1048576 / $1"; }
 ratio() { calc .2f "$1 / $2"; }
+r_none_file=() r_zstd=()
+for run in $(seq "$runs"); do
+    rm -rf "$work/cache-none" "$work/cache-gzip" "$work/cache-zstd"
+    if has none; then
+        timed t_tar_sha bash -c "tar -cf - -C '$work/root' nix | sha256sum > /dev/null"
+        timed t_tar_file bash -c "tar -cf - -C '$work/root' nix > '$work/floor.tar'"; rm -f "$work/floor.tar"
+        timed t_none strata_build "$work/cache-none" none; p_none=$(cat "$work/strata.peak")
+        r_none_file+=("$(ratio "$t_none" "$t_tar_file")")
+    fi
+    if has zstd; then
+        timed t_tar_zstd bash -c "tar -cf - -C '$work/root' nix | zstd -q -3 -T0 > /dev/null"
+        timed t_zstd strata_build "$work/cache-zstd" zstd; p_zstd=$(cat "$work/strata.peak")
+        r_zstd+=("$(ratio "$t_tar_zstd" "$t_zstd")")
+    fi
+    if has gzip; then
+        timed t_tar_gzip bash -c "tar -cf - -C '$work/root' nix | gzip -6 > /dev/null"
+        timed t_tar_pigz bash -c "tar -cf - -C '$work/root' nix | pigz -6 > /dev/null"
+        timed t_gzip strata_build "$work/cache-gzip" gzip; p_gzip=$(cat "$work/strata.peak")
+        if has cached; then
+            timed t_cached strata_build "$work/cache-gzip" gzip; p_cached=$(cat "$work/strata.peak")
+        fi
+    fi
+    if [ "$runs" -gt 1 ]; then
+        line="run $run:"
+        has none && line="$line none ${t_none}s = ${r_none_file[-1]}x tar > file (${t_tar_file}s);"
+        has zstd && line="$line zstd ${t_zstd}s = ${r_zstd[-1]}x the throughput of zstd -T0 (${t_tar_zstd}s);"
+        echo "$line load $(cut -d' ' -f1 /proc/loadavg)"
+    fi
+done
+
 echo
 printf '%-34s %8s %10s %s\n' "run" "seconds" "MiB/s" "peak memory"
-printf '%-34s %8s %10s %s\n' "tar | sha256sum" "$t_tar_sha" "$(rate "$t_tar_sha")" ""
-printf '%-34s %8s %10s %s\n' "tar > file (write floor)" "$t_tar_file" "$(rate "$t_tar_file")" ""
-printf '%-34s %8s %10s %s\n' "strata build --compression none" "$t_none" "$(rate "$t_none")" "${p_none#peak }"
-printf '%-34s %8s %10s %s\n' "tar | zstd -3 -T0" "$t_tar_zstd" "$(rate "$t_tar_zstd")" ""
-printf '%-34s %8s %10s %s\n' "strata build --compression zstd" "$t_zstd" "$(rate "$t_zstd")" "${p_zstd#peak }"
-printf '%-34s %8s %10s %s\n' "tar | gzip -6" "$t_tar_gzip" "$(rate "$t_tar_gzip")" ""
-printf '%-34s %8s %10s %s\n' "tar | pigz -6" "$t_tar_pigz" "$(rate "$t_tar_pigz")" "pigz ${rss_pigz} MiB"
-printf '%-34s %8s %10s %s\n' "strata build (gzip)" "$t_gzip" "$(rate "$t_gzip")" "${p_gzip#peak }"
-printf '%-34s %8s %10s %s\n' "strata build (gzip), all cached" "$t_cached" "$(rate "$t_cached")" "${p_cached#peak }"
+row() { printf '%-34s %8s %10s %s\n' "$1" "$2" "$(rate "$2")" "$3"; }
+if has none; then
+    row "tar | sha256sum" "$t_tar_sha" ""
+    row "tar > file (write floor)" "$t_tar_file" ""
+    row "strata build --compression none" "$t_none" "${p_none#peak }"
+fi
+if has zstd; then
+    row "tar | zstd -3 -T0" "$t_tar_zstd" ""
+    row "strata build --compression zstd" "$t_zstd" "${p_zstd#peak }"
+fi
+if has gzip; then
+    rss_pigz=$(rss bash -c "tar -cf - -C '$work/root' nix | pigz -6")
+    row "tar | gzip -6" "$t_tar_gzip" ""
+    row "tar | pigz -6" "$t_tar_pigz" "pigz ${rss_pigz} MiB"
+    row "strata build (gzip)" "$t_gzip" "${p_gzip#peak }"
+    has cached && row "strata build (gzip), all cached" "$t_cached" "${p_cached#peak }"
+fi
 echo
-echo "none:   strata at $(ratio "$t_tar_sha" "$t_none")x the throughput of tar | sha256sum (goal >= 0.80); $(ratio "$t_none" "$t_tar_file")x the time of tar > file (goal <= 1.5)"
-echo "zstd:   strata at $(ratio "$t_tar_zstd" "$t_zstd")x the throughput of tar | zstd -3 -T0 (goal >= 1.00)"
-echo "gzip:   strata at $(ratio "$t_tar_pigz" "$t_gzip")x the throughput of tar | pigz -6 (goal >= 1.00), $(ratio "$t_tar_gzip" "$t_gzip")x of tar | gzip -6"
-echo "cached: rebuild takes $(calc .1f "100 * $t_cached / $t_gzip")% of the cold gzip build (goal < 5%)"
-echo "size:   strata gzip layers $(mib "$gz_strata") MiB, pigz -6 $(mib "$gz_pigz") MiB"
+spread() { # spread VALUES...: min / median / max
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%s / %s / %s", v[1], v[int((NR + 1) / 2)], v[NR] }'
+}
+if has none; then
+    echo "none:   strata at $(ratio "$t_tar_sha" "$t_none")x the throughput of tar | sha256sum (goal >= 0.80); $(ratio "$t_none" "$t_tar_file")x the time of tar > file (goal <= 1.5)"
+    [ "$runs" -gt 1 ] && echo "        x the time of tar > file over $runs runs, min / median / max: $(spread "${r_none_file[@]}")"
+fi
+if has zstd; then
+    echo "zstd:   strata at $(ratio "$t_tar_zstd" "$t_zstd")x the throughput of tar | zstd -3 -T0 (goal >= 1.00)"
+    [ "$runs" -gt 1 ] && echo "        x the throughput of zstd -T0 over $runs runs, min / median / max: $(spread "${r_zstd[@]}")"
+fi
+if has gzip; then
+    gz_strata=$(du -sb "$work/cache-gzip/blobs" | cut -f1)
+    gz_pigz=$(tar -cf - -C "$work/root" nix | pigz -6 | wc -c)
+    echo "gzip:   strata at $(ratio "$t_tar_pigz" "$t_gzip")x the throughput of tar | pigz -6 (goal >= 1.00), $(ratio "$t_tar_gzip" "$t_gzip")x of tar | gzip -6"
+    has cached && echo "cached: rebuild takes $(calc .1f "100 * $t_cached / $t_gzip")% of the cold gzip build (goal < 5%)"
+    echo "size:   strata gzip layers $(mib "$gz_strata") MiB, pigz -6 $(mib "$gz_pigz") MiB"
+fi

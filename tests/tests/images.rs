@@ -424,6 +424,105 @@ fn bad_inputs_fail_with_clear_errors_and_leave_nothing() {
     cleanup(&s.dir);
 }
 
+/// The message `hello` prints, from whichever layer of the OCI layout
+/// `layout`'s `platform` image holds it (gzip layers).
+fn platform_message(layout: &Path, architecture: &str) -> String {
+    let blob = |digest: &str| layout.join("blobs/sha256").join(&digest[7..]);
+    let json = |digest: &str| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(blob(digest)).unwrap()).unwrap()
+    };
+    let top: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let index = json(top["manifests"][0]["digest"].as_str().unwrap());
+    let entry = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == architecture)
+        .unwrap_or_else(|| panic!("no {architecture} in {index}"));
+    let manifest = json(entry["digest"].as_str().unwrap());
+    let member = format!("{}/share/greeting/message", DATA.trim_start_matches('/'));
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|layer| {
+            let out = Command::new("tar")
+                .arg("-xzOf")
+                .arg(blob(layer["digest"].as_str().unwrap()))
+                .arg(&member)
+                .output()
+                .unwrap();
+            out.status.success().then(|| stdout(&out))
+        })
+        .unwrap_or_else(|| panic!("no layer of {architecture} holds {member}"))
+}
+
+/// Issue 15, part 4: each `--platform` reads its own `--store-root
+/// OS/ARCH=DIR` (a cross-built closure's store), the plain one is every
+/// other platform's; a path missing from a platform's root names the
+/// platform, the path and the root, before anything is built.
+#[test]
+fn each_platform_reads_its_own_store_root() {
+    let s = setup("platform-roots");
+    let arm = FakeStore::create(&s.dir.join("arm-root"), Path::new("/bin/busybox"));
+    fs::write(
+        arm.at(DATA).join("share/greeting/message"),
+        "hello from arm64\n",
+    )
+    .unwrap();
+    let amd64 = format!("linux/amd64={}", s.closure.display());
+    let arm64 = format!("linux/arm64={}", s.closure.display());
+    let arm_root = format!("linux/arm64={}", arm.root.display());
+    let build = |extra: &[&str], out: &Path| {
+        let mut cmd = strata();
+        cmd.arg("build")
+            .args(["--platform", &amd64, "--platform", &arm64, "--store-root"])
+            .arg(&s.store.root)
+            .args(extra)
+            .arg("--cache")
+            .arg(s.dir.join("cache"))
+            .args(["--budget", "10", "--format", "oci-dir", "-o"])
+            .arg(out);
+        cmd
+    };
+    let layout = s.dir.join("layout");
+    run_ok(&mut build(&["--store-root", &arm_root], &layout));
+    assert_eq!(platform_message(&layout, "amd64"), format!("{GREETING}\n"));
+    assert_eq!(platform_message(&layout, "arm64"), "hello from arm64\n");
+
+    let failed = |extra: &[&str], wanted: &[&str]| {
+        let out_dir = s.dir.join("failed");
+        let out = build(extra, &out_dir).output().unwrap();
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        for w in wanted {
+            assert!(text.contains(w), "no {w:?} in {text}");
+        }
+        assert!(!out_dir.exists(), "{text}");
+    };
+    fs::remove_dir_all(arm.at(HELLO)).unwrap();
+    failed(
+        &["--store-root", &arm_root],
+        &[
+            "--platform linux/arm64",
+            &format!(
+                "store path {HELLO} is missing from the store root {}",
+                arm.root.display()
+            ),
+        ],
+    );
+    failed(
+        &["--store-root", "linux/s390x=/nonexistent"],
+        &["--store-root linux/s390x=/nonexistent: linux/s390x is not a --platform of this build"],
+    );
+    failed(
+        &["--store-root", &arm_root, "--store-root", &arm_root],
+        &["--store-root linux/arm64=... is given twice"],
+    );
+    cleanup(&s.dir);
+}
+
 #[test]
 fn config_options_reach_the_image_config() {
     let s = setup("config");

@@ -10,6 +10,8 @@
 //! - a two-platform image index (issue 15, part 2)
 //! - errors: nothing listening, credentials missing or refused (htpasswd),
 //!   a manifest the registry rejects (read-only mode): exit 2, naming them
+//! - credential helpers (issue 15, part 3): a `docker-credential-*` script
+//!   on the test's PATH answers for the htpasswd registry
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,15 +24,23 @@ use strata_tests::{
 };
 
 /// `strata push ARGS --tls-verify=false --cache DIR/cache`, with no auth
-/// file but the test's.
+/// file but the test's (`DIR/auth.json`, `DIR/.docker/config.json`) and
+/// `DIR/bin` first on PATH (for credential helpers).
 fn push(dir: &Path, args: &[&str]) -> Output {
+    let mut path = std::ffi::OsString::from(dir.join("bin"));
+    if let Some(rest) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(rest);
+    }
     let out = strata()
         .arg("push")
         .args(args)
         .args(["--tls-verify=false", "--cache"])
         .arg(dir.join("cache"))
         .env("HOME", dir)
+        .env("PATH", path)
         .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("XDG_CONFIG_HOME")
         .env("REGISTRY_AUTH_FILE", dir.join("auth.json"))
         .output()
         .expect("strata runs");
@@ -336,31 +346,14 @@ fn push_errors_exit_2_and_name_the_registry() {
     );
 
     // htpasswd: no credentials, wrong ones, then right ones.
-    let htpasswd = dir.join("htpasswd");
-    // bcrypt (cost 4) of "right-password", made with Python's crypt.
-    fs::write(
-        &htpasswd,
-        "tester:$2b$04$EJ7.U9IN3PwTwqdVzesiDux67HJuyXt7e3sApo7ZMENW/jX30eBXa\n",
-    )
-    .unwrap();
-    let guarded = DockerRegistry::start(
-        &dir.join("guarded"),
-        &format!(
-            "auth:\n  htpasswd:\n    realm: strata-test\n    path: {}\n",
-            htpasswd.display()
-        ),
-    );
+    let guarded = guarded_registry(&dir);
     let dest = format!("docker://{}/hello:v1", guarded.addr);
     let args = [&source[..], &[&dest[..]], &flags].concat();
     failed(&args, &["needs credentials", &guarded.addr, "hello"]);
     let auth = |password: &str| {
-        let token = data_encoding_base64(&format!("tester:{password}"));
         fs::write(
             dir.join("auth.json"),
-            format!(
-                r#"{{"auths": {{"{}": {{"auth": "{token}"}}}}}}"#,
-                guarded.addr
-            ),
+            format!("{{{}}}", auths_entry(&guarded.addr, password)),
         )
         .unwrap();
     };
@@ -401,6 +394,138 @@ fn push_errors_exit_2_and_name_the_registry() {
     ] {
         assert!(text.contains(&w), "no {w:?} in {text}");
     }
+    cleanup(&dir);
+}
+
+/// A docker-registry at `DIR/guarded` that wants the user `tester` with
+/// the password `right-password` (htpasswd, Basic).
+fn guarded_registry(dir: &Path) -> DockerRegistry {
+    let htpasswd = dir.join("htpasswd");
+    // bcrypt (cost 4) of "right-password", made with Python's crypt.
+    fs::write(
+        &htpasswd,
+        "tester:$2b$04$EJ7.U9IN3PwTwqdVzesiDux67HJuyXt7e3sApo7ZMENW/jX30eBXa\n",
+    )
+    .unwrap();
+    DockerRegistry::start(
+        &dir.join("guarded"),
+        &format!(
+            "auth:\n  htpasswd:\n    realm: strata-test\n    path: {}\n",
+            htpasswd.display()
+        ),
+    )
+}
+
+/// An auth file entry for `tester` with `password`.
+fn auths_entry(host: &str, password: &str) -> String {
+    let token = data_encoding_base64(&format!("tester:{password}"));
+    format!(r#""auths": {{"{host}": {{"auth": "{token}"}}}}"#)
+}
+
+/// Writes `DIR/bin/docker-credential-strata-test`: it logs its argument
+/// and the host it is given to `DIR/helper.log`, then runs `answer`.
+fn credential_helper(dir: &Path, answer: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-strata-test");
+    fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n# The host comes without a newline: read sets it, then fails.\nread -r host\necho \"$1 $host\" >> '{}'\n{answer}\n",
+            dir.join("helper.log").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn credential_helpers_answer_for_the_registry() {
+    if !require(&["docker-registry"]) {
+        return;
+    }
+    let dir = temp_dir("push-helpers");
+    let (store, closure) = fake_closure(&dir);
+    let root = store.root.to_str().unwrap();
+    let guarded = guarded_registry(&dir);
+    let dest = format!("docker://{}/hello:v1", guarded.addr);
+    let args = [
+        closure.to_str().unwrap(),
+        &dest,
+        "--store-root",
+        root,
+        "--budget",
+        "3",
+    ];
+    let auth_file = |json: String| fs::write(dir.join("auth.json"), json).unwrap();
+    let ok = r#"printf '{"ServerURL":"%s","Username":"tester","Secret":"right-password"}' "$host""#;
+
+    // credHelpers[HOST] wins over the same file's (wrong) auths entry.
+    credential_helper(&dir, ok);
+    auth_file(format!(
+        r#"{{{}, "credHelpers": {{"{}": "strata-test"}}}}"#,
+        auths_entry(&guarded.addr, "wrong-password"),
+        guarded.addr
+    ));
+    let out = push_ok(&dir, &args);
+    assert_eq!(counts(&out).0, 4, "{out}");
+    assert_eq!(
+        fs::read_to_string(dir.join("helper.log")).unwrap(),
+        format!("get {}\n", guarded.addr)
+    );
+
+    // credsStore answers for any registry.
+    auth_file(r#"{"credsStore": "strata-test"}"#.to_string());
+    push_ok(&dir, &args);
+
+    // A helper with nothing passes on to the next file: ~/.docker/config.json.
+    credential_helper(
+        &dir,
+        "echo 'credentials not found in native keychain'; exit 1",
+    );
+    fs::create_dir_all(dir.join(".docker")).unwrap();
+    fs::write(
+        dir.join(".docker/config.json"),
+        format!("{{{}}}", auths_entry(&guarded.addr, "right-password")),
+    )
+    .unwrap();
+    push_ok(&dir, &args);
+    fs::remove_file(dir.join(".docker/config.json")).unwrap();
+
+    // A failing helper, a missing one: exit 2 naming it and the registry.
+    let failed = |wanted: &[&str]| {
+        let out = push(&dir, &args);
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        for w in wanted {
+            assert!(text.contains(w), "no {w:?} in {text}");
+        }
+        assert!(!text.contains("panicked"), "{text}");
+    };
+    credential_helper(&dir, "echo 'keyring locked' >&2; exit 3");
+    failed(&[
+        "docker-credential-strata-test for",
+        &guarded.addr,
+        "credsStore in",
+        "keyring locked",
+    ]);
+    auth_file(format!(
+        r#"{{"credHelpers": {{"{}": "strata-absent"}}}}"#,
+        guarded.addr
+    ));
+    failed(&[
+        "docker-credential-strata-absent for",
+        &guarded.addr,
+        "credHelpers in",
+        "not on PATH",
+    ]);
+
+    // A registry that asks for nothing runs no helper, even a missing one.
+    let open = DockerRegistry::start(&dir.join("open"), "");
+    auth_file(r#"{"credsStore": "strata-absent"}"#.to_string());
+    let open_dest = format!("docker://{}/hello:v1", open.addr);
+    push_ok(&dir, &[&args[..1], &[&open_dest[..]], &args[2..]].concat());
     cleanup(&dir);
 }
 

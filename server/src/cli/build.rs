@@ -22,6 +22,8 @@ use super::input::{
     default_data_dir, load_plan_or_closure, plan_options, read_json, PlanOrClosure, PlanningArgs,
 };
 use super::output::{peak_memory, Output};
+use super::store_root::{parse_store_root, StoreRootArg, StoreRoots};
+use crate::files::WRITE_SIZE;
 use crate::image::archive::{docker, oci, ArchiveError};
 use crate::image::compress::Compression;
 use crate::image::config::{
@@ -34,7 +36,7 @@ use crate::image::nix_db::NixDb;
 use crate::image::perms::Perms;
 use crate::image::platform::{MultiImage, Platform, PlatformError};
 use crate::image::publish::publish;
-use crate::image::{self, BuildOptions, Image};
+use crate::image::{self, BuildError, BuildOptions, Image};
 use crate::store::FsStore;
 
 /// Examples and the layer cache for `strata build --help`.
@@ -159,9 +161,11 @@ pub struct ImageArgs {
     /// (/nix/var/nix/db), as dockerTools' includeNixDB; needs a closure.
     #[arg(long)]
     nix_db: bool,
-    /// Read store paths under this directory instead of `/`.
-    #[arg(long, value_name = "DIR")]
-    store_root: Option<PathBuf>,
+    /// Read store paths under this directory instead of `/`;
+    /// OS/ARCH[/VARIANT]=DIR for one --platform's own (repeatable: one
+    /// plain DIR for every platform, one per platform).
+    #[arg(long, value_name = "[OS/ARCH=]DIR", value_parser = parse_store_root)]
+    store_root: Vec<StoreRootArg>,
     /// The layer cache (a blob store directory).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
@@ -352,9 +356,18 @@ pub fn build_images(args: &ImageArgs, input: Option<&Path>, store: &FsStore) -> 
             .map(|(p, path)| (Some(p), path.as_path()))
             .collect(),
     };
+    let platforms: Vec<&Platform> = inputs.iter().filter_map(|(p, _)| *p).collect();
+    let roots = StoreRoots::new(&args.store_root, &platforms)?;
+    // Every plan read and its paths found in its store root before any
+    // image is built: a platform's missing path fails before the others'
+    // layers are written.
+    let mut prepared = Vec::with_capacity(inputs.len());
     for (platform, path) in inputs {
         let (plan, graph) = load_plan(path, &args.planning)?;
         let mut options = options.clone();
+        options.nix.root = roots.root(platform).map(Path::to_path_buf);
+        image::locate_plan(&plan, &options.nix)
+            .map_err(|(index, source)| build_error(platform, BuildError::Path { index, source }))?;
         if args.nix_db {
             let graph = graph
                 .as_ref()
@@ -371,24 +384,12 @@ pub fn build_images(args: &ImageArgs, input: Option<&Path>, store: &FsStore) -> 
             options.config.os = Some(platform.os.clone());
             options.config.variant = platform.variant.clone();
         }
+        prepared.push((platform, plan, options));
+    }
+    for (platform, plan, options) in prepared {
         let progress = Bar::new(&plan, args.no_progress);
-        // The plan or the store at fault (a missing path, a narHash that
-        // differs, a file tar cannot hold) is the user's input.
-        let image = image::build(&plan, &options, store, &progress).map_err(|e| {
-            let e = match platform {
-                Some(p) => anyhow::Error::new(e).context(format!("--platform {p}")),
-                None => anyhow::Error::new(e),
-            };
-            let bad = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<image::BuildError>())
-                .is_some_and(image::BuildError::is_bad_input);
-            if bad {
-                CliError::BadInput(e)
-            } else {
-                CliError::Failure(e)
-            }
-        })?;
+        let image = image::build(&plan, &options, store, &progress)
+            .map_err(|e| build_error(platform, e))?;
         progress.bar.finish_and_clear();
         images.push((platform.cloned(), image));
     }
@@ -409,6 +410,22 @@ pub fn build_images(args: &ImageArgs, input: Option<&Path>, store: &FsStore) -> 
         args.tag.as_ref().map(ToString::to_string),
         images,
     )))
+}
+
+/// A failed build, said to be `--platform`'s; the plan or the store at
+/// fault (a missing path, a narHash that differs, a file tar cannot hold)
+/// is the user's input.
+fn build_error(platform: Option<&Platform>, e: BuildError) -> CliError {
+    let bad = e.is_bad_input();
+    let e = match platform {
+        Some(p) => anyhow::Error::new(e).context(format!("--platform {p}")),
+        None => anyhow::Error::new(e),
+    };
+    if bad {
+        CliError::BadInput(e)
+    } else {
+        CliError::Failure(e)
+    }
 }
 
 /// The input as a plan: read as one, or planned from a closure (then
@@ -463,7 +480,8 @@ fn build_options(args: &ImageArgs) -> CliResult<BuildOptions> {
     Ok(BuildOptions {
         nix: NixStore {
             store_dir: args.planning.store_dir.clone(),
-            root: args.store_root.clone(),
+            // Set per platform by build_images.
+            root: None,
         },
         compression: args.compression,
         threads,
@@ -579,7 +597,7 @@ fn write_multi_output(target: Target<'_>, multi: &MultiImage, store: &FsStore) -
 fn write_target(
     target: Target<'_>,
     write_dir: impl FnOnce(&Path) -> Result<(), ArchiveError>,
-    write_archive: impl FnOnce(&mut BufWriter<Output>) -> Result<(), ArchiveError>,
+    write_archive: impl FnOnce(&mut BufWriter<fs::File>) -> Result<(), ArchiveError>,
 ) -> CliResult {
     let output = match target {
         Target::Dir(dir) => {
@@ -594,15 +612,19 @@ fn write_target(
         }
         Target::Archive(output) => output,
     };
+    let mut output = output;
     let name = output.name();
-    let mut writer = BufWriter::with_capacity(1 << 20, output);
+    // Into the output's `File` (not `Output`): std's `io::copy` then moves
+    // each blob from the store in the kernel.
+    let file = output.try_clone_file().context(name.clone()).failure()?;
+    let mut writer = BufWriter::with_capacity(WRITE_SIZE, file);
     write_archive(&mut writer).context(name.clone()).failure()?;
     writer
         .into_inner()
         .map_err(|e| e.into_error())
         .context(name)
-        .failure()?
-        .commit()
+        .failure()?;
+    output.commit()
 }
 
 /// The progress bar: bytes tarred and layers done, on a terminal only.

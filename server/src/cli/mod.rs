@@ -17,6 +17,7 @@ mod plan;
 mod push;
 mod serve;
 mod simulate;
+mod store_root;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -7,6 +7,7 @@
 //! [`AtomicFile`]s: whole, or not at all, and devices and fifos in place.
 
 use std::io::{self, Write};
+use std::os::fd::AsFd as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -44,6 +45,22 @@ impl Output {
         let written = self.write_all(bytes);
         written.with_context(|| self.name()).failure()?;
         self.commit()
+    }
+
+    /// The output's open file as a `File` of its own (stdout's descriptor
+    /// duplicated, after what stdout buffered is flushed), so that std's
+    /// `io::copy` from a blob's file into it runs in the kernel
+    /// (`copy_file_range`, `sendfile`, `splice`) instead of through a
+    /// buffer: it does so only for types it knows. [`Output::commit`]
+    /// still finishes the output.
+    pub fn try_clone_file(&mut self) -> io::Result<std::fs::File> {
+        match self {
+            Output::Stdout(stdout) => {
+                stdout.flush()?;
+                Ok(std::fs::File::from(stdout.as_fd().try_clone_to_owned()?))
+            }
+            Output::File { file, .. } => file.try_clone_file(),
+        }
     }
 
     /// Finishes the output: stdout flushed, a file renamed into place.

@@ -21,7 +21,7 @@ use strata_planner::human_bytes;
 use super::build::{build_images, cache_dir, multi_summary, single_summary, Built, ImageArgs};
 use super::error::{bad_input, Classify as _, CliError, CliResult};
 use crate::image::digest::Sha256Digest;
-use crate::push::auth::{auth_files, find_credentials};
+use crate::push::auth::{auth_files, AuthEnv, AuthFile, CredentialSource};
 use crate::push::client::{Connection, Registry};
 use crate::push::reference::{Destination, DestinationError};
 use crate::push::upload::{push, PushOptions};
@@ -41,9 +41,13 @@ directory), or a plan or closure, built on the way into the layer cache
 (--cache) with the image flags of `strata build`. Without SOURCE,
 --platform gives the plans of a multi-platform image.
 
-Credentials: --authfile, else $REGISTRY_AUTH_FILE,
-$XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json,
-~/.docker/config.json (what `podman login` and `docker login` write).";
+Credentials, when the registry asks: --authfile, else the first of
+$REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
+$XDG_CONFIG_HOME/containers/auth.json (~/.config/...), ~/.docker/config.json
+and ~/.dockercfg with some for the registry (what `podman login` and
+`docker login` write). In a file, credHelpers[HOST], else credsStore, names
+a helper run as `docker-credential-NAME get` from PATH, as docker does;
+else its auths entry.";
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
@@ -123,15 +127,22 @@ pub fn run(args: PushArgs) -> CliResult {
         .or_else(|| set.tag.clone())
         .unwrap_or_else(|| "latest".to_string());
     let repository = dest.repository.to_string();
+    // Looked up when the registry asks for credentials (push/auth).
     let files = match &args.authfile {
-        Some(file) => vec![file.clone()],
-        None => auth_files(
-            std::env::var_os("REGISTRY_AUTH_FILE").map(PathBuf::from),
-            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
-            std::env::var_os("HOME").map(PathBuf::from),
-        ),
+        Some(path) => vec![AuthFile {
+            path: path.clone(),
+            legacy: false,
+        }],
+        None => {
+            let var = |name: &str| std::env::var_os(name).map(PathBuf::from);
+            auth_files(AuthEnv {
+                registry_auth_file: var("REGISTRY_AUTH_FILE"),
+                xdg_runtime_dir: var("XDG_RUNTIME_DIR"),
+                xdg_config_home: var("XDG_CONFIG_HOME"),
+                home: var("HOME"),
+            })
+        }
     };
-    let credentials = find_credentials(&files, &dest.host, &repository).bad_input()?;
     let records = MountRecords {
         store: &store,
         host: &dest.host,
@@ -149,7 +160,7 @@ pub fn run(args: PushArgs) -> CliResult {
         repository: repository.clone(),
         mount_from,
         tls_verify: args.tls_verify,
-        credentials,
+        credentials: CredentialSource::Files(files),
     })
     .map_err(|e| classify(e.into()))?;
     let progress = (!args.image.no_progress

@@ -14,14 +14,14 @@ use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use strata_planner::{parse_closure, plan_closure, Algorithm, PlanOptions};
+use strata_planner::{parse_closure, plan_closure, Algorithm, NarHash, Plan, PlanOptions};
 
 use super::compress::Compression;
 use super::config::canonical_json;
 use super::config::ConfigOptions;
 use super::custom::Customisation;
 use super::digest::Sha256Digest;
-use super::layer::{NixStore, NoProgress};
+use super::layer::{LayerError, NixStore, NoProgress};
 use super::name::{ImageName, Tag};
 use super::publish::{docker_manifest, publish};
 use super::repository::{ManifestKind, Repository};
@@ -70,6 +70,14 @@ pub(crate) fn fixed_store(root: &Path) {
 }
 
 fn build_fixed(root: &Path, compression: Compression) -> (Image, FsStore) {
+    let (plan, options, store) = fixed_plan(root, compression);
+    let image = build(&plan, &options, &store, &NoProgress).unwrap();
+    (image, store)
+}
+
+/// The fixed store's two-layer plan, the golden build options and a
+/// blob store, all under `root`.
+fn fixed_plan(root: &Path, compression: Compression) -> (Plan, BuildOptions, FsStore) {
     fixed_store(root);
     let closure = serde_json::json!([
         {"path": HELLO, "narSize": 1, "references": [GREETING]},
@@ -100,8 +108,32 @@ fn build_fixed(root: &Path, compression: Compression) -> (Image, FsStore) {
         name: Some("golden".to_string()),
         tag: Some("t".to_string()),
     };
-    let image = build(&plan, &options, &store, &NoProgress).unwrap();
-    (image, store)
+    (plan, options, store)
+}
+
+/// Plan layers are built [`super::LAYERS_AT_ONCE`] at a time; a failure
+/// is still the lowest failing layer's, as one at a time.
+#[test]
+fn the_first_failing_layer_is_the_one_reported() {
+    let root = temp("first-failure");
+    let (mut plan, options, store) = fixed_plan(&root, Compression::Zstd);
+    assert_eq!(plan.layers.len(), 2);
+    for layer in &mut plan.layers {
+        layer.nar_hashes = vec![NarHash([0; 32]); layer.paths.len()];
+    }
+    for _ in 0..5 {
+        match build(&plan, &options, &store, &NoProgress) {
+            Err(super::BuildError::Layer { index, source, .. }) => {
+                assert_eq!(index, 0, "{source}");
+                assert!(
+                    matches!(source, LayerError::NarHashMismatch { .. }),
+                    "{source}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    fs::remove_dir_all(&root).unwrap();
 }
 
 /// Compares `got` with the golden file `name`, or rewrites it when blessing.

@@ -71,6 +71,7 @@ impl NixStore {
             Ok(_) => Ok(location),
             Err(source) => Err(LayerError::Missing {
                 path: path.to_string(),
+                root: self.root.clone(),
                 location,
                 source,
             }),
@@ -97,10 +98,12 @@ pub enum LayerError {
         store_dir: String,
     },
     /// A plan path that is not in the store.
-    #[error("store path {path} is missing (looked at {location}): {source}")]
+    #[error("store path {path} is missing{} (looked at {location}): {source}", in_root(.root.as_deref()))]
     Missing {
         /// The store path.
         path: String,
+        /// The store root it was looked for under (`--store-root`).
+        root: Option<PathBuf>,
         /// Where it was looked for.
         location: PathBuf,
         /// Why it could not be found.
@@ -151,6 +154,12 @@ pub enum LayerError {
     /// Compressing failed.
     #[error("compressing the layer: {0}")]
     Compress(#[source] io::Error),
+}
+
+/// ` from the store root DIR`, when there is one.
+fn in_root(root: Option<&std::path::Path>) -> String {
+    root.map(|r| format!(" from the store root {}", r.display()))
+        .unwrap_or_default()
 }
 
 impl LayerError {

@@ -35,6 +35,7 @@ pub mod tar;
 pub(crate) mod golden_tests;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use strata_planner::{Layer, Plan, StorePath};
@@ -186,18 +187,26 @@ pub fn build(
         matched: Mutex::new(BTreeSet::new()),
     };
     let mut layers = Vec::with_capacity(plan.layers.len() + 1);
-    for (index, layer) in plan.layers.iter().enumerate() {
-        if progress.cancelled() {
-            return Err(BuildError::Cancelled);
-        }
+    for (index, (layer, built)) in plan
+        .layers
+        .iter()
+        .zip(store_path_layers(&builder, plan, progress))
+        .enumerate()
+    {
         let comment = main_path(layer);
-        let (blob, cached) = builder
-            .store_paths(&layer.paths, &layer.nar_hashes)
-            .map_err(|source| BuildError::Layer {
-                index,
-                comment: comment.clone(),
-                source,
-            })?;
+        let (blob, cached) = match built {
+            Some(Ok(built)) => built,
+            Some(Err(source)) => {
+                return Err(BuildError::Layer {
+                    index,
+                    comment,
+                    source,
+                })
+            }
+            // Not started: cancelled (a failure stops later layers, but
+            // every layer below a failed one was started).
+            None => return Err(BuildError::Cancelled),
+        };
         layers.push(BuiltLayer {
             blob,
             comment,
@@ -269,6 +278,53 @@ pub fn build(
         manifest,
         manifest_digest,
     })
+}
+
+/// Plan layers built at once. Each layer's compression already runs on
+/// every core; two layers at a time fill the cores while one layer
+/// starts (its compressor waits for its first job's input) or ends (its
+/// last job compresses alone), and balance an uncompressed layer's two
+/// threads. Bytes do not depend on it: layers are independent.
+pub const LAYERS_AT_ONCE: usize = 2;
+
+/// A plan layer's blob and whether it came from the cache, or why not.
+type LayerResult = Result<(LayerBlob, bool), LayerError>;
+
+/// The blob of each plan layer, in plan order: `None` for a layer not
+/// started because the build was cancelled or an earlier-claimed layer
+/// failed (layers are claimed in order, so every layer below a failed one
+/// has its result, and the first error is the sequential build's).
+fn store_path_layers(
+    builder: &LayerBuilder<'_>,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Vec<Option<LayerResult>> {
+    let count = plan.layers.len();
+    let results: Vec<Mutex<Option<LayerResult>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..LAYERS_AT_ONCE.min(count) {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) || progress.cancelled() {
+                    return;
+                }
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(layer) = plan.layers.get(index) else {
+                    return;
+                };
+                let result = builder.store_paths(&layer.paths, &layer.nar_hashes);
+                if result.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                *results[index].lock().expect("no thread panics holding it") = Some(result);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.into_inner().expect("no thread panics holding it"))
+        .collect()
 }
 
 /// The layer's largest path ([`Layer::largest_path`]), plus how many others.

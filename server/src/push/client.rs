@@ -18,7 +18,7 @@ use ureq::http::{Response, StatusCode};
 use ureq::tls::TlsConfig;
 use ureq::{Agent, Body, SendBody};
 
-use super::auth::{parse_challenge, Challenge, Credentials};
+use super::auth::{parse_challenge, AuthError, Challenge, CredentialSource, Credentials, Secret};
 
 /// A registry's error body: `{"errors": [{"code", "message", "detail"}]}`
 /// (distribution spec, "Error Codes").
@@ -92,16 +92,37 @@ pub enum RegistryError {
         repository: String,
     },
     /// The registry refused the credentials (or the token they gave).
-    #[error("registry {host} refused the credentials from {file} for {repository} ({status})")]
+    #[error("registry {host} refused the credentials from {from} for {repository} ({status})")]
     Refused {
         /// `host[:port]`.
         host: String,
         /// The repository.
         repository: String,
         /// Where the credentials came from.
-        file: String,
+        from: String,
         /// The status.
         status: StatusCode,
+    },
+    /// The registry asks for credentials and they cannot be had (an auth
+    /// file or a credential helper failed).
+    #[error("registry {host} asks for credentials")]
+    Credentials {
+        /// `host[:port]`.
+        host: String,
+        /// Why there are none.
+        #[source]
+        source: AuthError,
+    },
+    /// An identity token for a registry that wants Basic credentials: a
+    /// refresh token is only traded at a token endpoint.
+    #[error(
+        "registry {host} wants a user and password (Basic), and {from} gives an identity token"
+    )]
+    TokenForBasic {
+        /// `host[:port]`.
+        host: String,
+        /// Where the token came from.
+        from: String,
     },
     /// The registry answered a request with an error.
     #[error("registry {host}: {what}: {status}: {body}")]
@@ -150,8 +171,8 @@ pub struct Connection {
     pub mount_from: Vec<String>,
     /// Check certificates and insist on HTTPS.
     pub tls_verify: bool,
-    /// Credentials from the auth files.
-    pub credentials: Option<Credentials>,
+    /// Where credentials come from, when the registry asks.
+    pub credentials: CredentialSource,
 }
 
 /// Counts of what a push sent.
@@ -168,6 +189,8 @@ pub struct Registry {
     agent: Agent,
     base: String,
     connection: Connection,
+    /// Looked up when the registry first asked.
+    credentials: Option<Credentials>,
     authorization: Mutex<Option<String>>,
     challenge: Option<Challenge>,
     /// What this push sent.
@@ -234,6 +257,7 @@ impl Registry {
             agent,
             base: format!("{scheme}://{host}"),
             connection,
+            credentials: None,
             authorization: Mutex::new(None),
             challenge: None,
             counters,
@@ -253,6 +277,14 @@ impl Registry {
                         )
                     })?;
                 registry.challenge = Some(challenge);
+                registry.credentials = registry
+                    .connection
+                    .credentials
+                    .resolve(&host, &registry.connection.repository)
+                    .map_err(|source| RegistryError::Credentials {
+                        host: host.clone(),
+                        source,
+                    })?;
                 registry.authenticate()?;
                 let check = registry.send("GET", "/v2/", Payload::Empty, &[])?;
                 match check.status() {
@@ -274,8 +306,11 @@ impl Registry {
     fn authenticate(&self) -> Result<(), RegistryError> {
         let value = match &self.challenge {
             None => return Ok(()),
-            Some(Challenge::Basic) => match &self.connection.credentials {
-                Some(c) => c.basic(),
+            Some(Challenge::Basic) => match &self.credentials {
+                Some(c) => c.basic().ok_or_else(|| RegistryError::TokenForBasic {
+                    host: self.host().to_string(),
+                    from: c.from.clone(),
+                })?,
                 None => return Err(self.no_credentials()),
             },
             Some(Challenge::Bearer {
@@ -290,41 +325,62 @@ impl Registry {
 
     /// The distribution token flow: `GET realm?service=&scope=...`.
     fn token(&self, realm: &str, service: Option<&str>) -> Result<String, RegistryError> {
-        let mut url = realm.to_string();
-        let mut sep = if url.contains('?') { '&' } else { '?' };
-        let mut param = |url: &mut String, key: &str, value: &str| {
-            url.push(sep);
-            url.push_str(key);
-            url.push('=');
-            url.push_str(&query_escape(value));
-            sep = '&';
-        };
+        // The scopes: push here, pull where blobs may be mounted from.
+        let mut params: Vec<(&str, String)> = Vec::new();
         if let Some(service) = service {
-            param(&mut url, "service", service);
+            params.push(("service", service.to_string()));
         }
-        param(
-            &mut url,
+        params.push((
             "scope",
-            &format!("repository:{}:pull,push", self.connection.repository),
-        );
+            format!("repository:{}:pull,push", self.connection.repository),
+        ));
         for from in &self.connection.mount_from {
-            param(&mut url, "scope", &format!("repository:{from}:pull"));
+            params.push(("scope", format!("repository:{from}:pull")));
         }
-        let mut request = self.agent.get(&url);
-        if let Some(c) = &self.connection.credentials {
-            request = request.header("authorization", c.basic());
-        }
+        let transport = |what: &str| {
+            let what = what.to_string();
+            move |source| RegistryError::Transport {
+                host: self.host().to_string(),
+                what,
+                source,
+            }
+        };
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let what = format!("GET token from {realm}");
-        let response = request.call().map_err(|source| RegistryError::Transport {
-            host: self.host().to_string(),
-            what: what.clone(),
-            source,
-        })?;
+        let (what, response) = match self.credentials.as_ref().map(|c| &c.secret) {
+            Some(Secret::IdentityToken(refresh)) => {
+                // OAuth2 (the distribution token spec's oauth.md, as
+                // podman and docker do it): the refresh token is traded
+                // in a form POSTed to the realm.
+                let what = format!("POST token to {realm}");
+                params.extend([
+                    ("grant_type", "refresh_token".to_string()),
+                    ("refresh_token", refresh.clone()),
+                    ("client_id", "strata".to_string()),
+                ]);
+                let response = self
+                    .agent
+                    .post(realm)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .send(form_encode(&params).as_bytes())
+                    .map_err(transport(&what))?;
+                (what, response)
+            }
+            _ => {
+                let what = format!("GET token from {realm}");
+                let sep = if realm.contains('?') { '&' } else { '?' };
+                let url = format!("{realm}{sep}{}", form_encode(&params));
+                let mut request = self.agent.get(&url);
+                if let Some(basic) = self.credentials.as_ref().and_then(Credentials::basic) {
+                    request = request.header("authorization", basic);
+                }
+                let response = request.call().map_err(transport(&what))?;
+                (what, response)
+            }
+        };
         match response.status() {
             s if s.is_success() => {}
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Err(match self.connection.credentials {
+                return Err(match self.credentials {
                     Some(_) => self.refused(response.status()),
                     None => self.no_credentials(),
                 })
@@ -352,12 +408,12 @@ impl Registry {
     }
 
     fn refused(&self, status: StatusCode) -> RegistryError {
-        match &self.connection.credentials {
+        match &self.credentials {
             None => self.no_credentials(),
             Some(c) => RegistryError::Refused {
                 host: self.host().to_string(),
                 repository: self.connection.repository.clone(),
-                file: c.file.display().to_string(),
+                from: c.from.clone(),
                 status,
             },
         }
@@ -512,6 +568,15 @@ fn read_text(response: Response<Body>) -> Result<String, String> {
 pub fn read_json<T: for<'de> Deserialize<'de>>(response: Response<Body>) -> Result<T, String> {
     let text = read_text(response)?;
     serde_json::from_str(&text).map_err(|e| format!("not the JSON expected: {e}"))
+}
+
+/// `k=v&k=v`, each value percent-encoded: a query or a form body.
+fn form_encode(params: &[(&str, String)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", query_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).

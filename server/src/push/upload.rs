@@ -108,6 +108,8 @@ impl PushError {
                 RegistryError::Unreachable { .. }
                     | RegistryError::NoCredentials { .. }
                     | RegistryError::Refused { .. }
+                    | RegistryError::Credentials { .. }
+                    | RegistryError::TokenForBasic { .. }
             ),
             PushError::ManifestRejected(_) => true,
             PushError::Read { .. } => false,
@@ -363,7 +365,7 @@ mod tests {
     use axum::Router;
 
     use super::*;
-    use crate::push::auth::Credentials;
+    use crate::push::auth::{CredentialSource, Credentials, Secret};
     use crate::push::client::Connection;
     use crate::push::{BlobSource, Manifest, PushSet};
 
@@ -406,18 +408,27 @@ mod tests {
                         "/token",
                         get(|h: HeaderMap, q: axum::extract::RawQuery| async move {
                             let query = q.0.unwrap_or_default();
-                            let basic = Credentials {
-                                username: "u".into(),
-                                password: "p".into(),
-                                file: "f".into(),
-                            }
-                            .basic();
+                            let basic = Credentials::password("u", "p", "f").basic();
                             let ok = h.get("authorization").and_then(|v| v.to_str().ok())
-                                == Some(basic.as_str())
+                                == basic.as_deref()
                                 && query.contains("service=fake")
                                 && query.contains("scope=repository%3Ateam%2Fx%3Apull%2Cpush");
                             if ok {
                                 (Status::OK, r#"{"token":"t0k"}"#)
+                            } else {
+                                (Status::UNAUTHORIZED, "{}")
+                            }
+                        })
+                        // An identity token's OAuth2 refresh flow.
+                        .post(|h: HeaderMap, form: String| async move {
+                            let ok = h.get("content-type").and_then(|v| v.to_str().ok())
+                                == Some("application/x-www-form-urlencoded")
+                                && form.contains("grant_type=refresh_token")
+                                && form.contains("refresh_token=r3fresh")
+                                && form.contains("service=fake")
+                                && form.contains("scope=repository%3Ateam%2Fx%3Apull%2Cpush");
+                            if ok {
+                                (Status::OK, r#"{"access_token":"t0k"}"#)
                             } else {
                                 (Status::UNAUTHORIZED, "{}")
                             }
@@ -459,11 +470,21 @@ mod tests {
             repository: "team/x".to_string(),
             mount_from: Vec::new(),
             tls_verify: false,
-            credentials: Some(Credentials {
-                username: "u".to_string(),
-                password: password.to_string(),
-                file: "auth.json".into(),
-            }),
+            credentials: CredentialSource::Given(Some(Credentials::password(
+                "u",
+                password,
+                "auth.json",
+            ))),
+        }
+    }
+
+    fn identity_token(host: &str, token: &str) -> Connection {
+        Connection {
+            credentials: CredentialSource::Given(Some(Credentials {
+                secret: Secret::IdentityToken(token.to_string()),
+                from: "docker-credential-t (credsStore in config.json)".to_string(),
+            })),
+            ..connection(host, "")
         }
     }
 
@@ -501,12 +522,34 @@ mod tests {
             "{message}"
         );
         let mut none = connection(&host, "p");
-        none.credentials = None;
+        none.credentials = CredentialSource::Files(Vec::new());
         let missing = PushError::from(Registry::connect(none).err().unwrap());
         assert!(missing.is_bad_input());
         assert!(
             missing.to_string().contains("needs credentials"),
             "{missing}"
+        );
+    }
+
+    #[test]
+    fn an_identity_token_is_traded_for_a_bearer_token() {
+        let (host, _) = fake_registry();
+        let registry = Registry::connect(identity_token(&host, "r3fresh")).unwrap();
+        let response = registry
+            .send("GET", "/v2/", crate::push::client::Payload::Empty, &[])
+            .unwrap();
+        assert!(response.status().is_success());
+        let refused = PushError::from(
+            Registry::connect(identity_token(&host, "stale"))
+                .err()
+                .unwrap(),
+        );
+        assert!(refused.is_bad_input());
+        assert!(
+            refused.to_string().contains(
+                "refused the credentials from docker-credential-t (credsStore in config.json)"
+            ),
+            "{refused}"
         );
     }
 }

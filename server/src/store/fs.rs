@@ -14,7 +14,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{check_record_name, BlobStore, BlobWriter, StoreError};
-use crate::files::Staged;
+use crate::files::{Staged, WRITE_SIZE};
 use crate::image::digest::{HashingWriter, Sha256Digest};
 
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ impl BlobStore for FsStore {
     fn create(&self) -> Result<Box<dyn BlobWriter>, StoreError> {
         Ok(Box::new(FsBlobWriter {
             file: Some(HashingWriter::new(BufWriter::with_capacity(
-                1 << 20,
+                WRITE_SIZE,
                 self.stage()?,
             ))),
             target_dir: self.root.join("blobs/sha256"),
