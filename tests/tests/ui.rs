@@ -243,9 +243,18 @@ impl Page {
             .unwrap_or_else(|e| panic!("no {id} on the page: {e}"))
     }
 
-    /// The element's text.
+    /// The element's text. The page may render it anew between finding
+    /// and reading it: then it is found again.
     async fn text(&self, id: &str) -> String {
-        self.element(id).await.text().await.unwrap()
+        for _ in 0..20 {
+            match self.element(id).await.text().await {
+                Ok(text) => return text,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+                Err(e) => panic!("{id}: {e}"),
+            }
+        }
+        panic!("{id} was rendered anew 20 times while being read")
     }
 
     /// Waits until the element's text passes `check` (the DOM updates on
@@ -1211,6 +1220,26 @@ impl Page {
             .unwrap();
         at.as_f64().unwrap()
     }
+}
+
+/// A closure address whose file is not there (the page fetches it while
+/// the app loads, `index.html`) says so inline, naming the URL.
+#[tokio::test]
+async fn a_closure_address_that_is_not_there_is_named_in_the_error() {
+    let Some(page) = Page::open("?closure=/bench/missing.json").await else {
+        return;
+    };
+    page.text_until("error", "the missing closure named", |t| {
+        t.starts_with("/bench/missing.json: ") && t.contains("404")
+    })
+    .await;
+    // The app took the early answer rather than fetching again.
+    let left = page
+        .client
+        .execute("return window.strataEarly === undefined;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(left, serde_json::Value::Bool(true));
 }
 
 /// Issue 14, part 5: a 5,000-path closure opens from an address

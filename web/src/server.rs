@@ -54,7 +54,12 @@ pub async fn request_body(
 
 /// `GET`s `url`: the status and the body, left a JavaScript string (a
 /// closure goes on to the worker without being copied into wasm here).
+/// The answer to the fetch `index.html` started while the app loaded is
+/// taken when it is for `url`.
 pub async fn fetch_text(url: &str) -> Result<(u16, wasm_bindgen::JsValue), String> {
+    if let Some(answer) = early_answer(url).await {
+        return Ok(answer);
+    }
     let window = web_sys::window().ok_or("no window")?;
     let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
         .await
@@ -65,6 +70,28 @@ pub async fn fetch_text(url: &str) -> Result<(u16, wasm_bindgen::JsValue), Strin
         .await
         .map_err(|_| "the body could not be read")?;
     Ok((response.status(), text))
+}
+
+/// The answer of `index.html`'s early fetch (`window.strataEarly`:
+/// `{url, answer}`, `answer` a promise of `[status, text]` or `null` when
+/// the fetch failed), taken once, if it was for `url`.
+async fn early_answer(url: &str) -> Option<(u16, wasm_bindgen::JsValue)> {
+    let window: wasm_bindgen::JsValue = web_sys::window()?.into();
+    let key = wasm_bindgen::JsValue::from_str("strataEarly");
+    let early = js_sys::Reflect::get(&window, &key).ok()?;
+    let early_url = js_sys::Reflect::get(&early, &"url".into()).ok()?;
+    if early_url.as_string()? != url {
+        return None;
+    }
+    let _ = js_sys::Reflect::delete_property(window.unchecked_ref::<js_sys::Object>(), &key);
+    let answer = js_sys::Reflect::get(&early, &"answer".into()).ok()?;
+    let answer: js_sys::Array = JsFuture::from(js_sys::Promise::resolve(&answer))
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let status = answer.get(0).as_f64()? as u16;
+    Some((status, answer.get(1)))
 }
 
 /// The API's error message in an answer, or the whole text.
