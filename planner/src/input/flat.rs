@@ -2,14 +2,14 @@
 //! store path interned as it is read, into a [`Graph`] with no
 //! intermediate entries.
 //!
-//! Strings are borrowed from the text (JSON escapes, rare in store paths,
-//! and base names made absolute are the only copies), each path is hashed
-//! once and references become numbers straight away, so reading is
-//! proportional to the text with small constants: several times faster
-//! than reading typed entries with owned strings and resolving references
-//! by binary search, on the 63,666-path Debian universe. The hash table
-//! holds only string numbers (4 bytes a slot: it stays in cache where a
-//! map of strings would not), compared through the list of strings.
+//! Strings are read in place from the text, each path is hashed once and
+//! references become numbers straight away, so reading is proportional
+//! to the text with small constants: several times faster than reading
+//! typed entries with owned strings and resolving references by binary
+//! search, on the 63,666-path Debian universe. The hash table holds only
+//! string numbers (4 bytes a slot: it stays in cache where a map of
+//! strings would not), compared through one compact copy of each distinct
+//! string.
 //!
 //! This pass only accepts input the exact readers ([`super::attrs`],
 //! [`super::path_info`] and [`Graph::new`]) accept, and builds the same
@@ -48,9 +48,14 @@ pub(super) fn parse(text: &str, store_dir: &str) -> Option<Graph> {
 /// The paths read so far: each distinct string once, with its number.
 struct Reader<'a> {
     store_dir: &'a str,
-    /// Every distinct string, numbered in order of first appearance.
-    names: Vec<Cow<'a, str>>,
-    /// The numbers of `names`, hashed by their string.
+    /// Every distinct string, numbered in order of first appearance, one
+    /// after another: every lookup compares with one, and this compact
+    /// copy stays in cache where the strings scattered through the text
+    /// would not (a fifth of the reading time on the Debian universe).
+    arena: String,
+    /// String `id` is `arena[spans[id].0..spans[id].1]`.
+    spans: Vec<(usize, usize)>,
+    /// The string numbers, hashed by their string.
     table: HashTable<u32>,
     /// Entries in input order.
     entries: Vec<FlatEntry>,
@@ -76,27 +81,38 @@ impl<'a> Reader<'a> {
     fn new(store_dir: &'a str, paths: usize) -> Self {
         Reader {
             store_dir,
-            names: Vec::with_capacity(paths),
+            arena: String::with_capacity(paths * 64),
+            spans: Vec::with_capacity(paths),
             table: HashTable::with_capacity(paths),
             entries: Vec::with_capacity(paths),
             references: Vec::with_capacity(paths * 5),
         }
     }
 
-    fn intern(&mut self, path: Cow<'a, str>) -> u32 {
+    /// String `id`.
+    fn name(&self, id: u32) -> &str {
+        let (start, end) = self.spans[id as usize];
+        &self.arena[start..end]
+    }
+
+    fn intern(&mut self, path: &str) -> u32 {
         let hash = |s: &str| FxBuildHasher.hash_one(s);
-        let names = &self.names;
-        let entry = self.table.entry(
-            hash(&path),
-            |&id| *names[id as usize] == *path,
-            |&id| hash(&names[id as usize]),
-        );
+        let (arena, spans) = (&self.arena, &self.spans);
+        let name = |id: u32| {
+            let (start, end) = spans[id as usize];
+            &arena[start..end]
+        };
+        let entry = self
+            .table
+            .entry(hash(path), |&id| name(id) == path, |&id| hash(name(id)));
         match entry {
             Entry::Occupied(found) => *found.get(),
             Entry::Vacant(slot) => {
-                let id = self.names.len() as u32;
+                let id = self.spans.len() as u32;
                 slot.insert(id);
-                self.names.push(path);
+                let start = self.arena.len();
+                self.arena.push_str(path);
+                self.spans.push((start, self.arena.len()));
                 id
             }
         }
@@ -105,9 +121,7 @@ impl<'a> Reader<'a> {
     /// The number of a string read before, if it was.
     fn find(&self, path: &str) -> Option<u32> {
         let hash = FxBuildHasher.hash_one(path);
-        self.table
-            .find(hash, |&id| self.names[id as usize] == path)
-            .copied()
+        self.table.find(hash, |&id| self.name(id) == path).copied()
     }
 
     /// A path-info key or reference: base names are made absolute, as
@@ -127,7 +141,9 @@ impl<'a> Reader<'a> {
         if !store_dir.starts_with('/') || (store_dir.len() > 1 && store_dir.ends_with('/')) {
             return None;
         }
-        let names: Vec<&str> = self.names.iter().map(|name| name.as_ref()).collect();
+        let names: Vec<&str> = (0..self.spans.len() as u32)
+            .map(|id| self.name(id))
+            .collect();
         // Every string a path of exactly one entry: no duplicates (merged
         // or refused by the exact reader), no missing references.
         const NONE: u32 = u32::MAX;
@@ -293,7 +309,7 @@ impl<'a> Visitor<'a> for TopVisitor<'_, 'a> {
             match *path_info.get_or_insert(is_path) {
                 true if is_path => {
                     let path = reader.absolute(key);
-                    let path = reader.intern(path);
+                    let path = reader.intern(&path);
                     map.next_value_seed(EntrySeed {
                         reader: &mut *reader,
                         keyed: Some(path),
@@ -450,7 +466,7 @@ impl<'a> Visitor<'a> for EntrySeed<'_, 'a> {
                         map.next_value::<IgnoredAny>()?;
                     } else {
                         let CowStr(p) = map.next_value()?;
-                        path = Some(reader.intern(p));
+                        path = Some(reader.intern(&p));
                     }
                 }
                 "narSize" => {
@@ -540,7 +556,7 @@ impl<'a> Visitor<'a> for ReferencesSeed<'_, 'a> {
             } else {
                 path
             };
-            let id = self.reader.intern(path);
+            let id = self.reader.intern(&path);
             self.reader.references.push(id);
         }
         Ok(())
