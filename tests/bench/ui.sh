@@ -15,7 +15,10 @@ out=$target/tmp/ui-bench
 mkdir -p "$out"
 python3 tests/bench/closures.py "$data" "$out" 500 5000 20000
 cargo run -q -p xtask -- web
+# The server in release, as users run it (a debug build compresses the
+# bundle and the closures on the fly ten times slower).
+cargo build -q --release -p strata-server
 cargo run -q --release -p xtask -- plan-times 100 "$out/500.json" "$out/5000.json" "$out/20000.json" > "$out/native.json"
 STRATA_BENCH_CLOSURES=$(cd "$out" && pwd) STRATA_BENCH_NATIVE=$(cd "$out" && pwd)/native.json \
-  cargo test -q -p strata-tests --test ui -- --ignored --nocapture --test-threads 1 benchmark_large_closures 2>&1 |
+  cargo test -q --release -p strata-tests --test ui -- --ignored --nocapture --test-threads 1 benchmark_large_closures 2>&1 |
   sed -n '/^Strata UI benchmark/,$p'
