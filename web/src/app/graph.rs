@@ -95,9 +95,7 @@ fn lit_mask(ui: Ui, drawn: &Drawn, layer_of: &[Option<u32>]) -> Option<Vec<bool>
     if let Some(l) = ui.hover.get() {
         return layer_mask(l);
     }
-    let focus = ui
-        .focus
-        .with(|f| f.as_ref().and_then(|p| drawn.index.get(p).copied()));
+    let focus = ui.focus.with(|f| f.as_ref().and_then(|p| drawn.find(p)));
     if let Some(id) = focus {
         return Some(drawn.view.dependents(&drawn.referrers, id));
     }
@@ -364,7 +362,7 @@ pub fn Graph() -> impl IntoView {
     let found = Memo::new(move |_| Arc::new(search(ui, &ui.query.get())));
     let focus_id = Memo::new(move |_| {
         let path = ui.focus.get()?;
-        ui.graph.with(|g| g.as_ref()?.index.get(&path).copied())
+        ui.graph.with(|g| g.as_ref()?.find(&path))
     });
     // Paints once per animation frame, in a task of its own (a change of
     // several signals, or many pointer moves, paint once).
@@ -477,7 +475,7 @@ pub fn Graph() -> impl IntoView {
             let Some(drawn) = ui.graph.get_untracked() else {
                 return JsValue::NULL;
             };
-            let Some(&id) = drawn.index.get(&path) else {
+            let Some(id) = drawn.find(&path) else {
                 return JsValue::NULL;
             };
             let Some(el) = canvas.get_untracked() else {

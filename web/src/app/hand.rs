@@ -77,7 +77,7 @@ fn row_for(ui: Ui, path: &str) -> AnyView {
 
 /// A path's layer in the shown plan.
 fn layer_of(ui: Ui, path: &str) -> Option<usize> {
-    let id = ui.graph.with(|g| g.as_ref()?.index.get(path).copied())?;
+    let id = ui.graph.with(|g| g.as_ref()?.find(path))?;
     ui.layer_of
         .with(|l| l.get(id).copied().flatten().map(|l| l as usize))
 }

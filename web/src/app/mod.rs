@@ -54,8 +54,10 @@ pub struct Drawn {
     pub view: GraphView,
     /// Who references each path.
     pub referrers: Vec<Vec<u32>>,
-    /// Paths by store path.
-    pub index: HashMap<String, usize>,
+    /// Paths by store path, made at the first lookup ([`Drawn::find`]):
+    /// making it for 20,000 paths is a good part of the task that shows a
+    /// new drawing, and most drawings are never searched.
+    index: std::sync::OnceLock<HashMap<String, usize>>,
     /// Paths, largest first (labels go to the largest).
     pub by_size: Vec<u32>,
 }
@@ -63,21 +65,26 @@ pub struct Drawn {
 impl Drawn {
     fn new(key: (u64, usize, String), view: GraphView) -> Drawn {
         let referrers = view.referrers();
-        let index = view
-            .paths
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.clone(), i))
-            .collect();
         let mut by_size: Vec<u32> = (0..view.len() as u32).collect();
         by_size.sort_by_key(|&i| std::cmp::Reverse(view.sizes[i as usize]));
         Drawn {
             key,
             view,
             referrers,
-            index,
+            index: std::sync::OnceLock::new(),
             by_size,
         }
+    }
+
+    /// The drawing's number of a store path.
+    pub fn find(&self, path: &str) -> Option<usize> {
+        self.index
+            .get_or_init(|| {
+                let paths = self.view.paths.iter().enumerate();
+                paths.map(|(i, p)| (p.clone(), i)).collect()
+            })
+            .get(path)
+            .copied()
     }
 }
 
@@ -281,7 +288,7 @@ impl Ui {
     pub fn size_of(&self, path: &str) -> Option<u64> {
         self.graph.with(|g| {
             let g = g.as_ref()?;
-            g.index.get(path).map(|&id| g.view.sizes[id])
+            g.find(path).map(|id| g.view.sizes[id])
         })
     }
 
