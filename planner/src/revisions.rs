@@ -125,6 +125,34 @@ pub struct FleetPlans {
     pub figures: Figures,
 }
 
+impl FleetPlans {
+    /// What [`History::Fleet`] planning handed over as `fleet` when it
+    /// planned image `image` of revision `revision` (`revisions` as given
+    /// to [`plan_fleet`]): the latest plan of every image planned before
+    /// it, its own of the revision before included. With it (and the
+    /// image's earlier plan as `previous`) the same plan is made again,
+    /// as the web UI does for a fleet-aware row's plan changed by hand.
+    pub fn fleet_before(
+        &self,
+        revisions: &[Vec<ImageClosure>],
+        revision: usize,
+        image: usize,
+    ) -> Vec<Vec<Layer>> {
+        let mut latest: BTreeMap<&str, &Plan> = BTreeMap::new();
+        for (r, images) in revisions.iter().enumerate().take(revision + 1) {
+            for (i, closure) in images.iter().enumerate() {
+                if (r, i) == (revision, image) {
+                    break;
+                }
+                if let Some(plan) = self.revisions.get(r).and_then(|plans| plans.get(i)) {
+                    latest.insert(&closure.image, plan);
+                }
+            }
+        }
+        latest.into_values().map(|p| p.layers.clone()).collect()
+    }
+}
+
 /// Plans every closure of every revision (oldest first) with `options`,
 /// each image with its own previous layers or alone (`history`), and
 /// simulates the pulls.
@@ -270,6 +298,41 @@ mod tests {
             .iter()
             .flatten()
             .all(|p| p.algorithm.fleet.is_none()));
+    }
+
+    #[test]
+    fn what_fleet_aware_planning_knew_plans_the_same_again() {
+        let revisions = vec![
+            vec![
+                closure("hello", &[(HELLO, 10, &[LIBC]), (LIBC, 20, &[])]),
+                closure("world", &[(HELLO2, 12, &[LIBC]), (LIBC, 20, &[])]),
+            ],
+            vec![closure(
+                "world",
+                &[(HELLO2, 12, &[LIBC]), (HELLO, 10, &[LIBC]), (LIBC, 20, &[])],
+            )],
+            vec![
+                closure("hello", &[(HELLO, 10, &[LIBC]), (LIBC, 20, &[])]),
+                closure("world", &[(HELLO2, 12, &[LIBC]), (LIBC, 20, &[])]),
+            ],
+        ];
+        let options = PlanOptions::new(Algorithm::Fleet, 2);
+        let aware = plan_fleet(&revisions, &options, History::Fleet).unwrap();
+        let mut earlier: BTreeMap<&str, &Plan> = BTreeMap::new();
+        for (r, images) in revisions.iter().enumerate() {
+            for (i, c) in images.iter().enumerate() {
+                let fleet = aware.fleet_before(&revisions, r, i);
+                // The latest plan of every image planned before (its own
+                // earlier one included), whatever its revision.
+                assert_eq!(fleet.len(), earlier.len(), "revision {r}, image {i}");
+                let mut again = options.clone();
+                again.previous = earlier.get(c.image.as_str()).map(|p| p.layers.clone());
+                again.fleet = Some(fleet);
+                let plan = plan_closure(&c.graph, &again).unwrap();
+                assert_eq!(plan, aware.revisions[r][i], "revision {r}, image {i}");
+                earlier.insert(&c.image, &aware.revisions[r][i]);
+            }
+        }
     }
 
     #[test]

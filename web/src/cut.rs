@@ -127,7 +127,7 @@ impl HandCut {
 }
 
 /// Everything the shown plan depends on besides the cut.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Setting<'a> {
     /// The closure.
     pub closure: &'a ImageClosure,
@@ -141,6 +141,9 @@ pub struct Setting<'a> {
     /// plans (used as `--previous` unless the user gave one, and only by
     /// a row planning with history).
     pub earlier: Option<&'a Plan>,
+    /// The fleet-aware row's knowledge of the fleet when it planned this
+    /// image ([`strata_planner::FleetPlans::fleet_before`], as `--fleet`).
+    pub fleet: Option<Vec<Vec<Layer>>>,
 }
 
 impl Setting<'_> {
@@ -174,6 +177,7 @@ pub fn plan_by_hand(setting: &Setting, cut: &HandCut) -> Result<Plan, String> {
         Some(p) => Some(p.layers.clone()),
         None => setting.earlier().map(|p| p.layers.clone()),
     };
+    options.fleet = setting.fleet.clone();
     plan_closure(&setting.closure.graph, &options).map_err(|e| e.to_string())
 }
 
@@ -224,6 +228,11 @@ pub fn cli_line(setting: &Setting, cut: &HandCut, closure: &str, earlier: &str) 
         (Some(p), _) => words.extend(["--previous".into(), p.file.clone()]),
         (None, Some(_)) => words.extend(["--previous".into(), earlier.to_string()]),
         (None, None) => {}
+    }
+    if setting.fleet.is_some() {
+        // The directory of the fleet's latest plans (README: "Knowing the
+        // fleet").
+        words.extend(["--fleet".into(), "plans".into()]);
     }
     words.push(closure.to_string());
     words
@@ -324,6 +333,7 @@ mod tests {
             budget: 20,
             popularity: None,
             earlier: None,
+            fleet: None,
         };
         let plain = plan_by_hand(&setting, &HandCut::default()).unwrap();
         let paths: Vec<String> = plain
@@ -365,6 +375,36 @@ mod tests {
     }
 
     #[test]
+    fn the_fleet_aware_rows_plans_are_made_again_with_what_it_knew() {
+        let fleet = example_fleet();
+        let planner = find_planner("fleet-aware").unwrap();
+        let comparison = &compare(&fleet, 20, &[planner])[0];
+        let plans = comparison.result.as_ref().unwrap();
+        for (r, images) in fleet.revisions.iter().enumerate() {
+            for (i, closure) in images.iter().enumerate() {
+                let earlier = r.checked_sub(1).and_then(|e| {
+                    let at = fleet.revisions[e]
+                        .iter()
+                        .position(|c| c.image == closure.image)?;
+                    Some(&plans.revisions[e][at])
+                });
+                let setting = Setting {
+                    closure,
+                    planner,
+                    budget: 20,
+                    popularity: None,
+                    earlier,
+                    fleet: Some(plans.fleet_before(&fleet.revisions, r, i)),
+                };
+                let plan = plan_by_hand(&setting, &HandCut::default()).unwrap();
+                assert_eq!(plan, plans.revisions[r][i], "revision {r}, image {i}");
+                let line = cli_line(&setting, &HandCut::default(), "c.json", "e.json");
+                assert!(line.ends_with(" --fleet plans c.json"), "{line}");
+            }
+        }
+    }
+
+    #[test]
     fn without_a_change_the_shown_plan_is_the_compare_rows_and_so_are_its_figures() {
         let fleet = example_fleet();
         let planner = find_planner("fleet").unwrap();
@@ -380,6 +420,7 @@ mod tests {
             budget: 20,
             popularity: fleet.popularity.as_ref().map(|p| &p.counts),
             earlier: Some(&plans.revisions[1][i]),
+            fleet: None,
         };
         let plan = plan_by_hand(&setting, &HandCut::default()).unwrap();
         assert_eq!(plan, plans.revisions[2][i]);

@@ -407,10 +407,15 @@ impl Planning {
         };
         let mut shown_plan = None;
         if let Some(i) = position {
-            // The row's plans are needed first only for the plan of the
-            // revision before (`--previous`); otherwise the shown plan is
-            // made alone, and the row's (with its simulation) after it.
-            let needs_row = r > 0 && planner.history == History::Previous;
+            // The row's plans are needed first for the plan of the revision
+            // before (`--previous`) and, fleet-aware, for what the row knew
+            // of the fleet (`--fleet`); otherwise the shown plan is made
+            // alone, and the row's (with its simulation) after it.
+            let needs_row = match planner.history {
+                History::Previous => r > 0,
+                History::Fleet => true,
+                History::Alone => false,
+            };
             let at = needs_row.then(|| self.row(planner.key, view.budget));
             let (fleet, plans) = (&self.fleet, at.map(|at| &self.rows[at].1));
             let earlier_at = r
@@ -426,6 +431,10 @@ impl Planning {
                 budget: view.budget,
                 popularity: fleet.popularity.as_ref().map(|p| &p.counts),
                 earlier,
+                fleet: match (planner.history, plans) {
+                    (History::Fleet, Some(Ok(p))) => Some(p.fleet_before(&fleet.revisions, r, i)),
+                    _ => None,
+                },
             };
             let plan = match plans {
                 // Unchanged by hand: the row's own plan (the same bytes).
