@@ -70,15 +70,17 @@ pub fn merge(
             .enumerate()
             .map(|(g, members)| FleetSide {
                 held: d.held_bytes(graph, members),
+                // The runs of a cut are new groupings (neither a kept
+                // layer nor an existing one): what they broke is broken
+                // before the merge prices anything.
                 kept: !cut && d.kept[g],
-                kept_bytes: match d.kept[g] {
+                kept_bytes: match !cut && d.kept[g] {
                     true => members
                         .iter()
                         .map(|&id| graph.node(id).nar_size as f64)
                         .sum(),
                     false => 0.0,
                 },
-                // The runs of a cut are new groupings.
                 free: !cut && d.existing[g],
                 class: d.class(members),
             })
