@@ -1758,36 +1758,31 @@ async fn base_and_previous_plan_files_replan_as_strata_plan_does_and_a_drag_show
         )
     };
     let display = |v: serde_json::Value| v.as_str().unwrap().to_string();
+    let hint_display = || async {
+        let now = page
+            .client
+            .execute(
+                "return getComputedStyle(document.querySelector('[data-testid=drop-hint]')).display;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        display(now)
+    };
     let entered = page
         .client
         .execute(&shown("dragenter"), vec![])
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let now = page
-        .client
-        .execute(
-            "return getComputedStyle(document.querySelector('[data-testid=drop-hint]')).display;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(display(now), "flex", "entered: {entered}");
+    assert_eq!(hint_display().await, "flex", "entered: {entered}");
     page.screenshot("drag-over", 1366, 768).await;
     page.client
         .execute(&shown("dragleave"), vec![])
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let now = page
-        .client
-        .execute(
-            "return getComputedStyle(document.querySelector('[data-testid=drop-hint]')).display;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(display(now), "none");
+    assert_eq!(hint_display().await, "none");
     page.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }

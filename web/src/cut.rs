@@ -142,7 +142,8 @@ pub struct Setting<'a> {
     /// a row planning with history).
     pub earlier: Option<&'a Plan>,
     /// The fleet-aware row's knowledge of the fleet when it planned this
-    /// image ([`strata_planner::FleetPlans::fleet_before`], as `--fleet`).
+    /// image ([`strata_planner::FleetPlans::fleet_before`], as `--fleet`),
+    /// when a plan is made by hand.
     pub fleet: Option<Vec<Vec<Layer>>>,
 }
 
@@ -229,7 +230,7 @@ pub fn cli_line(setting: &Setting, cut: &HandCut, closure: &str, earlier: &str) 
         (None, Some(_)) => words.extend(["--previous".into(), earlier.to_string()]),
         (None, None) => {}
     }
-    if setting.fleet.is_some() {
+    if setting.planner.history == History::Fleet {
         // The directory of the fleet's latest plans (README: "Knowing the
         // fleet").
         words.extend(["--fleet".into(), "plans".into()]);

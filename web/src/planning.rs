@@ -431,8 +431,12 @@ impl Planning {
                 budget: view.budget,
                 popularity: fleet.popularity.as_ref().map(|p| &p.counts),
                 earlier,
+                // Only a plan made by hand needs it: unchanged, the row's
+                // own plan is shown.
                 fleet: match (planner.history, plans) {
-                    (History::Fleet, Some(Ok(p))) => Some(p.fleet_before(&fleet.revisions, r, i)),
+                    (History::Fleet, Some(Ok(p))) if !view.cut.is_empty() => {
+                        Some(p.fleet_before(&fleet.revisions, r, i))
+                    }
                     _ => None,
                 },
             };

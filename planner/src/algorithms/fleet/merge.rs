@@ -75,10 +75,7 @@ pub fn merge(
                 // before the merge prices anything.
                 kept: !cut && d.kept[g],
                 kept_bytes: match !cut && d.kept[g] {
-                    true => members
-                        .iter()
-                        .map(|&id| graph.node(id).nar_size as f64)
-                        .sum(),
+                    true => bytes[g] as f64,
                     false => 0.0,
                 },
                 free: !cut && d.existing[g],
