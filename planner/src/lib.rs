@@ -5,7 +5,8 @@
 //! ([`plan_closure`], [`PlanOptions`]) → a versioned [`Plan`] → pulled bytes
 //! over a fleet of images and revisions ([`simulate()`]).
 //!
-//! The crate is pure: no I/O, clock, threads or randomness, and it builds
+//! The crate is pure: no I/O, clock, threads (a caller's [`Join`] may run
+//! two halves of a job at once) or randomness, and it builds
 //! for `wasm32-unknown-unknown`. Same input and options give the same plan,
 //! byte for byte, whatever order the input listed the paths in.
 //!
@@ -33,6 +34,7 @@ mod controls;
 pub mod error;
 pub mod graph;
 pub mod input;
+pub mod join;
 pub mod nar_hash;
 pub mod nixbase32;
 pub mod plan;
@@ -47,7 +49,8 @@ pub use algorithms::{parse_popularity, Algorithm, Popularity};
 pub use controls::{plan_closure, PlanOptions};
 pub use error::{CheckError, InputError, PlanError};
 pub use graph::{Graph, PathEntry};
-pub use input::{parse_closure, InputFormat};
+pub use input::{parse_closure, parse_closure_with, InputFormat};
+pub use join::{Join, Sequential};
 pub use nar_hash::{NarHash, NarHashError};
 pub use plan::{check_plan, read_layers, AlgorithmInfo, Layer, Plan, PLAN_VERSION};
 pub use revisions::{plan_fleet, FleetError, FleetPlans, History, ImageClosure, RevisionPlanner};

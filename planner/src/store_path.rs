@@ -29,6 +29,19 @@ pub const HASH_LEN: usize = 32;
 /// Longest store path name (hash, dash and name) Nix accepts.
 pub const MAX_NAME_LEN: usize = 211;
 
+/// Which bytes a name may hold: `[A-Za-z0-9+-._?=]`.
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.' | b'_' | b'?' | b'=');
+        b += 1;
+    }
+    table
+};
+
 /// An absolute store path, `<store_dir>/<hash>-<name>`.
 ///
 /// Equality, order and hashing are the path string's, so a `StorePath`
@@ -113,9 +126,13 @@ impl StorePath {
         if name.starts_with('.') {
             return Err(invalid("name starts with a period"));
         }
-        let allowed =
-            |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '_' | '?' | '=');
-        if let Some(bad) = name.chars().find(|&c| !allowed(c)) {
+        // Byte by byte (every allowed character is ASCII); the character
+        // is only looked for to name it.
+        if !name.bytes().all(|b| NAME_BYTES[usize::from(b)]) {
+            let bad = name
+                .chars()
+                .find(|&c| !c.is_ascii() || !NAME_BYTES[c as usize])
+                .unwrap_or_default();
             return Err(invalid(&format!("character {bad:?} not allowed in a name")));
         }
         u32::try_from(path.len() - name.len()).map_err(|_| invalid("path longer than 4 GiB"))
@@ -306,7 +323,14 @@ mod tests {
     #[case::other_store("/opt/store/00000000000000000000000000000000-x", "not in the store")]
     #[case::letter_e("/nix/store/0000000000000000000000000000000e-x", "nix-base32")]
     #[case::leading_period("/nix/store/00000000000000000000000000000000-.x", "period")]
-    #[case::space("/nix/store/00000000000000000000000000000000-a b", "not allowed")]
+    #[case::space(
+        "/nix/store/00000000000000000000000000000000-a b",
+        "character ' ' not allowed"
+    )]
+    #[case::non_ascii(
+        "/nix/store/00000000000000000000000000000000-caf\u{e9}",
+        "character '\u{e9}' not allowed"
+    )]
     #[case::subpath(
         "/nix/store/00000000000000000000000000000000-x/bin",
         "not in the store"

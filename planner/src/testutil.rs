@@ -38,3 +38,24 @@ pub fn graph(entries: &[(&str, u64, &[&str])]) -> Graph {
         .collect();
     Graph::new(entries, None, "/nix/store").expect("a valid test graph")
 }
+
+/// A [`crate::Join`] that says it runs jobs at once but runs them in turn:
+/// the split-in-two code paths, without threads.
+pub struct InTurn;
+
+impl crate::Join for InTurn {
+    fn at_once(&self) -> bool {
+        true
+    }
+
+    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        let a = a();
+        (a, b())
+    }
+}

@@ -17,3 +17,4 @@ mod http;
 mod image;
 mod push;
 mod store;
+mod threads;

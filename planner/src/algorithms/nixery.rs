@@ -109,7 +109,7 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     }
     let references = References::new(graph);
     let order = references.topological_order(graph);
-    let closure_sizes = references.closure_sizes(graph, &order);
+    let closure_sizes = graph.closure_sizes();
     let popularity = popularities(graph, ctx.popularity);
     // Children of the fake root: the roots, big or popular paths, and paths
     // nothing references (roots already, unless the input named others).
@@ -364,12 +364,6 @@ impl DominatorTree {
     }
 }
 
-/// Paths whose closures [`References::closure_sizes`] walks together.
-const CHUNK_PATHS: usize = 64 * CHUNK_WORDS;
-
-/// 64-bit words in the bit set of a chunk of paths.
-const CHUNK_WORDS: usize = 4;
-
 /// The references of every path in one array (the graph keeps a vector per
 /// path, scattered in memory): `targets[offsets[id]..offsets[id + 1]]`.
 struct References {
@@ -393,88 +387,11 @@ impl References {
         &self.targets[self.offsets[id]..self.offsets[id + 1]]
     }
 
-    /// Nix's `closureSize` of every path: its NAR size plus that of
-    /// everything it references, transitively. `order` is a topological
-    /// order (referrers first).
-    ///
-    /// Closures must be walked (sums over a DAG would count shared paths
-    /// twice), but neighbouring paths in `order` share most of theirs: so
-    /// [`CHUNK_PATHS`] of them at a time walk the union of their closures
-    /// once, in topological order, each path carrying a bit set of the
-    /// chunk's paths that reach it. On the Debian universe (63,000 paths)
-    /// this takes about 60% of the time of one walk per path.
-    fn closure_sizes(&self, graph: &Graph, order: &[NodeId]) -> Vec<u64> {
-        let n = graph.len();
-        let nar_sizes: Vec<u64> = graph.nodes().iter().map(|node| node.nar_size).collect();
-        let mut sizes = vec![0; n];
-        // Which chunk last reached each path.
-        let mut seen = vec![usize::MAX; n];
-        let mut reached_by = vec![[0u64; CHUNK_WORDS]; n];
-        // The union of the chunk's closures in DFS postorder, whose reverse
-        // is a topological order of it; the DFS stack holds (path, index of
-        // its next reference in `targets`).
-        let mut union: Vec<NodeId> = Vec::new();
-        let mut stack: Vec<(NodeId, usize)> = Vec::new();
-        let mut sums = [0u64; CHUNK_PATHS];
-        for (chunk, sources) in order.chunks(CHUNK_PATHS).enumerate() {
-            union.clear();
-            for &source in sources {
-                if seen[source] == chunk {
-                    continue;
-                }
-                seen[source] = chunk;
-                stack.push((source, self.offsets[source]));
-                while let Some(top) = stack.last_mut() {
-                    let (id, next) = *top;
-                    if next < self.offsets[id + 1] {
-                        top.1 += 1;
-                        let r = self.targets[next];
-                        if seen[r] != chunk {
-                            seen[r] = chunk;
-                            stack.push((r, self.offsets[r]));
-                        }
-                    } else {
-                        union.push(id);
-                        stack.pop();
-                    }
-                }
-            }
-            for &id in &union {
-                reached_by[id] = [0; CHUNK_WORDS];
-            }
-            for (bit, &source) in sources.iter().enumerate() {
-                reached_by[source][bit / 64] |= 1 << (bit % 64);
-            }
-            sums.fill(0);
-            for &id in union.iter().rev() {
-                let bits = reached_by[id];
-                for &r in self.of(id) {
-                    for (to, from) in reached_by[r].iter_mut().zip(bits) {
-                        *to |= from;
-                    }
-                }
-                for (word, mut rest) in bits.into_iter().enumerate() {
-                    while rest != 0 {
-                        let bit = word * 64 + rest.trailing_zeros() as usize;
-                        // Saturating: no closure holds 2^64 bytes of NARs.
-                        sums[bit] = sums[bit].saturating_add(nar_sizes[id]);
-                        rest &= rest - 1;
-                    }
-                }
-            }
-            for (bit, &source) in sources.iter().enumerate() {
-                sizes[source] = sums[bit];
-            }
-        }
-        sizes
-    }
-
     /// A topological order, referrers first: Kahn's algorithm with a stack
     /// (starting from the lowest id), so a path tends to come soon after
     /// its referrers and near paths with much the same closure. Any
     /// topological order gives the same dominators; this one is cheaper
-    /// than [`Graph::topological_order`]'s heap and suits
-    /// [`References::closure_sizes`].
+    /// than [`Graph::topological_order`]'s heap.
     fn topological_order(&self, graph: &Graph) -> Vec<NodeId> {
         let n = graph.len();
         let mut pending: Vec<usize> = (0..n).map(|id| graph.referrers(id).len()).collect();
@@ -634,7 +551,7 @@ mod tests {
         let id = |n: &str| g.find(&path(n)).unwrap();
         let references = References::new(&g);
         let order = references.topological_order(&g);
-        let sizes = references.closure_sizes(&g, &order);
+        let sizes = g.closure_sizes();
         assert_eq!(sizes[id("C")], 163 * MB);
         let mut top_level = vec![false; g.len()];
         for name in ["A", "B", "C", "D", "E", "G"] {
@@ -981,7 +898,6 @@ mod tests {
             let g = random_graph(&mut rng, 1 + round % 30);
             let references = References::new(&g);
             let order = references.topological_order(&g);
-            assert_eq!(references.closure_sizes(&g, &order), g.closure_sizes());
             let mut top_level: Vec<bool> = (0..g.len()).map(|_| rng.next(5) == 0).collect();
             for (id, top) in top_level.iter_mut().enumerate() {
                 *top |= g.referrers(id).is_empty();
@@ -991,18 +907,6 @@ mod tests {
                 naive_dominators(&g, &top_level),
                 "round {round}"
             );
-        }
-    }
-
-    /// Closures walked in chunks: more paths than one chunk holds.
-    #[test]
-    fn closure_sizes_over_many_chunks() {
-        let mut rng = Rng(7);
-        for n in [CHUNK_PATHS - 1, CHUNK_PATHS, 3 * CHUNK_PATHS + 17] {
-            let g = random_graph(&mut rng, n);
-            let references = References::new(&g);
-            let order = references.topological_order(&g);
-            assert_eq!(references.closure_sizes(&g, &order), g.closure_sizes());
         }
     }
 

@@ -48,10 +48,8 @@ pub fn split(order: Vec<NodeId>, budget: usize) -> Layers {
 
 /// Every path, most popular first (closure-graph.py's output order).
 pub fn popularity_order(graph: &Graph) -> Vec<NodeId> {
-    let keys: Vec<String> = (0..graph.len())
-        .map(|id| package_name(graph.path(id)))
-        .collect();
-    contest_order(graph, &keys)
+    let paths: Vec<&str> = (0..graph.len()).map(|id| graph.path(id).as_ref()).collect();
+    contest_order(graph, &paths)
 }
 
 /// closure-graph.py's popularity of every node.
@@ -77,24 +75,6 @@ pub(crate) trait ContestGraph {
     fn for_each_reference(&self, v: usize, f: impl FnMut(usize));
     /// The vertices `v` references, when the graph has them flat.
     fn references(&self, v: usize) -> &[u32];
-    /// Calls `f(c, y)` for every vertex `c` and every `y` in its closure.
-    /// The most referenced paths' share of every closure comes as a bitset
-    /// ([`crate::graph::split_closures`]), not walked path by path.
-    fn for_each_in_closures(&self, mut f: impl FnMut(usize, usize)) {
-        let n = self.vertex_count();
-        let hubs = crate::graph::hubs(n, |v| self.references(v), crate::graph::HUB_PATHS);
-        crate::graph::split_closures(
-            n,
-            |v| self.references(v),
-            &hubs,
-            |c, hub_row, members| {
-                crate::graph::for_each_bit(hub_row, |bit| f(c, hubs[bit] as usize));
-                for &y in members {
-                    f(c, y as usize);
-                }
-            },
-        );
-    }
 }
 
 impl ContestGraph for Graph {
@@ -109,18 +89,27 @@ impl ContestGraph for Graph {
     }
 }
 
-/// The vertices of `graph`, most popular first, ties by `keys` ascending
-/// (upstream's package names).
-pub(crate) fn contest_order<G: ContestGraph>(graph: &G, keys: &[String]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..graph.vertex_count()).collect();
+/// The vertices of `graph`, most popular first, ties by the
+/// [`package_name`] of their `paths` ascending.
+pub(crate) fn contest_order<G: ContestGraph>(graph: &G, paths: &[&str]) -> Vec<usize> {
+    let names: Vec<PackageName<'_>> = paths.iter().map(|p| PackageName::of(p)).collect();
+    let ties = |a: usize, b: usize| names[a].cmp(&names[b]);
     match scores::<u128, G>(graph) {
-        Some(s) => order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| keys[a].cmp(&keys[b]))),
+        Some(s) => {
+            // Scores beside the vertices: the sort reads no other array
+            // but for ties. Package names are distinct (paths are), so an
+            // unstable sort gives the one order.
+            let mut order: Vec<(u128, usize)> = s.into_iter().zip(0..).collect();
+            order.sort_unstable_by(|x, y| y.0.cmp(&x.0).then_with(|| ties(x.1, y.1)));
+            order.into_iter().map(|(_, v)| v).collect()
+        }
         None => {
             let s = scores::<BigUint, G>(graph).expect("big integers do not overflow");
-            order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| keys[a].cmp(&keys[b])));
+            let mut order: Vec<usize> = (0..graph.vertex_count()).collect();
+            order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| ties(a, b)));
+            order
         }
     }
-    order
 }
 
 /// Numbers the contest can run in: `add` fails on overflow.
@@ -185,15 +174,99 @@ fn scores<N: Count, G: ContestGraph>(graph: &G) -> Option<Vec<N>> {
     }
     // Every vertex adds its routes to each path of its closure (sums of
     // non-negative numbers: whether one overflows does not depend on the
-    // order of the additions).
+    // order of the additions). The most referenced paths' sums are kept
+    // apart, side by side, where the closures' bitsets find them.
     let mut popularity = vec![N::zero(); n];
-    graph.for_each_in_closures(|c, y| overflow |= popularity[y].add(&routes[c]).is_none());
+    let hubs = crate::graph::hubs(n, |v| graph.references(v), crate::graph::HUB_PATHS);
+    let mut hub_popularity = vec![N::zero(); hubs.len()];
+    crate::graph::split_closures(
+        n,
+        |v| graph.references(v),
+        &hubs,
+        |c, hub_row, members| {
+            let r = &routes[c];
+            crate::graph::for_each_bit(hub_row, |bit| {
+                overflow |= hub_popularity[bit].add(r).is_none();
+            });
+            for &y in members {
+                overflow |= popularity[y as usize].add(r).is_none();
+            }
+        },
+    );
+    for (&hub, sum) in hubs.iter().zip(hub_popularity) {
+        popularity[hub as usize] = sum;
+    }
     (!overflow).then_some(popularity)
 }
 
+/// closure-graph.py's `package_name` of a path (split on the first `-`,
+/// the first part moved to the end), as its two parts: ordered as the
+/// names made would be, without making them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PackageName<'a> {
+    /// What follows the first `-` (`None` without one).
+    rest: Option<&'a str>,
+    /// What precedes it (the whole path without one).
+    first: &'a str,
+}
+
+impl<'a> PackageName<'a> {
+    pub(crate) fn of(path: &'a str) -> Self {
+        match path.split_once('-') {
+            Some((first, rest)) => PackageName {
+                rest: Some(rest),
+                first,
+            },
+            None => PackageName {
+                rest: None,
+                first: path,
+            },
+        }
+    }
+
+    /// The name's bytes, one by one.
+    fn bytes(self) -> impl Iterator<Item = u8> + 'a {
+        let rest = self.rest.map(|rest| rest.bytes().chain(*b"-"));
+        rest.into_iter().flatten().chain(self.first.bytes())
+    }
+}
+
+impl Ord for PackageName<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Most names differ within the shorter rest, or have the same rest
+        // (then the dash, then the first parts): whole slices compared.
+        if let (Some(a), Some(b)) = (self.rest, other.rest) {
+            let common = a.len().min(b.len());
+            match a.as_bytes()[..common].cmp(&b.as_bytes()[..common]) {
+                std::cmp::Ordering::Equal if a.len() == b.len() => {
+                    return self.first.cmp(other.first)
+                }
+                std::cmp::Ordering::Equal => {}
+                differ => return differ,
+            }
+        }
+        self.bytes().cmp(other.bytes())
+    }
+}
+
+impl PartialOrd for PackageName<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for PackageName<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for PackageName<'_> {}
+
 /// closure-graph.py's `package_name`: split on `-`, move the first part
 /// (store directory and hash) to the end, join again.
-pub(crate) fn package_name(path: &str) -> String {
+#[cfg(test)]
+fn package_name(path: &str) -> String {
     match path.split_once('-') {
         Some((first, rest)) => {
             let mut name = String::with_capacity(path.len());
@@ -209,6 +282,17 @@ pub(crate) fn package_name(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Comparing in place is comparing the names made.
+        #[test]
+        fn package_names_compare_as_made(a in "[a-c/-]{0,8}", b in "[a-c/-]{0,8}") {
+            proptest::prop_assert_eq!(
+                PackageName::of(&a).cmp(&PackageName::of(&b)),
+                package_name(&a).cmp(&package_name(&b))
+            );
+        }
+    }
     use crate::testutil::path as p;
 
     /// Every path of size 1.

@@ -32,8 +32,35 @@ use serde_json::Value;
 
 use super::path_info::looks_like_base_name;
 use crate::graph::{Graph, Node, NodeId};
+use crate::join::{Join, Sequential};
 use crate::nar_hash::NarHash;
 use crate::store_path::StorePath;
+use halves::Halves;
+
+mod halves;
+
+/// [`parse`], a large text read through `join` when it runs two jobs at
+/// once: a list as two halves ([`halves`]), and the paths checked and the
+/// nodes made in two halves whatever the shape.
+pub(super) fn parse_with(text: &str, store_dir: &str, join: &impl Join) -> Option<Graph> {
+    if !join.at_once() || text.len() < halves::MIN_BYTES {
+        return parse(text, store_dir);
+    }
+    parse_in_halves(text, store_dir, join)
+}
+
+/// [`parse_with`] whatever the text's size.
+fn parse_in_halves(text: &str, store_dir: &str, join: &impl Join) -> Option<Graph> {
+    match halves::read(text, store_dir, join) {
+        Halves::Read(reader) => reader.into_graph_with(None, join),
+        Halves::GiveUp => None,
+        Halves::ReadWhole => {
+            let mut reader = Reader::new(store_dir, text.len() / 512);
+            let roots = read_any(text, &mut reader).ok()?;
+            reader.into_graph_with(roots, join)
+        }
+    }
+}
 
 /// Reads `text` (any supported shape) into a graph, or `None` when the
 /// exact readers must run (see the module doc).
@@ -61,6 +88,8 @@ struct Reader<'a> {
     entries: Vec<FlatEntry>,
     /// References of all entries, as string numbers, entry after entry.
     references: Vec<u32>,
+    /// Whether an entry is being read: an error now came from inside it.
+    in_entry: bool,
 }
 
 /// One entry; its references are `references[previous end..end]`.
@@ -86,6 +115,7 @@ impl<'a> Reader<'a> {
             table: HashTable::with_capacity(paths),
             entries: Vec::with_capacity(paths),
             references: Vec::with_capacity(paths * 5),
+            in_entry: false,
         }
     }
 
@@ -118,6 +148,23 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Adds what `other` read after what this one read, as if one reader
+    /// had read both texts in turn.
+    fn absorb(&mut self, other: Reader<'_>) {
+        let ids: Vec<u32> = (0..other.spans.len() as u32)
+            .map(|id| self.intern(other.name(id)))
+            .collect();
+        let offset = self.references.len() as u32;
+        self.references
+            .extend(other.references.iter().map(|&r| ids[r as usize]));
+        self.entries
+            .extend(other.entries.iter().map(|entry| FlatEntry {
+                path: ids[entry.path as usize],
+                references_end: entry.references_end + offset,
+                ..*entry
+            }));
+    }
+
     /// The number of a string read before, if it was.
     fn find(&self, path: &str) -> Option<u32> {
         let hash = FxBuildHasher.hash_one(path);
@@ -126,7 +173,7 @@ impl<'a> Reader<'a> {
 
     /// A path-info key or reference: base names are made absolute, as
     /// [`super::path_info::read_object`] does.
-    fn absolute(&self, path: Cow<'a, str>) -> Cow<'a, str> {
+    fn absolute<'t>(&self, path: Cow<'t, str>) -> Cow<'t, str> {
         if path.starts_with('/') {
             path
         } else {
@@ -137,6 +184,12 @@ impl<'a> Reader<'a> {
     /// Validates what was read and builds the graph, as [`Graph::new`]
     /// would; `None` when it would fail.
     fn into_graph(self, roots: Option<Vec<String>>) -> Option<Graph> {
+        self.into_graph_with(roots, &Sequential)
+    }
+
+    /// [`Reader::into_graph`], the paths checked and the nodes made in two
+    /// halves through `join`.
+    fn into_graph_with(self, roots: Option<Vec<String>>, join: &impl Join) -> Option<Graph> {
         let store_dir = self.store_dir;
         if !store_dir.starts_with('/') || (store_dir.len() > 1 && store_dir.ends_with('/')) {
             return None;
@@ -160,10 +213,15 @@ impl<'a> Reader<'a> {
         }
         // Valid store paths all start with `store_dir/`, so their order is
         // that of their base names, whose first 16 bytes make a number.
-        let mut name_starts = Vec::with_capacity(self.entries.len());
-        for entry in &self.entries {
-            name_starts.push(StorePath::validate(names[entry.path as usize], store_dir).ok()?);
-        }
+        let validate = |entries: &[FlatEntry]| -> Option<Vec<u32>> {
+            entries
+                .iter()
+                .map(|entry| StorePath::validate(names[entry.path as usize], store_dir).ok())
+                .collect()
+        };
+        let (first, second) = in_halves(join, &self.entries, validate);
+        let mut name_starts = first?;
+        name_starts.extend(second?);
         let prefix = if store_dir == "/" {
             1
         } else {
@@ -197,8 +255,7 @@ impl<'a> Reader<'a> {
             starts.push(start);
             start = entry.references_end as usize;
         }
-        let mut nodes = Vec::with_capacity(self.entries.len());
-        for (node, &(_, i)) in order.iter().enumerate() {
+        let node = |(node, &(_, i)): (usize, &(u128, u32))| {
             let i = i as usize;
             let entry = &self.entries[i];
             let mut self_reference = false;
@@ -215,14 +272,23 @@ impl<'a> Reader<'a> {
             references.sort_unstable();
             references.dedup();
             let path = names[entry.path as usize];
-            nodes.push(Node {
+            Node {
                 path: StorePath::validated(path.to_string(), name_starts[i]),
                 nar_size: entry.nar_size,
                 nar_hash: entry.nar_hash,
                 references,
                 self_reference,
-            });
-        }
+            }
+        };
+        let mid = order.len() / 2;
+        let (mut nodes, second): (Vec<Node>, Vec<Node>) = join.join(
+            || order[..mid].iter().enumerate().map(node).collect(),
+            || {
+                let second = order[mid..].iter().enumerate();
+                second.map(|(k, at)| node((mid + k, at))).collect()
+            },
+        );
+        nodes.extend(second);
         let roots = match roots {
             Some(roots) => {
                 let mut ids = Vec::with_capacity(roots.len());
@@ -238,6 +304,17 @@ impl<'a> Reader<'a> {
         };
         Graph::from_nodes(nodes, roots, store_dir).ok()
     }
+}
+
+/// `work` on the two halves of `items`, through `join` when the items are
+/// many enough to be worth a second thread.
+fn in_halves<'t, T: Sync, R: Send>(
+    join: &impl Join,
+    items: &'t [T],
+    work: impl Fn(&'t [T]) -> R + Sync,
+) -> (R, R) {
+    let (first, second) = items.split_at(items.len() / 2);
+    join.join(|| work(first), || work(second))
 }
 
 /// Any shape: a list of entries, `{"graph": [...]}`, an exportReferencesGraph
@@ -391,22 +468,22 @@ struct ListSeed<'r, 'a> {
     reader: &'r mut Reader<'a>,
 }
 
-impl<'a> DeserializeSeed<'a> for ListSeed<'_, 'a> {
+impl<'de> DeserializeSeed<'de> for ListSeed<'_, '_> {
     type Value = ();
 
-    fn deserialize<D: de::Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'a> Visitor<'a> for ListSeed<'_, 'a> {
+impl<'de> Visitor<'de> for ListSeed<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of entries")
     }
 
-    fn visit_seq<S: SeqAccess<'a>>(self, mut seq: S) -> Result<(), S::Error> {
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
         while seq
             .next_element_seed(EntrySeed {
                 reader: &mut *self.reader,
@@ -426,22 +503,23 @@ struct EntrySeed<'r, 'a> {
     keyed: Option<u32>,
 }
 
-impl<'a> DeserializeSeed<'a> for EntrySeed<'_, 'a> {
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_, '_> {
     type Value = ();
 
-    fn deserialize<D: de::Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.reader.in_entry = true;
         d.deserialize_map(self)
     }
 }
 
-impl<'a> Visitor<'a> for EntrySeed<'_, 'a> {
+impl<'de> Visitor<'de> for EntrySeed<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an entry")
     }
 
-    fn visit_map<M: MapAccess<'a>>(self, mut map: M) -> Result<(), M::Error> {
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
         let reader = self.reader;
         let mut path = self.keyed;
         let mut path_seen = false;
@@ -512,6 +590,7 @@ impl<'a> Visitor<'a> for EntrySeed<'_, 'a> {
             nar_hash: nar_hash.flatten(),
             references_end: reader.references.len() as u32,
         });
+        reader.in_entry = false;
         Ok(())
     }
 }
@@ -522,15 +601,15 @@ struct ReferencesSeed<'r, 'a> {
     absolute: bool,
 }
 
-impl<'a> DeserializeSeed<'a> for ReferencesSeed<'_, 'a> {
+impl<'de> DeserializeSeed<'de> for ReferencesSeed<'_, '_> {
     type Value = ();
 
-    fn deserialize<D: de::Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_option(self)
     }
 }
 
-impl<'a> Visitor<'a> for ReferencesSeed<'_, 'a> {
+impl<'de> Visitor<'de> for ReferencesSeed<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -545,11 +624,11 @@ impl<'a> Visitor<'a> for ReferencesSeed<'_, 'a> {
         Ok(())
     }
 
-    fn visit_some<D: de::Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 
-    fn visit_seq<S: SeqAccess<'a>>(self, mut seq: S) -> Result<(), S::Error> {
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
         while let Some(CowStr(path)) = seq.next_element()? {
             let path = if self.absolute {
                 self.reader.absolute(path)
@@ -567,9 +646,10 @@ impl<'a> Visitor<'a> for ReferencesSeed<'_, 'a> {
 mod tests {
     use rstest::rstest;
 
-    use super::parse;
+    use super::{parse, parse_in_halves};
     use crate::graph::Graph;
     use crate::input::read_closure;
+    use crate::testutil::InTurn;
 
     const A: &str = "/nix/store/00000000000000000000000000000000-a";
     const B: &str = "/nix/store/11111111111111111111111111111111-b";
@@ -609,10 +689,13 @@ mod tests {
     ))]
     #[case::empty("[]".to_string())]
     fn reads_what_the_exact_readers_read(#[case] text: String) {
-        let fast = parse(&text, "/nix/store").expect("the fast reader takes it");
         let exact = exact(&text);
-        assert_eq!(fast.nodes(), exact.nodes());
-        assert_eq!(fast.roots(), exact.roots());
+        let fast = parse(&text, "/nix/store").expect("the fast reader takes it");
+        let halves = parse_in_halves(&text, "/nix/store", &InTurn).expect("in halves too");
+        for graph in [fast, halves] {
+            assert_eq!(graph.nodes(), exact.nodes());
+            assert_eq!(graph.roots(), exact.roots());
+        }
     }
 
     #[rstest]
@@ -636,5 +719,6 @@ mod tests {
     #[case::no_graph(r#"{"other": []}"#.to_string())]
     fn leaves_the_rest_to_the_exact_readers(#[case] text: String) {
         assert!(parse(&text, "/nix/store").is_none());
+        assert!(parse_in_halves(&text, "/nix/store", &InTurn).is_none());
     }
 }

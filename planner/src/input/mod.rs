@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::error::InputError;
 use crate::graph::{Graph, PathEntry};
+use crate::join::{Join, Sequential};
 
 /// Which input shape a closure came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,9 +50,19 @@ pub struct RawClosure {
 
 /// Reads a closure in any supported shape and validates it into a graph.
 pub fn parse_closure(text: &str, store_dir: &str) -> Result<Graph, InputError> {
+    parse_closure_with(text, store_dir, &Sequential)
+}
+
+/// [`parse_closure`], a large list read in two halves at once when `join`
+/// runs jobs side by side (the same graph either way).
+pub fn parse_closure_with(
+    text: &str,
+    store_dir: &str,
+    join: &impl Join,
+) -> Result<Graph, InputError> {
     // Valid input in one pass; anything else through the readers that
     // name what is wrong.
-    if let Some(graph) = flat::parse(text, store_dir) {
+    if let Some(graph) = flat::parse_with(text, store_dir, join) {
         return Ok(graph);
     }
     let raw = read_closure(text, store_dir)?;

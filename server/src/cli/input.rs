@@ -7,6 +7,7 @@
 //! before the planner sees them: an empty file, and one that is not JSON
 //! at all (an HTML error page, a Nix expression, a store path).
 
+use crate::threads::Threads;
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::Args;
 use strata_planner::{
-    parse_closure, parse_popularity, read_layers, Algorithm, Graph, Layer, Plan, PlanOptions,
+    parse_closure_with, parse_popularity, read_layers, Algorithm, Graph, Layer, Plan, PlanOptions,
     DEFAULT_STORE_DIR,
 };
 
@@ -264,7 +265,7 @@ fn not_json(text: &str, stdin: bool) -> Option<String> {
 /// Reads and validates a closure file.
 pub fn load_closure(path: &Path, store_dir: &str) -> CliResult<Graph> {
     let text = read_json("closure", path)?;
-    parse_closure(&text, store_dir)
+    parse_closure_with(&text, store_dir, &Threads)
         .with_context(|| format!("closure {}", path.display()))
         .bad_input()
 }
@@ -286,7 +287,7 @@ pub fn load_plan_or_closure(path: &Path, store_dir: &str) -> CliResult<PlanOrClo
             .bad_input()?;
         return Ok(PlanOrClosure::Plan(plan));
     }
-    let graph = parse_closure(&text, store_dir)
+    let graph = parse_closure_with(&text, store_dir, &Threads)
         .with_context(|| format!("closure {name}"))
         .bad_input()?;
     Ok(PlanOrClosure::Closure(graph))

@@ -1,12 +1,13 @@
 //! `strata plan`: a closure → a plan (JSON, or a table for people).
 
+use crate::threads::Threads;
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use strata_planner::{human_bytes, parse_closure, plan_closure, Plan, StorePath};
+use strata_planner::{human_bytes, parse_closure_with, plan_closure, Plan, StorePath};
 
 use super::error::{Classify as _, CliResult};
 use super::input::{plan_options, read_json, PlanningArgs};
@@ -68,7 +69,7 @@ pub fn run(args: PlanArgs) -> CliResult {
         .closure
         .as_ref()
         .map_or("bundled example".into(), |p| p.display().to_string());
-    let graph = parse_closure(&text, store_dir)
+    let graph = parse_closure_with(&text, store_dir, &Threads)
         .with_context(|| format!("closure {name}"))
         .bad_input()?;
     drop(text);

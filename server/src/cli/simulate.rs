@@ -9,6 +9,7 @@
 //! before: what a CI job that keeps its last plan does, and what pullsim.py
 //! gives its planners.
 
+use crate::threads::Threads;
 use std::fs;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -16,8 +17,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use strata_planner::{
-    human_bytes, parse_closure, read_layers, simulate, Figure, Figures, Graph, History, ImagePlan,
-    Layer, Plan, PlanOptions, Revision, RevisionPlanner,
+    human_bytes, parse_closure_with, read_layers, simulate, Figure, Figures, Graph, History,
+    ImagePlan, Layer, Plan, PlanOptions, Revision, RevisionPlanner,
 };
 
 use super::error::{bad_input, Classify as _, CliResult};
@@ -149,7 +150,7 @@ impl<'a> Planner<'a> {
             self.revisions.record(image, layers.clone());
             return Ok(layers);
         }
-        let graph = parse_closure(&text, &self.args.store_dir)
+        let graph = parse_closure_with(&text, &self.args.store_dir, &Threads)
             .with_context(|| format!("closure {}", path.display()))
             .bad_input()?;
         drop(text);
@@ -256,7 +257,7 @@ mod tests {
             {"path": B, "narSize": 20, "references": []},
         ])
         .to_string();
-        let graph = parse_closure(&text, "/nix/store").unwrap();
+        let graph = strata_planner::parse_closure(&text, "/nix/store").unwrap();
         let mut planner = Planner::new(&flags.planning, History::Previous);
         assert!(!planner.plan("hello", &graph).unwrap().algorithm.previous);
         assert!(planner.plan("hello", &graph).unwrap().algorithm.previous);

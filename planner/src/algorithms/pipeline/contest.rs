@@ -16,7 +16,7 @@
 //! The contest itself is shared with the `popularity` algorithm
 //! ([`contest_order`]); only the roots differ (those of the subgraph).
 
-use crate::algorithms::popularity::{contest_order, package_name, ContestGraph};
+use crate::algorithms::popularity::{contest_order, ContestGraph};
 use crate::graph::{Graph, NodeId};
 
 use super::subgraph::Sub;
@@ -35,12 +35,12 @@ impl ContestGraph for Sub {
 
 /// The paths of `sub`, most popular first.
 pub(super) fn popularity_order(graph: &Graph, sub: &Sub) -> Vec<NodeId> {
-    let keys: Vec<String> = sub
+    let paths: Vec<&str> = sub
         .nodes
         .iter()
-        .map(|&id| package_name(graph.path(id)))
+        .map(|&id| graph.path(id).as_ref())
         .collect();
-    contest_order(sub, &keys)
+    contest_order(sub, &paths)
         .into_iter()
         .map(|i| sub.nodes[i])
         .collect()

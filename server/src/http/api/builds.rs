@@ -1,6 +1,7 @@
 //! Builds: `POST /api/builds`, a build's status, its event stream, and
 //! cancelling it.
 
+use crate::threads::Threads;
 use std::convert::Infallible;
 
 use axum::body::Bytes;
@@ -11,7 +12,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use strata_planner::input::describe;
-use strata_planner::{check_plan, parse_closure, Algorithm, Graph, Plan, PlanOptions, StorePath};
+use strata_planner::{
+    check_plan, parse_closure_with, Algorithm, Graph, Plan, PlanOptions, StorePath,
+};
 
 use super::body::{body_object, closure_text};
 use super::plan::plan_body_knowing;
@@ -37,7 +40,7 @@ pub(super) async fn submit(
             let mut graph = None;
             if let Some(closure) = body.remove("closure").filter(|c| !c.is_null()) {
                 let text = closure_text(closure);
-                let closure = parse_closure(&text, &state.store_dir)
+                let closure = parse_closure_with(&text, &state.store_dir, &Threads)
                     .map_err(|e| ApiError::field("closure", e.to_string()))?;
                 check_plan(&plan, &closure).map_err(|e| {
                     ApiError::field("plan", format!("does not fit the closure: {e}"))

@@ -2,12 +2,13 @@
 //! (`GET /api/examples`, `/api/examples/{name}`) and which store paths a
 //! plan or closure lacks (`POST /api/available`).
 
+use crate::threads::Threads;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use strata_planner::{parse_closure, Plan};
+use strata_planner::{parse_closure_with, Plan};
 
 use super::body::{body_object, closure_text, unknown_fields};
 use super::{json_response, ApiError, ApiPath, ApiState, Code};
@@ -56,7 +57,7 @@ pub(super) async fn available(
             .collect(),
         (None, Some(closure)) => {
             let text = closure_text(closure);
-            parse_closure(&text, &state.store_dir)
+            parse_closure_with(&text, &state.store_dir, &Threads)
                 .map_err(|e| ApiError::field("closure", e.to_string()))?
                 .nodes()
                 .iter()

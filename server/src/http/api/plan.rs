@@ -1,6 +1,7 @@
 //! `POST /api/plan`, and the planning fields every closure-taking request
 //! shares (the CLI's planning flags, by name).
 
+use crate::threads::Threads;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -9,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use strata_planner::input::describe;
 use strata_planner::{
-    parse_closure, parse_popularity, plan_closure, read_layers, Algorithm, Graph, Plan, PlanOptions,
+    parse_closure_with, parse_popularity, plan_closure, read_layers, Algorithm, Graph, Plan,
+    PlanOptions,
 };
 
 use super::body::{body_object, closure_text, unknown_fields};
@@ -109,7 +111,7 @@ pub(super) fn plan_body_knowing(
         Some(value) => closure_text(value),
     };
     let mut options = planning_options(body)?;
-    let graph = parse_closure(&closure, store_dir)
+    let graph = parse_closure_with(&closure, store_dir, &Threads)
         .map_err(|e| ApiError::field("closure", e.to_string()))?;
     know(&graph, &mut options)?;
     let plan = plan_closure(&graph, &options)
