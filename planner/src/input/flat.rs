@@ -100,6 +100,19 @@ struct FlatEntry {
     references_end: u32,
 }
 
+/// String equality eight bytes at a time: every reference is compared
+/// with the string it names, and wasm's `memcmp` goes byte by byte (a
+/// quarter of reading a closure in the browser went there).
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |chunk: &[u8]| u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
+    a8.remainder() == b8.remainder() && a8.zip(b8).all(|(x, y)| word(x) == word(y))
+}
+
 /// The error that sends the caller to the exact readers; its text is
 /// never shown.
 fn give_up<E: de::Error>() -> E {
@@ -134,7 +147,7 @@ impl<'a> Reader<'a> {
         };
         let entry = self
             .table
-            .entry(hash(path), |&id| name(id) == path, |&id| hash(name(id)));
+            .entry(hash(path), |&id| same(name(id), path), |&id| hash(name(id)));
         match entry {
             Entry::Occupied(found) => *found.get(),
             Entry::Vacant(slot) => {
@@ -168,7 +181,9 @@ impl<'a> Reader<'a> {
     /// The number of a string read before, if it was.
     fn find(&self, path: &str) -> Option<u32> {
         let hash = FxBuildHasher.hash_one(path);
-        self.table.find(hash, |&id| self.name(id) == path).copied()
+        self.table
+            .find(hash, |&id| same(self.name(id), path))
+            .copied()
     }
 
     /// A path-info key or reference: base names are made absolute, as

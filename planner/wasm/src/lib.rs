@@ -58,9 +58,9 @@ pub fn algorithms() -> Vec<String> {
 /// Plans a closure (its JSON text) with options (`{algorithm, budget,
 /// popularity?, pipeline?, pins?, excludes?, base?, previous?}`).
 #[wasm_bindgen]
-pub fn plan(closure: &str, options_js: JsValue) -> Result<JsValue, JsError> {
+pub fn plan(closure: &JsValue, options_js: JsValue) -> Result<JsValue, JsError> {
     let options = options(options_js)?;
-    let graph = parse_closure(closure, DEFAULT_STORE_DIR)?;
+    let graph = parse_closure(&text_of(closure)?, DEFAULT_STORE_DIR)?;
     to_js(&plan_closure(&graph, &options)?)
 }
 
@@ -71,13 +71,44 @@ pub struct ParsedClosure {
     graph: Graph,
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The browser's UTF-8 encoder.
+    #[wasm_bindgen(js_name = TextEncoder)]
+    type Utf8Encoder;
+    #[wasm_bindgen(constructor, js_class = "TextEncoder")]
+    fn new() -> Utf8Encoder;
+    /// `encode`, taking the JS string as it is.
+    #[wasm_bindgen(method, js_class = "TextEncoder")]
+    fn encode(this: &Utf8Encoder, text: &JsValue) -> js_sys::Uint8Array;
+}
+
+/// A closure's text given as a JS string or as UTF-8 bytes, in wasm's
+/// memory. A string is encoded by the browser's `TextEncoder` and copied
+/// in one piece: the bindings' own `&str` parameters copy a string one
+/// character at a time in JS, which took longer than parsing it.
+fn text_of(closure: &JsValue) -> Result<String, JsError> {
+    let bytes = if closure.is_string() {
+        Utf8Encoder::new().encode(closure)
+    } else {
+        closure
+            .dyn_ref::<js_sys::Uint8Array>()
+            .ok_or_else(|| {
+                JsError::new("closure: expected its JSON text (a string or UTF-8 bytes)")
+            })?
+            .clone()
+    };
+    String::from_utf8(bytes.to_vec()).map_err(|e| JsError::new(&format!("closure: {e}")))
+}
+
 #[wasm_bindgen(js_class = Closure)]
 impl ParsedClosure {
-    /// Parses a closure's JSON text, in any shape `strata plan` reads.
+    /// Parses a closure's JSON text (a string, or its UTF-8 bytes as a
+    /// `Uint8Array`), in any shape `strata plan` reads.
     #[wasm_bindgen(constructor)]
-    pub fn new(closure: &str) -> Result<ParsedClosure, JsError> {
+    pub fn new(closure: &JsValue) -> Result<ParsedClosure, JsError> {
         Ok(ParsedClosure {
-            graph: parse_closure(closure, DEFAULT_STORE_DIR)?,
+            graph: parse_closure(&text_of(closure)?, DEFAULT_STORE_DIR)?,
         })
     }
 
