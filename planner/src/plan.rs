@@ -143,9 +143,16 @@ impl Plan {
         // over and over as the buffer grows.
         let paths: usize = self.layers.iter().map(|l| l.paths.len()).sum();
         let mut bytes = Vec::with_capacity(4096 + paths * 224);
-        serde_json::to_writer_pretty(&mut bytes, self).expect("a plan always serialises");
-        bytes.push(b'\n');
+        self.write_json(&mut bytes)
+            .expect("a plan always serialises");
         String::from_utf8(bytes).expect("serde_json writes UTF-8")
+    }
+
+    /// Writes [`Plan::to_json`]'s bytes to `out` as they are made (a
+    /// large plan's text is never held whole).
+    pub fn write_json(&self, mut out: impl std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.write_all(b"\n")
     }
 
     /// Number of layers.

@@ -7,7 +7,6 @@
 //! before the planner sees them: an empty file, and one that is not JSON
 //! at all (an HTML error page, a Nix expression, a store path).
 
-use crate::threads::Threads;
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -20,6 +19,7 @@ use strata_planner::{
 };
 
 use super::error::{bad_input, Classify as _, CliResult};
+use crate::threads::Threads;
 
 /// The algorithm used when `--algorithm` is not given (and no
 /// `--pipeline` implies `pipeline`): the one place it is decided.

@@ -1,7 +1,6 @@
 //! `strata plan`: a closure → a plan (JSON, or a table for people).
 
-use crate::threads::Threads;
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -12,6 +11,10 @@ use strata_planner::{human_bytes, parse_closure_with, plan_closure, Plan, StoreP
 use super::error::{Classify as _, CliResult};
 use super::input::{plan_options, read_json, PlanningArgs};
 use super::output::{peak_memory, summary_line, Output};
+use crate::threads::Threads;
+
+/// Bytes of the plan's text written at a time.
+const WRITE_BUFFER: usize = 256 * 1024;
 
 /// The example closure planned when `strata plan` gets no closure.
 const EXAMPLE_CLOSURE: &str = include_str!("../../../examples/nginx-light.closure.json");
@@ -77,13 +80,18 @@ pub fn run(args: PlanArgs) -> CliResult {
     let options = plan_options(&args.planning)?;
     let plan = plan_closure(&graph, &options).bad_input()?;
     let planned = start.elapsed();
-    let text = match args.format {
-        PlanFormat::Json => plan.to_json(),
-        PlanFormat::Table => table(&plan),
-    };
-    let output = Output::create(args.output.as_deref())?;
+    let mut output = Output::create(args.output.as_deref())?;
     let to_file = matches!(output, Output::File { .. });
-    output.write_all_and_commit(text.as_bytes())?;
+    let write = match args.format {
+        PlanFormat::Json => {
+            let mut buffered = io::BufWriter::with_capacity(WRITE_BUFFER, &mut output);
+            plan.write_json(&mut buffered)
+                .and_then(|()| buffered.flush())
+        }
+        PlanFormat::Table => output.write_all(table(&plan).as_bytes()),
+    };
+    write.with_context(|| output.name()).failure()?;
+    output.commit()?;
     let written = start.elapsed();
     if args.timings {
         // Written last, so `total` is the whole run: a file output's
@@ -105,7 +113,7 @@ pub fn run(args: PlanArgs) -> CliResult {
     // The process ends now: freeing the graph and the plan (a few hundred
     // thousand allocations for the Debian universe, 10-20 ms) would only
     // delay the exit, which returns all memory at once.
-    std::mem::forget((graph, plan, text));
+    std::mem::forget((graph, plan));
     Ok(())
 }
 

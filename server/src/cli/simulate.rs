@@ -9,7 +9,6 @@
 //! before: what a CI job that keeps its last plan does, and what pullsim.py
 //! gives its planners.
 
-use crate::threads::Threads;
 use std::fs;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -24,6 +23,7 @@ use strata_planner::{
 use super::error::{bad_input, Classify as _, CliResult};
 use super::input::{json_shape, plan_options, read_json, JsonShape, PlanningArgs};
 use super::output::Output;
+use crate::threads::Threads;
 
 /// The figures and examples for `strata simulate --help`.
 pub const HELP: &str = "\

@@ -1,7 +1,6 @@
 //! Builds: `POST /api/builds`, a build's status, its event stream, and
 //! cancelling it.
 
-use crate::threads::Threads;
 use std::convert::Infallible;
 
 use axum::body::Bytes;
@@ -25,6 +24,7 @@ use crate::image::config::created_unix;
 use crate::image::default_name;
 use crate::image::nix_db::NixDb;
 use crate::store::BlobStore;
+use crate::threads::Threads;
 
 pub(super) async fn submit(
     State(state): State<ApiState>,

@@ -2,7 +2,6 @@
 //! (`GET /api/examples`, `/api/examples/{name}`) and which store paths a
 //! plan or closure lacks (`POST /api/available`).
 
-use crate::threads::Threads;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -12,6 +11,7 @@ use strata_planner::{parse_closure_with, Plan};
 
 use super::body::{body_object, closure_text, unknown_fields};
 use super::{json_response, ApiError, ApiPath, ApiState, Code};
+use crate::threads::Threads;
 
 pub(super) async fn examples(State(state): State<ApiState>) -> Response {
     let nix = state.queue.nix().clone();

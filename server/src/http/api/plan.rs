@@ -1,7 +1,6 @@
 //! `POST /api/plan`, and the planning fields every closure-taking request
 //! shares (the CLI's planning flags, by name).
 
-use crate::threads::Threads;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -16,6 +15,7 @@ use strata_planner::{
 
 use super::body::{body_object, closure_text, unknown_fields};
 use super::{ApiError, ApiState, Code};
+use crate::threads::Threads;
 
 /// The planning fields of a body (the CLI's flags by name), taken out of
 /// it; what is left is for the caller.
