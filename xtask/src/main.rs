@@ -6,7 +6,7 @@
 //!
 //! `cargo run --release -p xtask -- plan-times BUDGET CLOSURE...`: the
 //! native side of the UI benchmark (tests/bench/ui.sh): for each closure,
-//! the best of 5 parses, and per algorithm the best of 5 plans of the
+//! the best of 10 parses, and per algorithm the best of 10 plans of the
 //! parsed graph, the same calls the page's worker and the JS API's
 //! `Closure` make in wasm; JSON on stdout.
 
@@ -40,9 +40,14 @@ const TIMED: [Algorithm; 4] = [
     Algorithm::Auto,
 ];
 
-/// Milliseconds of the fastest of 5 runs of `f`.
-fn best_of_5(mut f: impl FnMut()) -> f64 {
-    (0..5)
+/// Runs per figure, natively and in wasm alike: V8 compiles a wasm
+/// function for speed only once it has run a while, so the first few
+/// runs of a large parse are slower than the rest.
+const RUNS: usize = 10;
+
+/// Milliseconds of the fastest of [`RUNS`] runs of `f`.
+fn best_of_runs(mut f: impl FnMut()) -> f64 {
+    (0..RUNS)
         .map(|_| {
             let start = Instant::now();
             f();
@@ -57,7 +62,7 @@ fn plan_times(budget: &str, closures: &[String]) -> Result<()> {
     for file in closures {
         let text = fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
         let graph = parse_closure(&text, DEFAULT_STORE_DIR).with_context(|| file.clone())?;
-        let parse = best_of_5(|| {
+        let parse = best_of_runs(|| {
             parse_closure(&text, DEFAULT_STORE_DIR).expect("parsed once already");
         });
         let mut times = serde_json::Map::new();
@@ -66,7 +71,7 @@ fn plan_times(budget: &str, closures: &[String]) -> Result<()> {
         for algorithm in TIMED {
             let options = PlanOptions::new(algorithm, budget);
             plan_closure(&graph, &options).with_context(|| format!("{file}: {algorithm:?}"))?;
-            let ms = best_of_5(|| {
+            let ms = best_of_runs(|| {
                 plan_closure(&graph, &options).expect("planned once already");
             });
             times.insert(algorithm.name().into(), ms.into());
