@@ -52,11 +52,12 @@ pub async fn request_body(
     })
 }
 
-/// `GET`s `url`: the status and the body, left a JavaScript string (a
-/// closure goes on to the worker without being copied into wasm here).
-/// The answer to the fetch `index.html` started while the app loaded is
-/// taken when it is for `url`.
-pub async fn fetch_text(url: &str) -> Result<(u16, wasm_bindgen::JsValue), String> {
+/// `GET`s `url`: the status and the body, left JavaScript bytes (an
+/// `ArrayBuffer`: a closure goes on to the worker as the server sent it,
+/// never decoded into a string here nor copied into wasm). The answer to
+/// the fetch `index.html` started while the app loaded is taken when it
+/// is for `url`.
+pub async fn fetch_bytes(url: &str) -> Result<(u16, wasm_bindgen::JsValue), String> {
     if let Some(answer) = early_answer(url).await {
         return Ok(answer);
     }
@@ -66,14 +67,29 @@ pub async fn fetch_text(url: &str) -> Result<(u16, wasm_bindgen::JsValue), Strin
         .map_err(|_| format!("GET {url}: no answer"))?
         .dyn_into()
         .map_err(|_| "not a response")?;
-    let text = JsFuture::from(response.text().map_err(|_| "no body")?)
+    let body = JsFuture::from(response.array_buffer().map_err(|_| "no body")?)
         .await
         .map_err(|_| "the body could not be read")?;
-    Ok((response.status(), text))
+    Ok((response.status(), body))
+}
+
+/// Bytes a fetch or a file read gave (an `ArrayBuffer` or a
+/// `Uint8Array`, copied into wasm in one piece) as text, decoded as a
+/// browser decodes a file's text: U+FFFD where they are not UTF-8, a
+/// leading BOM dropped.
+pub fn bytes_text(bytes: &wasm_bindgen::JsValue) -> String {
+    let text = match String::from_utf8(js_sys::Uint8Array::new(bytes).to_vec()) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
 }
 
 /// The answer of `index.html`'s early fetch (`window.strataEarly`:
-/// `{url, answer}`, `answer` a promise of `[status, text]` or `null` when
+/// `{url, answer}`, `answer` a promise of `[status, body]` or `null` when
 /// the fetch failed), taken once, if it was for `url`.
 async fn early_answer(url: &str) -> Option<(u16, wasm_bindgen::JsValue)> {
     let window: wasm_bindgen::JsValue = web_sys::window()?.into();

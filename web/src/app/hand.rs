@@ -123,8 +123,10 @@ pub fn Hand() -> impl IntoView {
                 let file = list.and_then(|l| l.get(0));
                 input.set_value("");
                 let Some(file) = file else { return };
-                let text = wasm_bindgen_futures::JsFuture::from(file.text()).await;
-                let text = text.ok().and_then(|t| t.as_string()).unwrap_or_default();
+                let bytes = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await;
+                let text = bytes
+                    .map(|b| crate::server::bytes_text(&b))
+                    .unwrap_or_default();
                 match PlanFile::read(&file.name(), &text) {
                     Ok(plan) => {
                         file_error.set(None);

@@ -15,12 +15,13 @@ use crate::address::Origin;
 use crate::fleet::image_name;
 use crate::planning::{How, Request};
 
-/// Files' names and texts; the texts stay JavaScript strings, handed to
-/// the worker as they are (a big closure is never copied into the page's
-/// wasm).
+/// Files' names and texts; the texts stay JavaScript values (the bytes
+/// of a file or a download as an `ArrayBuffer`, a paste as a string),
+/// handed to the worker as they are (a big closure is never decoded nor
+/// copied into the page's wasm).
 pub type Files = Vec<(String, JsValue)>;
 
-/// The files' names and texts.
+/// The files' names and bytes.
 async fn read_list(list: Option<web_sys::FileList>) -> Result<Files, String> {
     let files: Vec<web_sys::File> = match list {
         Some(list) => (0..list.length()).filter_map(|i| list.get(i)).collect(),
@@ -28,7 +29,7 @@ async fn read_list(list: Option<web_sys::FileList>) -> Result<Files, String> {
     };
     let mut texts = Vec::with_capacity(files.len());
     for file in files {
-        let text = JsFuture::from(file.text())
+        let text = JsFuture::from(file.array_buffer())
             .await
             .map_err(|_| format!("{}: could not be read", file.name()))?;
         texts.push((file.name(), text));
@@ -69,7 +70,7 @@ pub fn open_origin(ui: Ui, origin: Origin, keep_view: bool) {
         Origin::Bundled | Origin::Local => return ui.send(Request::Example(keep_view)),
     };
     spawn_local(async move {
-        match crate::server::fetch_text(&url).await {
+        match crate::server::fetch_bytes(&url).await {
             Ok((200, text)) => {
                 let label = match &origin {
                     Origin::ServerExample(_) => format!("{name}, an example of this server"),
@@ -81,7 +82,7 @@ pub fn open_origin(ui: Ui, origin: Origin, keep_view: bool) {
             Ok((status, text)) => {
                 let answer = crate::server::Answer {
                     status,
-                    text: text.as_string().unwrap_or_default(),
+                    text: crate::server::bytes_text(&text),
                 };
                 let message = crate::server::error_message(&answer);
                 ui.error.set(Some(format!("{url}: {message}")));
@@ -162,10 +163,9 @@ pub fn Source() -> impl IntoView {
                 .await
                 .map(|mut t| (t.pop(), t.is_empty()))
             {
-                Ok((Some((name, text)), true)) => ui.send(Request::Popularity(
-                    name,
-                    text.as_string().unwrap_or_default(),
-                )),
+                Ok((Some((name, bytes)), true)) => {
+                    ui.send(Request::Popularity(name, crate::server::bytes_text(&bytes)))
+                }
                 Ok(_) => ui.error.set(Some("choose one popularity file".to_string())),
                 Err(e) => ui.error.set(Some(e)),
             }
