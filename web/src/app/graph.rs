@@ -381,8 +381,13 @@ pub fn Graph() -> impl IntoView {
         let lit = untrack(|| lit_mask(ui, &drawn, &layer_of));
         let (width, _) = size();
         let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
-        el.set_width((width * dpr) as u32);
-        el.set_height((height * dpr) as u32);
+        // Setting a canvas's size, even to the one it has, makes it a new
+        // bitmap: only when it changed.
+        let (w, h) = ((width * dpr) as u32, (height * dpr) as u32);
+        if (el.width(), el.height()) != (w, h) {
+            el.set_width(w);
+            el.set_height(h);
+        }
         let cam = match camera.get_untracked() {
             Some(c) => c,
             None => {
