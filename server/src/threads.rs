@@ -62,18 +62,21 @@ mod tests {
                     .filter(|&&r| r < i)
                     .map(|&r| format!("\"{}\"", path(r)))
                     .collect();
+                // Signatures as Nix writes them, long enough that the
+                // text is one the planner reads in halves.
                 format!(
-                    r#"{{"path": "{}", "narSize": {}, "narHash": "sha256:{}", "references": [{}], "deriver": "{}"}}"#,
+                    r#"{{"path": "{}", "narSize": {}, "narHash": "sha256:{}", "references": [{}], "deriver": "{}", "signatures": ["cache.example.org-1:{}"]}}"#,
                     path(i),
                     i * 7 + 1,
                     "0".repeat(52),
                     references.join(", "),
                     path(i).replace("package", "drv"),
+                    "A".repeat(1400),
                 )
             })
             .collect();
         let text = format!("{{\"graph\": [{}]}}", entries.join(",\n"));
-        assert!(text.len() > 1 << 20, "large enough to be read in halves");
+        assert!(text.len() > 8 << 20, "large enough to be read in halves");
         let one = strata_planner::parse_closure(&text, "/nix/store").unwrap();
         let two = strata_planner::parse_closure_with(&text, "/nix/store", &Threads).unwrap();
         assert_eq!(one.nodes(), two.nodes());
