@@ -3,11 +3,15 @@
 //! The list is cut after an entry's closing `}` near its middle; the first
 //! half is read as it lies in the text (the reader stops at its end, where
 //! it expects a `,` or `]`), the second with a `[` put before it. The cut
-//! is only trusted when the second half reads as one complete list: had
-//! the cut fallen inside an entry, a nested value or a string, `[` and the
-//! rest of the text would close more brackets than they open, or have a
-//! string left open, and not be one list. When it is not trusted, the
-//! caller reads the text whole, so a cut never changes what is read.
+//! is only trusted when the second half reads as one complete list and
+//! the first half ends between two entries: had the cut fallen inside an
+//! entry, a nested value or a string of a valid text, `[` and the rest of
+//! the text would close more brackets than they open, or have a string
+//! left open, and not be one list; and a text that is not valid (cut
+//! short, say) could still end in a list, so the first half must end
+//! where a list's next entry would start, not inside one. When the cut is
+//! not trusted, the caller reads the text whole, so a cut never changes
+//! what is read.
 
 use serde::de::DeserializeSeed as _;
 use serde_json::error::Category;
@@ -26,7 +30,8 @@ pub(super) const MIN_BYTES: usize = 8 << 20;
 pub(super) enum Halves<'s> {
     /// Both halves read: the reader of the whole list.
     Read(Reader<'s>),
-    /// The cut held and an entry is not for the fast reader.
+    /// An entry of the first half is not for the fast reader (reading the
+    /// whole meets it after the same text).
     GiveUp,
     /// The text is not one list cut in two here: read it whole.
     ReadWhole,
