@@ -58,7 +58,10 @@ pub fn algorithms() -> Vec<String> {
 /// Plans a closure (its JSON text) with options (`{algorithm, budget,
 /// popularity?, pipeline?, pins?, excludes?, base?, previous?}`).
 #[wasm_bindgen]
-pub fn plan(closure: &JsValue, options_js: JsValue) -> Result<JsValue, JsError> {
+pub fn plan(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] closure: &JsValue,
+    options_js: JsValue,
+) -> Result<JsValue, JsError> {
     let options = options(options_js)?;
     let graph = parse_closure(&text_of(closure)?, DEFAULT_STORE_DIR)?;
     to_js(&plan_closure(&graph, &options)?)
@@ -106,7 +109,9 @@ impl ParsedClosure {
     /// Parses a closure's JSON text (a string, or its UTF-8 bytes as a
     /// `Uint8Array`), in any shape `strata plan` reads.
     #[wasm_bindgen(constructor)]
-    pub fn new(closure: &JsValue) -> Result<ParsedClosure, JsError> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] closure: &JsValue,
+    ) -> Result<ParsedClosure, JsError> {
         Ok(ParsedClosure {
             graph: parse_closure(&text_of(closure)?, DEFAULT_STORE_DIR)?,
         })
