@@ -10,24 +10,8 @@ pub trait Join: Sync {
     /// split for a `Join` that does.
     fn at_once(&self) -> bool;
 
-    /// Runs `a` and `b`, side by side or one after the other.
-    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
-    where
-        A: FnOnce() -> RA + Send,
-        B: FnOnce() -> RB + Send,
-        RA: Send,
-        RB: Send;
-}
-
-/// One job after the other: what the planner does on its own.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sequential;
-
-impl Join for Sequential {
-    fn at_once(&self) -> bool {
-        false
-    }
-
+    /// Runs `a` and `b`, side by side or (as here, unless overridden) one
+    /// after the other.
     fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
     where
         A: FnOnce() -> RA + Send,
@@ -37,5 +21,15 @@ impl Join for Sequential {
     {
         let a = a();
         (a, b())
+    }
+}
+
+/// One job after the other: what the planner does on its own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sequential;
+
+impl Join for Sequential {
+    fn at_once(&self) -> bool {
+        false
     }
 }

@@ -47,15 +47,4 @@ impl crate::Join for InTurn {
     fn at_once(&self) -> bool {
         true
     }
-
-    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
-    where
-        A: FnOnce() -> RA + Send,
-        B: FnOnce() -> RB + Send,
-        RA: Send,
-        RB: Send,
-    {
-        let a = a();
-        (a, b())
-    }
 }

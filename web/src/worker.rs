@@ -15,34 +15,6 @@ thread_local! {
     static PLANNING: RefCell<Option<Planning>> = const { RefCell::new(None) };
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// The browser's UTF-8 encoder.
-    #[wasm_bindgen(js_name = TextEncoder)]
-    type Utf8Encoder;
-    #[wasm_bindgen(constructor, js_class = "TextEncoder")]
-    fn new() -> Utf8Encoder;
-    /// `encode`, taking the JS string as it is.
-    #[wasm_bindgen(method, js_class = "TextEncoder")]
-    fn encode(this: &Utf8Encoder, text: &JsValue) -> js_sys::Uint8Array;
-}
-
-/// A file's text, from its bytes ([`crate::server::bytes_text`]) or a JS
-/// string (encoded by the browser: `as_string` copies a string one
-/// character at a time in JS, 7 ms for a 5,000-path closure, longer than
-/// parsing it).
-fn utf8(text: &JsValue) -> String {
-    if text.is_string() {
-        crate::server::bytes_text(&Utf8Encoder::new().encode(text))
-    } else if text.is_instance_of::<js_sys::ArrayBuffer>()
-        || text.is_instance_of::<js_sys::Uint8Array>()
-    {
-        crate::server::bytes_text(text)
-    } else {
-        String::new()
-    }
-}
-
 /// A reply as `[json, plan, drawing, layers, ms]`: the plan's text as a
 /// `Blob` (the page downloads it and sends it to the server, never reads
 /// it), the drawing and each path's layer as typed arrays (moved, not
@@ -134,7 +106,7 @@ pub fn worker_handle(message: JsValue) {
     if let Request::Open { files, .. } = &mut request {
         let texts: js_sys::Array = message.get(1).unchecked_into();
         for (i, (_, text)) in files.iter_mut().enumerate() {
-            *text = utf8(&texts.get(i as u32));
+            *text = crate::server::bytes_text(&texts.get(i as u32));
         }
     }
     PLANNING.with(|p| {

@@ -234,7 +234,8 @@ impl<'a> Reader<'a> {
                 .map(|entry| StorePath::validate(names[entry.path as usize], store_dir).ok())
                 .collect()
         };
-        let (first, second) = in_halves(join, &self.entries, validate);
+        let (first, second) = self.entries.split_at(self.entries.len() / 2);
+        let (first, second) = join.join(|| validate(first), || validate(second));
         let mut name_starts = first?;
         name_starts.extend(second?);
         let prefix = if store_dir == "/" {
@@ -319,17 +320,6 @@ impl<'a> Reader<'a> {
         };
         Graph::from_nodes(nodes, roots, store_dir).ok()
     }
-}
-
-/// `work` on the two halves of `items`, through `join` when the items are
-/// many enough to be worth a second thread.
-fn in_halves<'t, T: Sync, R: Send>(
-    join: &impl Join,
-    items: &'t [T],
-    work: impl Fn(&'t [T]) -> R + Sync,
-) -> (R, R) {
-    let (first, second) = items.split_at(items.len() / 2);
-    join.join(|| work(first), || work(second))
 }
 
 /// Any shape: a list of entries, `{"graph": [...]}`, an exportReferencesGraph

@@ -75,7 +75,7 @@ impl Client {
     }
 
     /// Posts `[json, texts]`: the texts of [`Request::Open`]'s files
-    /// travel as JavaScript strings beside the JSON, which holds their
+    /// travel as JavaScript bytes beside the JSON, which holds their
     /// names.
     pub fn post_with(&self, request: &Request, texts: js_sys::Array) {
         let text = serde_json::to_string(request).expect("requests serialise");

@@ -15,11 +15,16 @@ use crate::address::Origin;
 use crate::fleet::image_name;
 use crate::planning::{How, Request};
 
-/// Files' names and texts; the texts stay JavaScript values (the bytes
-/// of a file or a download as an `ArrayBuffer`, a paste as a string),
-/// handed to the worker as they are (a big closure is never decoded nor
-/// copied into the page's wasm).
+/// Files' names and texts; the texts stay JavaScript bytes (a file's or
+/// a download's `ArrayBuffer`, a paste's `Uint8Array`), handed to the
+/// worker as they are (a big closure is never decoded nor copied into the
+/// page's wasm).
 pub type Files = Vec<(String, JsValue)>;
+
+/// A pasted text as the worker takes every closure: its UTF-8 bytes.
+fn utf8_bytes(text: &str) -> JsValue {
+    js_sys::Uint8Array::from(text.as_bytes()).into()
+}
 
 /// The files' names and bytes.
 async fn read_list(list: Option<web_sys::FileList>) -> Result<Files, String> {
@@ -127,7 +132,7 @@ pub fn paste_anywhere(ui: Ui) {
             ev.prevent_default();
             open_files(
                 ui,
-                vec![("pasted closure".to_string(), JsValue::from_str(&text))],
+                vec![("pasted closure".to_string(), utf8_bytes(&text))],
                 Origin::Local,
             );
         }
@@ -177,7 +182,7 @@ pub fn Source() -> impl IntoView {
             ui,
             vec![(
                 "pasted closure".to_string(),
-                JsValue::from_str(&pasted.get_untracked()),
+                utf8_bytes(&pasted.get_untracked()),
             )],
             Origin::Local,
         );
