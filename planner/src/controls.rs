@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::algorithms::{Algorithm, Context, Popularity};
 use crate::error::PlanError;
 use crate::graph::{Graph, NodeId};
+use crate::join::{Join, Sequential};
 use crate::nar_hash::NarHash;
 use crate::plan::{AlgorithmInfo, Layer, Plan, PLAN_VERSION};
 use crate::store_path::StorePath;
@@ -70,6 +71,16 @@ impl PlanOptions {
 
 /// Plans a closure: the algorithm with the user controls around it.
 pub fn plan_closure(graph: &Graph, options: &PlanOptions) -> Result<Plan, PlanError> {
+    plan_closure_with(graph, options, &Sequential)
+}
+
+/// [`plan_closure`], the closure walks of a large graph in two halves at
+/// once when `join` runs jobs side by side (the same plan either way).
+pub fn plan_closure_with(
+    graph: &Graph,
+    options: &PlanOptions,
+    join: &dyn Join,
+) -> Result<Plan, PlanError> {
     let budget = options.budget;
     if budget == 0 {
         return Err(PlanError::Budget {
@@ -164,6 +175,7 @@ pub fn plan_closure(graph: &Graph, options: &PlanOptions) -> Result<Plan, PlanEr
             pipeline: options.pipeline.as_ref(),
             previous: previous.as_deref(),
             fleet: fleet.as_deref(),
+            join,
         };
         let planned = (options.algorithm.function())(&ctx)?;
         debug_assert!(

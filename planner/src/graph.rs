@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::ops::Range;
+
 use crate::error::InputError;
+use crate::join::{Join, Sequential};
 use crate::nar_hash::NarHash;
 use crate::store_path::StorePath;
 
@@ -316,21 +319,36 @@ impl Graph {
     /// walked, as [`Graph::reach_counts`] walks them: the most referenced
     /// paths apart, as a bitset per node, and only the rest walked.
     pub fn closure_sizes(&self) -> Vec<u64> {
+        self.closure_sizes_with(&Sequential)
+    }
+
+    /// [`Graph::closure_sizes`], the walks in two halves at once when
+    /// `join` runs jobs side by side (the same sizes either way).
+    pub fn closure_sizes_with(&self, join: &dyn Join) -> Vec<u64> {
+        self.closure_sizes_split(join, SPLIT_PATHS)
+    }
+
+    /// [`Graph::closure_sizes`], split in two from `split_paths` paths.
+    fn closure_sizes_split(&self, join: &dyn Join, split_paths: usize) -> Vec<u64> {
         let hubs = self.hubs(HUB_PATHS);
         let hub_sizes: Vec<u64> = hubs
             .iter()
             .map(|&h| self.nodes[h as usize].nar_size)
             .collect();
-        let mut sizes = Vec::with_capacity(self.len());
-        self.walk_closures_split(&hubs, |_, hub_row, members| {
-            // Saturating: no closure holds 2^64 bytes of NARs.
-            let mut size = members.iter().fold(0u64, |sum, &m| {
-                sum.saturating_add(self.nodes[m as usize].nar_size)
-            });
-            for_each_bit(hub_row, |bit| size = size.saturating_add(hub_sizes[bit]));
-            sizes.push(size);
-        });
-        sizes
+        let halves = self.split_closures(&hubs).fold(
+            join,
+            split_paths,
+            Vec::new,
+            |sizes: &mut Vec<u64>, _, hub_row, members| {
+                // Saturating: no closure holds 2^64 bytes of NARs.
+                let mut size = members.iter().fold(0u64, |sum, &m| {
+                    sum.saturating_add(self.nodes[m as usize].nar_size)
+                });
+                for_each_bit(hub_row, |bit| size = size.saturating_add(hub_sizes[bit]));
+                sizes.push(size);
+            },
+        );
+        halves.concat()
     }
 
     /// Number of paths in every node's closure (itself included).
@@ -357,42 +375,72 @@ impl Graph {
     /// along references between non-hubs (a walk that entered a hub could
     /// only reach hubs). On the universe that walks an eighth as much.
     pub fn reach_counts(&self) -> ReachCounts {
-        self.reach_counts_with(HUB_PATHS)
+        self.reach_counts_with(&Sequential)
     }
 
-    /// [`Graph::reach_counts`] with about `hub_paths` hubs.
-    fn reach_counts_with(&self, hub_paths: usize) -> ReachCounts {
-        let n = self.len();
-        let mut closure = Vec::with_capacity(n);
-        let mut within = vec![0usize; n];
-        let hubs = self.hubs(hub_paths);
-        let mut hub_within = vec![0usize; hubs.len()];
-        self.walk_closures_split(&hubs, |_, hub_row, members| {
-            let mut count = members.len();
-            for_each_bit(hub_row, |bit| {
-                hub_within[bit] += 1;
-                count += 1;
-            });
-            for &m in members {
-                within[m as usize] += 1;
-            }
-            closure.push(count);
-        });
-        for (bit, &id) in hubs.iter().enumerate() {
-            within[id as usize] = hub_within[bit];
-        }
-        let referrers = within.into_iter().map(|c| c - 1).collect();
-        ReachCounts { closure, referrers }
+    /// [`Graph::reach_counts`], the walks in two halves at once when
+    /// `join` runs jobs side by side (the same counts either way).
+    pub fn reach_counts_with(&self, join: &dyn Join) -> ReachCounts {
+        self.reach_counts_split(HUB_PATHS, join, SPLIT_PATHS)
     }
 
-    /// Calls `visit(start, hub_row, members)` for every node in id order,
-    /// with its closure in two parts ([`split_closures`]).
-    pub(crate) fn walk_closures_split(
+    /// [`Graph::reach_counts`] with about `hub_paths` hubs, split in two
+    /// from `split_paths` paths.
+    fn reach_counts_split(
         &self,
-        hubs: &[u32],
-        visit: impl FnMut(NodeId, &[u64], &[u32]),
-    ) {
-        split_closures(self.len(), |id| self.references_u32(id), hubs, visit);
+        hub_paths: usize,
+        join: &dyn Join,
+        split_paths: usize,
+    ) -> ReachCounts {
+        let n = self.len();
+        let hubs = self.hubs(hub_paths);
+        /// One half's counts: its starts' closures, and how many of its
+        /// closures hold each path and each hub.
+        struct Half {
+            closure: Vec<usize>,
+            within: Vec<usize>,
+            hub_within: Vec<usize>,
+        }
+        let halves = self.split_closures(&hubs).fold(
+            join,
+            split_paths,
+            || Half {
+                closure: Vec::new(),
+                within: vec![0; n],
+                hub_within: vec![0; hubs.len()],
+            },
+            |half: &mut Half, _, hub_row, members| {
+                let mut count = members.len();
+                for_each_bit(hub_row, |bit| {
+                    half.hub_within[bit] += 1;
+                    count += 1;
+                });
+                for &m in members {
+                    half.within[m as usize] += 1;
+                }
+                half.closure.push(count);
+            },
+        );
+        let mut halves = halves.into_iter();
+        let mut all = halves.next().expect("at least one half");
+        for half in halves {
+            all.closure.extend(half.closure);
+            add_to(&mut all.within, &half.within);
+            add_to(&mut all.hub_within, &half.hub_within);
+        }
+        for (bit, &id) in hubs.iter().enumerate() {
+            all.within[id as usize] = all.hub_within[bit];
+        }
+        let referrers = all.within.into_iter().map(|c| c - 1).collect();
+        ReachCounts {
+            closure: all.closure,
+            referrers,
+        }
+    }
+
+    /// Every node's closure in two parts ([`SplitClosures`]).
+    pub(crate) fn split_closures(&self, hubs: &[u32]) -> SplitClosures {
+        SplitClosures::new(self.len(), |id| self.references_u32(id), hubs)
     }
 
     /// Calls `visit(start, closure)` for every node in id order, with the
@@ -517,102 +565,166 @@ pub(crate) fn hubs<'a>(
     hubs
 }
 
-/// Calls `visit(start, hub_row, members)` for every vertex of a DAG (`n`
-/// vertices, `references(v)`) in index order, with its closure in two
-/// parts: the `hubs` in it ([`hubs`]: closed downwards; bit `i` of
-/// `hub_row` stands for `hubs[i]`) and the other vertices (`members`,
-/// `start` first unless it is a hub).
+/// Every vertex's closure in a DAG, in two parts: the hubs in it
+/// ([`hubs`]: closed downwards; bit `i` of a hub row stands for `hubs[i]`)
+/// and the other vertices (`members`, the start first unless it is a hub).
 ///
 /// The hubs each vertex reaches are OR-ed up the graph in topological
-/// order (dependencies first) and only the rest of each closure is
-/// walked, along references between non-hubs (a walk that entered a hub
-/// could only reach hubs). See [`Graph::reach_counts`] for the figures.
-pub(crate) fn split_closures<'a>(
-    n: usize,
-    references: impl Fn(usize) -> &'a [u32],
-    hubs: &[u32],
-    mut visit: impl FnMut(usize, &[u64], &[u32]),
-) {
-    const NONE: u32 = u32::MAX;
-    let mut hub_bit = vec![NONE; n];
-    for (bit, &v) in hubs.iter().enumerate() {
-        hub_bit[v as usize] = bit as u32;
-    }
-    // Dependencies first: Kahn's order over referrers, reversed.
-    let mut pending = vec![0u32; n];
-    for v in 0..n {
-        for &r in references(v) {
-            pending[r as usize] += 1;
+/// order (dependencies first) when this is made; only the rest of each
+/// closure is walked, along references between non-hubs (a walk that
+/// entered a hub could only reach hubs). See [`Graph::reach_counts`] for
+/// the figures.
+pub(crate) struct SplitClosures {
+    /// Per vertex, its hub bit or [`NO_HUB`].
+    hub_bit: Vec<u32>,
+    /// Words of a hub row.
+    words: usize,
+    /// The hub rows of all vertices, `words` each.
+    reached: Vec<u64>,
+    /// References between non-hubs, flat: vertex `v`'s are
+    /// `targets[starts[v]..starts[v + 1]]`.
+    starts: Vec<u32>,
+    targets: Vec<u32>,
+}
+
+/// [`SplitClosures::hub_bit`] of a vertex that is no hub.
+const NO_HUB: u32 = u32::MAX;
+
+/// Fewest paths from which [`SplitClosures::fold`] walks in two halves: in
+/// a fresh process, a second thread and its pages cost about what the
+/// split saves on a 5,000-path closure.
+pub const SPLIT_PATHS: usize = 4096;
+
+impl SplitClosures {
+    /// The hub rows of a DAG of `n` vertices and its references between
+    /// non-hubs, ready to walk.
+    pub(crate) fn new<'a>(n: usize, references: impl Fn(usize) -> &'a [u32], hubs: &[u32]) -> Self {
+        let mut hub_bit = vec![NO_HUB; n];
+        for (bit, &v) in hubs.iter().enumerate() {
+            hub_bit[v as usize] = bit as u32;
         }
-    }
-    let mut order: Vec<u32> = (0..n as u32)
-        .filter(|&v| pending[v as usize] == 0)
-        .collect();
-    let mut next = 0;
-    while let Some(&v) = order.get(next) {
-        next += 1;
-        for &r in references(v as usize) {
-            pending[r as usize] -= 1;
-            if pending[r as usize] == 0 {
-                order.push(r);
+        // Dependencies first: Kahn's order over referrers, reversed.
+        let mut pending = vec![0u32; n];
+        for v in 0..n {
+            for &r in references(v) {
+                pending[r as usize] += 1;
             }
         }
-    }
-    let words = hubs.len().div_ceil(64).max(1);
-    let mut reached = vec![0u64; n * words];
-    for &v in order.iter().rev() {
-        let v = v as usize;
-        if hub_bit[v] != NONE {
-            let bit = hub_bit[v] as usize;
-            reached[v * words + bit / 64] |= 1 << (bit % 64);
-        }
-        for &r in references(v) {
-            let r = r as usize;
-            for w in 0..words {
-                let bits = reached[r * words + w];
-                reached[v * words + w] |= bits;
-            }
-        }
-    }
-    // References between non-hubs, flat.
-    let mut starts = Vec::with_capacity(n + 1);
-    let mut targets: Vec<u32> = Vec::new();
-    starts.push(0u32);
-    for v in 0..n {
-        if hub_bit[v] == NONE {
-            targets.extend(
-                references(v)
-                    .iter()
-                    .filter(|&&r| hub_bit[r as usize] == NONE),
-            );
-        }
-        starts.push(targets.len() as u32);
-    }
-    let mut seen = vec![NONE; n];
-    let mut members: Vec<u32> = Vec::new();
-    for start in 0..n {
-        members.clear();
-        if hub_bit[start] == NONE {
-            let mark = start as u32;
-            members.push(mark);
-            seen[start] = mark;
-            let mut next = 0;
-            while let Some(&v) = members.get(next) {
-                next += 1;
-                let v = v as usize;
-                for &r in &targets[starts[v] as usize..starts[v + 1] as usize] {
-                    if seen[r as usize] != mark {
-                        seen[r as usize] = mark;
-                        members.push(r);
-                    }
+        let mut order: Vec<u32> = (0..n as u32)
+            .filter(|&v| pending[v as usize] == 0)
+            .collect();
+        let mut next = 0;
+        while let Some(&v) = order.get(next) {
+            next += 1;
+            for &r in references(v as usize) {
+                pending[r as usize] -= 1;
+                if pending[r as usize] == 0 {
+                    order.push(r);
                 }
             }
         }
-        visit(
-            start,
-            &reached[start * words..(start + 1) * words],
-            &members,
-        );
+        let words = hubs.len().div_ceil(64).max(1);
+        let mut reached = vec![0u64; n * words];
+        for &v in order.iter().rev() {
+            let v = v as usize;
+            if hub_bit[v] != NO_HUB {
+                let bit = hub_bit[v] as usize;
+                reached[v * words + bit / 64] |= 1 << (bit % 64);
+            }
+            for &r in references(v) {
+                let r = r as usize;
+                for w in 0..words {
+                    let bits = reached[r * words + w];
+                    reached[v * words + w] |= bits;
+                }
+            }
+        }
+        let mut starts = Vec::with_capacity(n + 1);
+        let mut targets: Vec<u32> = Vec::new();
+        starts.push(0u32);
+        for v in 0..n {
+            if hub_bit[v] == NO_HUB {
+                targets.extend(
+                    references(v)
+                        .iter()
+                        .filter(|&&r| hub_bit[r as usize] == NO_HUB),
+                );
+            }
+            starts.push(targets.len() as u32);
+        }
+        SplitClosures {
+            hub_bit,
+            words,
+            reached,
+            starts,
+            targets,
+        }
+    }
+
+    /// Calls `visit(start, hub_row, members)` for every start in `range`,
+    /// in order.
+    pub(crate) fn walk(&self, range: Range<usize>, mut visit: impl FnMut(usize, &[u64], &[u32])) {
+        let words = self.words;
+        let mut seen = vec![NO_HUB; self.hub_bit.len()];
+        let mut members: Vec<u32> = Vec::new();
+        for start in range {
+            members.clear();
+            if self.hub_bit[start] == NO_HUB {
+                let mark = start as u32;
+                members.push(mark);
+                seen[start] = mark;
+                let mut next = 0;
+                while let Some(&v) = members.get(next) {
+                    next += 1;
+                    let v = v as usize;
+                    let (from, to) = (self.starts[v] as usize, self.starts[v + 1] as usize);
+                    for &r in &self.targets[from..to] {
+                        if seen[r as usize] != mark {
+                            seen[r as usize] = mark;
+                            members.push(r);
+                        }
+                    }
+                }
+            }
+            visit(
+                start,
+                &self.reached[start * words..(start + 1) * words],
+                &members,
+            );
+        }
+    }
+
+    /// [`SplitClosures::walk`] over every vertex, folded into states made
+    /// by `init`: one state for all, or from `split_paths` vertices, when
+    /// `join` runs jobs at once, two (the first and the second half of the
+    /// vertices, walked side by side). The states come back in order.
+    pub(crate) fn fold<S: Send>(
+        &self,
+        join: &dyn Join,
+        split_paths: usize,
+        init: impl Fn() -> S + Sync,
+        visit: impl Fn(&mut S, usize, &[u64], &[u32]) + Sync,
+    ) -> Vec<S> {
+        let n = self.hub_bit.len();
+        let half = |range: Range<usize>| {
+            let mut state = init();
+            self.walk(range, |start, row, members| {
+                visit(&mut state, start, row, members)
+            });
+            state
+        };
+        if !join.at_once() || n < split_paths.max(2) {
+            return vec![half(0..n)];
+        }
+        let (first, second) = join.join(|| half(0..n / 2), || half(n / 2..n));
+        vec![first, second]
+    }
+}
+
+/// Adds `other` to `sums`, element by element.
+fn add_to(sums: &mut [usize], other: &[usize]) {
+    for (sum, &x) in sums.iter_mut().zip(other) {
+        *sum += x;
     }
 }
 
@@ -671,6 +783,7 @@ fn same_data(a: &PathEntry, b: &PathEntry) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::InTurn;
     use crate::testutil::{entry, path as p};
 
     #[test]
@@ -737,9 +850,11 @@ mod tests {
             }
         }
         for hubs in [0, 1, 7, 64, 65, 200, 300, 1000] {
-            let counts = g.reach_counts_with(hubs);
-            assert_eq!(counts.closure, closure, "{hubs} hubs");
-            assert_eq!(counts.referrers, referrers, "{hubs} hubs");
+            for (join, split) in [(&Sequential as &dyn Join, 0), (&InTurn, 0), (&InTurn, 299)] {
+                let counts = g.reach_counts_split(hubs, join, split);
+                assert_eq!(counts.closure, closure, "{hubs} hubs, split {split}");
+                assert_eq!(counts.referrers, referrers, "{hubs} hubs, split {split}");
+            }
         }
     }
 
@@ -758,6 +873,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(g.closure_sizes(), vec![15, 10, 12, 8]);
+        for split in [0, 3, 4] {
+            assert_eq!(g.closure_sizes_split(&InTurn, split), vec![15, 10, 12, 8]);
+        }
         assert_eq!(g.topological_order(), vec![0, 1, 2, 3]);
     }
 }

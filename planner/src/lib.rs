@@ -46,7 +46,7 @@ mod testutil;
 mod units;
 
 pub use algorithms::{parse_popularity, Algorithm, Popularity};
-pub use controls::{plan_closure, PlanOptions};
+pub use controls::{plan_closure, plan_closure_with, PlanOptions};
 pub use error::{CheckError, InputError, PlanError};
 pub use graph::{Graph, PathEntry};
 pub use input::{parse_closure, parse_closure_with, InputFormat};

@@ -16,34 +16,24 @@ impl Join for Threads {
         *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
     }
 
-    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
-    where
-        A: FnOnce() -> RA + Send,
-        B: FnOnce() -> RB + Send,
-        RA: Send,
-        RB: Send,
-    {
+    fn run(&self, a: &mut (dyn FnMut() + Send), b: &mut (dyn FnMut() + Send)) {
         // Kept outside the thread, so a thread that cannot start leaves
         // the job to run here.
-        let second = Mutex::new(Some(b));
-        let take = || second.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let second = Mutex::new(b);
+        let run_second = || (second.lock().unwrap_or_else(|e| e.into_inner()))();
         std::thread::scope(|scope| {
             let spawned = std::thread::Builder::new()
                 .name("strata-join".into())
-                .spawn_scoped(scope, || take().map(|b| b()));
-            let ra = a();
-            let rb = match spawned {
-                Ok(handle) => match handle.join() {
-                    Ok(rb) => rb,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                },
-                Err(_) => None,
-            };
-            let rb = match rb {
-                Some(rb) => rb,
-                None => take().map(|b| b()).expect("the second job runs once"),
-            };
-            (ra, rb)
+                .spawn_scoped(scope, run_second);
+            a();
+            match spawned {
+                Ok(handle) => {
+                    if let Err(panic) = handle.join() {
+                        std::panic::resume_unwind(panic)
+                    }
+                }
+                Err(_) => run_second(),
+            }
         })
     }
 }
@@ -85,7 +75,8 @@ mod tests {
 
     #[test]
     fn both_jobs_run_and_their_results_keep_their_places() {
-        let (a, b) = Threads.join(|| (1..=10).sum::<u32>(), || "second".to_string());
+        let (a, b) =
+            (&Threads as &dyn Join).join(|| (1..=10).sum::<u32>(), || "second".to_string());
         assert_eq!((a, b.as_str()), (55, "second"));
     }
 }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PlanError;
 use crate::graph::{Graph, NodeId};
+use crate::join::Join;
 use crate::store_path::StorePath;
 
 /// Layers as node ids, bottom to top.
@@ -49,6 +50,9 @@ pub struct Context<'a> {
     /// image's own previous plan possibly among them, for `fleet`; `None`
     /// when the image is planned on its own.
     pub fleet: Option<&'a [Vec<Vec<StorePath>>]>,
+    /// Runs the closure walks of large graphs in two halves when the
+    /// caller has threads; the plan is the same either way.
+    pub join: &'a dyn Join,
 }
 
 /// A popularity object's members in input order, counts typed (a map

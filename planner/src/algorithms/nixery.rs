@@ -109,7 +109,7 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     }
     let references = References::new(graph);
     let order = references.topological_order(graph);
-    let closure_sizes = graph.closure_sizes();
+    let closure_sizes = graph.closure_sizes_with(ctx.join);
     let popularity = popularities(graph, ctx.popularity);
     // Children of the fake root: the roots, big or popular paths, and paths
     // nothing references (roots already, unless the input named others).
@@ -467,6 +467,7 @@ mod tests {
             pipeline: None,
             previous: None,
             fleet: None,
+            join: &crate::join::Sequential,
         };
         plan(&ctx)
             .unwrap()

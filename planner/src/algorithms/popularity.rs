@@ -28,11 +28,15 @@ use num_bigint::BigUint;
 
 use super::{Context, Layers};
 use crate::error::PlanError;
-use crate::graph::{Graph, NodeId};
+use crate::graph::{Graph, NodeId, SplitClosures, SPLIT_PATHS};
+use crate::join::{Join, Sequential};
 
 /// Plans with the popularity order and streamLayeredImage's split.
 pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
-    Ok(split(popularity_order(ctx.graph), ctx.budget))
+    Ok(split(
+        popularity_order_with(ctx.graph, ctx.join),
+        ctx.budget,
+    ))
 }
 
 /// One layer for each of the first `budget - 1` paths, the rest in one.
@@ -48,8 +52,14 @@ pub fn split(order: Vec<NodeId>, budget: usize) -> Layers {
 
 /// Every path, most popular first (closure-graph.py's output order).
 pub fn popularity_order(graph: &Graph) -> Vec<NodeId> {
+    popularity_order_with(graph, &Sequential)
+}
+
+/// [`popularity_order`], its closure walks in two halves at once when
+/// `join` runs jobs side by side (the same order either way).
+pub fn popularity_order_with(graph: &Graph, join: &dyn Join) -> Vec<NodeId> {
     let paths: Vec<&str> = (0..graph.len()).map(|id| graph.path(id).as_ref()).collect();
-    contest_order(graph, &paths)
+    contest_order(graph, &paths, join)
 }
 
 /// closure-graph.py's popularity of every node.
@@ -60,15 +70,15 @@ pub fn popularity_order(graph: &Graph) -> Vec<NodeId> {
 /// `c` of `routes(x, c) * [y in closure(c)]`, and the popularity is `Q` of
 /// the virtual root.
 pub fn popularity_scores(graph: &Graph) -> Vec<BigUint> {
-    match scores::<u128, _>(graph) {
+    match scores::<u128, _>(graph, &Sequential, SPLIT_PATHS) {
         Some(small) => small.into_iter().map(BigUint::from).collect(),
-        None => scores::<BigUint, _>(graph).expect("big integers do not overflow"),
+        None => scores::<BigUint, _>(graph, &Sequential, SPLIT_PATHS).expect("big integers do not overflow"),
     }
 }
 
 /// A DAG the contest runs on: vertices `0..len`, edges along references.
 /// The whole closure is one; the pipeline's subgraphs are others.
-pub(crate) trait ContestGraph {
+pub(crate) trait ContestGraph: Sync {
     /// Number of vertices.
     fn vertex_count(&self) -> usize;
     /// Calls `f` with every vertex `v` references.
@@ -91,10 +101,14 @@ impl ContestGraph for Graph {
 
 /// The vertices of `graph`, most popular first, ties by the
 /// [`package_name`] of their `paths` ascending.
-pub(crate) fn contest_order<G: ContestGraph>(graph: &G, paths: &[&str]) -> Vec<usize> {
+pub(crate) fn contest_order<G: ContestGraph>(
+    graph: &G,
+    paths: &[&str],
+    join: &dyn Join,
+) -> Vec<usize> {
     let names: Vec<PackageName<'_>> = paths.iter().map(|p| PackageName::of(p)).collect();
     let ties = |a: usize, b: usize| names[a].cmp(&names[b]);
-    match scores::<u128, G>(graph) {
+    match scores::<u128, G>(graph, join, SPLIT_PATHS) {
         Some(s) => {
             // Scores beside the vertices: the sort reads no other array
             // but for ties. Package names are distinct (paths are), so an
@@ -104,7 +118,7 @@ pub(crate) fn contest_order<G: ContestGraph>(graph: &G, paths: &[&str]) -> Vec<u
             order.into_iter().map(|(_, v)| v).collect()
         }
         None => {
-            let s = scores::<BigUint, G>(graph).expect("big integers do not overflow");
+            let s = scores::<BigUint, G>(graph, join, SPLIT_PATHS).expect("big integers do not overflow");
             let mut order: Vec<usize> = (0..graph.vertex_count()).collect();
             order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| ties(a, b)));
             order
@@ -113,7 +127,7 @@ pub(crate) fn contest_order<G: ContestGraph>(graph: &G, paths: &[&str]) -> Vec<u
 }
 
 /// Numbers the contest can run in: `add` fails on overflow.
-trait Count: Clone + Ord {
+trait Count: Clone + Ord + Send + Sync {
     fn zero() -> Self;
     fn one() -> Self;
     fn add(&mut self, other: &Self) -> Option<()>;
@@ -146,7 +160,11 @@ impl Count for BigUint {
 }
 
 /// Popularity of every vertex; `None` when `N` overflows.
-fn scores<N: Count, G: ContestGraph>(graph: &G) -> Option<Vec<N>> {
+fn scores<N: Count, G: ContestGraph>(
+    graph: &G,
+    join: &dyn Join,
+    split_paths: usize,
+) -> Option<Vec<N>> {
     let n = graph.vertex_count();
     // Routes from the virtual root, in topological order (Kahn).
     let mut pending = vec![0usize; n];
@@ -174,29 +192,49 @@ fn scores<N: Count, G: ContestGraph>(graph: &G) -> Option<Vec<N>> {
     }
     // Every vertex adds its routes to each path of its closure (sums of
     // non-negative numbers: whether one overflows does not depend on the
-    // order of the additions). The most referenced paths' sums are kept
-    // apart, side by side, where the closures' bitsets find them.
-    let mut popularity = vec![N::zero(); n];
+    // order of the additions, nor on adding two halves' sums at the end).
+    // The most referenced paths' sums are kept apart, side by side, where
+    // the closures' bitsets find them.
     let hubs = crate::graph::hubs(n, |v| graph.references(v), crate::graph::HUB_PATHS);
-    let mut hub_popularity = vec![N::zero(); hubs.len()];
-    crate::graph::split_closures(
-        n,
-        |v| graph.references(v),
-        &hubs,
-        |c, hub_row, members| {
+    /// One half's sums: per path, per hub, and whether one overflowed.
+    struct Sums<N> {
+        paths: Vec<N>,
+        hubs: Vec<N>,
+        overflow: bool,
+    }
+    let halves = SplitClosures::new(n, |v| graph.references(v), &hubs).fold(
+        join,
+        split_paths,
+        || Sums {
+            paths: vec![N::zero(); n],
+            hubs: vec![N::zero(); hubs.len()],
+            overflow: false,
+        },
+        |sums: &mut Sums<N>, c, hub_row, members| {
             let r = &routes[c];
             crate::graph::for_each_bit(hub_row, |bit| {
-                overflow |= hub_popularity[bit].add(r).is_none();
+                sums.overflow |= sums.hubs[bit].add(r).is_none();
             });
             for &y in members {
-                overflow |= popularity[y as usize].add(r).is_none();
+                sums.overflow |= sums.paths[y as usize].add(r).is_none();
             }
         },
     );
-    for (&hub, sum) in hubs.iter().zip(hub_popularity) {
-        popularity[hub as usize] = sum;
+    let mut halves = halves.into_iter();
+    let mut all = halves.next().expect("at least one half");
+    for half in halves {
+        all.overflow |= half.overflow;
+        for (sum, x) in all.paths.iter_mut().zip(&half.paths) {
+            all.overflow |= sum.add(x).is_none();
+        }
+        for (sum, x) in all.hubs.iter_mut().zip(&half.hubs) {
+            all.overflow |= sum.add(x).is_none();
+        }
     }
-    (!overflow).then_some(popularity)
+    for (&hub, sum) in hubs.iter().zip(all.hubs) {
+        all.paths[hub as usize] = sum;
+    }
+    (!all.overflow).then_some(all.paths)
 }
 
 /// closure-graph.py's `package_name` of a path (split on the first `-`,
@@ -282,6 +320,35 @@ fn package_name(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::InTurn;
+
+    #[test]
+    fn scores_are_the_same_when_the_walks_run_in_halves() {
+        // A pseudo-random DAG: each path references a few earlier ones.
+        let mut seed = 99u64;
+        let mut next = |bound: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (seed >> 33) as usize % bound
+        };
+        let names: Vec<String> = (0..300).map(|i| format!("p{i:03}")).collect();
+        let refs: Vec<Vec<&str>> = (0..300)
+            .map(|i| match i {
+                0 => Vec::new(),
+                _ => (0..next(5)).map(|_| names[next(i)].as_str()).collect(),
+            })
+            .collect();
+        let spec: Vec<(&str, &[&str])> = names
+            .iter()
+            .zip(&refs)
+            .map(|(n, r)| (n.as_str(), r.as_slice()))
+            .collect();
+        let g = graph(&spec);
+        let whole = scores::<u128, Graph>(&g, &Sequential, SPLIT_PATHS).unwrap();
+        assert!(whole.iter().any(|&s| s > 1), "a graph with shared paths");
+        for split in [0, 150, 299] {
+            assert_eq!(scores::<u128, Graph>(&g, &InTurn, split).unwrap(), whole);
+        }
+    }
 
     proptest::proptest! {
         /// Comparing in place is comparing the names made.
@@ -385,7 +452,12 @@ mod tests {
             .collect();
         let spec: Vec<(&str, &[&str])> = spec.iter().map(|(n, r)| (*n, r.as_slice())).collect();
         let g = graph(&spec);
-        assert!(scores::<u128, Graph>(&g).is_none());
+        assert!(scores::<u128, Graph>(&g, &Sequential, SPLIT_PATHS).is_none());
+        assert!(scores::<u128, Graph>(&g, &InTurn, 0).is_none());
+        assert_eq!(
+            scores::<BigUint, Graph>(&g, &InTurn, 0),
+            scores::<BigUint, Graph>(&g, &Sequential, SPLIT_PATHS)
+        );
         let order = popularity_order(&g);
         assert_eq!(g.name(order[0]), "t140");
         assert_eq!(g.name(*order.last().unwrap()), "t000");

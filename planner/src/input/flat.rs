@@ -42,7 +42,7 @@ mod halves;
 /// [`parse`], a large text read through `join` when it runs two jobs at
 /// once: a list as two halves ([`halves`]), and the paths checked and the
 /// nodes made in two halves whatever the shape.
-pub(super) fn parse_with(text: &str, store_dir: &str, join: &impl Join) -> Option<Graph> {
+pub(super) fn parse_with(text: &str, store_dir: &str, join: &dyn Join) -> Option<Graph> {
     if !join.at_once() || text.len() < halves::MIN_BYTES {
         return parse(text, store_dir);
     }
@@ -50,7 +50,7 @@ pub(super) fn parse_with(text: &str, store_dir: &str, join: &impl Join) -> Optio
 }
 
 /// [`parse_with`] whatever the text's size.
-fn parse_in_halves(text: &str, store_dir: &str, join: &impl Join) -> Option<Graph> {
+fn parse_in_halves(text: &str, store_dir: &str, join: &dyn Join) -> Option<Graph> {
     match halves::read(text, store_dir, join) {
         Halves::Read(reader) => reader.into_graph_with(None, join),
         Halves::GiveUp => None,
@@ -204,7 +204,7 @@ impl<'a> Reader<'a> {
 
     /// [`Reader::into_graph`], the paths checked and the nodes made in two
     /// halves through `join`.
-    fn into_graph_with(self, roots: Option<Vec<String>>, join: &impl Join) -> Option<Graph> {
+    fn into_graph_with(self, roots: Option<Vec<String>>, join: &dyn Join) -> Option<Graph> {
         let store_dir = self.store_dir;
         if !store_dir.starts_with('/') || (store_dir.len() > 1 && store_dir.ends_with('/')) {
             return None;

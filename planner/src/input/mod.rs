@@ -58,7 +58,7 @@ pub fn parse_closure(text: &str, store_dir: &str) -> Result<Graph, InputError> {
 pub fn parse_closure_with(
     text: &str,
     store_dir: &str,
-    join: &impl Join,
+    join: &dyn Join,
 ) -> Result<Graph, InputError> {
     // Valid input in one pass; anything else through the readers that
     // name what is wrong.

@@ -15,7 +15,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use strata_planner::{human_bytes, plan_closure, Graph, Plan};
+use strata_planner::{human_bytes, plan_closure_with, Graph, Plan};
+
+use crate::threads::Threads;
 
 use super::error::{bad_input, Classify as _, CliError, CliResult};
 use super::input::{
@@ -436,7 +438,7 @@ fn load_plan(input: &Path, planning: &PlanningArgs) -> CliResult<(Plan, Option<G
         PlanOrClosure::Plan(plan) => Ok((plan, None)),
         PlanOrClosure::Closure(graph) => {
             let options = plan_options(planning)?;
-            let plan = plan_closure(&graph, &options).bad_input()?;
+            let plan = plan_closure_with(&graph, &options, &Threads).bad_input()?;
             Ok((plan, Some(graph)))
         }
     }

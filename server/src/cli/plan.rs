@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use strata_planner::{human_bytes, parse_closure_with, plan_closure, Plan, StorePath};
+use strata_planner::{human_bytes, parse_closure_with, plan_closure_with, Plan, StorePath};
 
 use super::error::{Classify as _, CliResult};
 use super::input::{plan_options, read_json, PlanningArgs};
@@ -78,7 +78,7 @@ pub fn run(args: PlanArgs) -> CliResult {
     drop(text);
     let parsed = start.elapsed();
     let options = plan_options(&args.planning)?;
-    let plan = plan_closure(&graph, &options).bad_input()?;
+    let plan = plan_closure_with(&graph, &options, &Threads).bad_input()?;
     let planned = start.elapsed();
     let mut output = Output::create(args.output.as_deref())?;
     let to_file = matches!(output, Output::File { .. });

@@ -115,7 +115,7 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     let graph = ctx.graph;
     let n = graph.len();
     let budget = ctx.budget.max(1);
-    let reach = graph.reach_counts();
+    let reach = graph.reach_counts_with(ctx.join);
     let closure_counts = reach.closure;
     // With the fleet known, even a closure within the budget is planned:
     // a layer the fleet has already is worth more than paths alone.

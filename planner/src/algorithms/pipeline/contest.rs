@@ -18,6 +18,7 @@
 
 use crate::algorithms::popularity::{contest_order, ContestGraph};
 use crate::graph::{Graph, NodeId};
+use crate::join::Join;
 
 use super::subgraph::Sub;
 
@@ -34,13 +35,13 @@ impl ContestGraph for Sub {
 }
 
 /// The paths of `sub`, most popular first.
-pub(super) fn popularity_order(graph: &Graph, sub: &Sub) -> Vec<NodeId> {
+pub(super) fn popularity_order(graph: &Graph, sub: &Sub, join: &dyn Join) -> Vec<NodeId> {
     let paths: Vec<&str> = sub
         .nodes
         .iter()
         .map(|&id| graph.path(id).as_ref())
         .collect();
-    contest_order(sub, &paths)
+    contest_order(sub, &paths, join)
         .into_iter()
         .map(|i| sub.nodes[i])
         .collect()
@@ -52,7 +53,7 @@ mod tests {
     use super::*;
 
     fn order_names(g: &Graph, sub: &Sub) -> Vec<String> {
-        let order = popularity_order(g, sub);
+        let order = popularity_order(g, sub, &crate::join::Sequential);
         names(
             g,
             &Sub::disjoint_union(order.into_iter().map(Sub::single).collect()),
@@ -126,7 +127,7 @@ mod tests {
             ("tool", 1, &["zlib"]),
         ]);
         assert_eq!(
-            popularity_order(&g, &Sub::whole(&g)),
+            popularity_order(&g, &Sub::whole(&g), &crate::join::Sequential),
             crate::algorithms::popularity::popularity_order(&g)
         );
     }

@@ -17,6 +17,7 @@
 
 use crate::error::PlanError;
 use crate::graph::Graph;
+use crate::join::Join;
 
 use super::contest::popularity_order;
 use super::parse::{Call, Direction, Op};
@@ -50,6 +51,8 @@ impl Value {
 /// The graph and the scratch space every operator shares.
 pub(super) struct Env<'g> {
     pub graph: &'g Graph,
+    /// Runs the contest's closure walks in two halves when it can.
+    pub join: &'g dyn Join,
     pub scratch: Scratch,
 }
 
@@ -100,7 +103,7 @@ pub(super) fn apply(call: &Call, value: Value, env: &mut Env<'_>) -> Result<Valu
     let graph = env.graph;
     match (&call.op, value) {
         (Op::PopularityContest, Value::Graph(sub)) => Ok(Value::List(
-            popularity_order(graph, &sub)
+            popularity_order(graph, &sub, env.join)
                 .into_iter()
                 .map(|id| Value::Graph(Sub::single(id)))
                 .collect(),
@@ -248,6 +251,7 @@ mod tests {
         let calls = parse_pipeline(&pipeline)?;
         let mut env = Env {
             graph: g,
+            join: &crate::join::Sequential,
             scratch: Scratch::new(g),
         };
         let value = run(&calls, Value::Graph(Sub::whole(g)), &mut env)?;

@@ -67,6 +67,7 @@ mod subgraph;
 use super::{Context, Layers};
 use crate::error::PlanError;
 use crate::graph::Graph;
+use crate::join::{Join, Sequential};
 
 use eval::{Env, Value};
 use subgraph::{Scratch, Sub};
@@ -77,7 +78,7 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
         algorithm: "pipeline".to_string(),
         what: "a pipeline (a nixpkgs layeringPipeline as JSON)".to_string(),
     })?;
-    let layers = flatten_references_graph(ctx.graph, pipeline)?;
+    let layers = flatten_references_graph_with(ctx.graph, pipeline, ctx.join)?;
     Ok(complete(ctx.graph, layers, ctx.budget.max(1)))
 }
 
@@ -89,9 +90,20 @@ pub fn flatten_references_graph(
     graph: &Graph,
     pipeline: &serde_json::Value,
 ) -> Result<Layers, PlanError> {
+    flatten_references_graph_with(graph, pipeline, &Sequential)
+}
+
+/// [`flatten_references_graph`], its contests' closure walks in two halves
+/// at once when `join` runs jobs side by side (the same layers either way).
+pub fn flatten_references_graph_with(
+    graph: &Graph,
+    pipeline: &serde_json::Value,
+    join: &dyn Join,
+) -> Result<Layers, PlanError> {
     let calls = parse::parse_pipeline(pipeline)?;
     let mut env = Env {
         graph,
+        join,
         scratch: Scratch::new(graph),
     };
     let value = eval::run(&calls, Value::Graph(Sub::whole(graph)), &mut env)?;
@@ -155,6 +167,7 @@ mod tests {
             pipeline,
             previous: None,
             fleet: None,
+            join: &Sequential,
         }
     }
 

@@ -39,7 +39,7 @@ pub(super) enum Halves<'s> {
 
 /// `text` as a list of entries, `[...]` or `{"graph": [...]}` with
 /// nothing else, read in two halves through `join`.
-pub(super) fn read<'s>(text: &str, store_dir: &'s str, join: &impl Join) -> Halves<'s> {
+pub(super) fn read<'s>(text: &str, store_dir: &'s str, join: &dyn Join) -> Halves<'s> {
     let Some(list) = whole_list(text) else {
         return Halves::ReadWhole;
     };
@@ -54,7 +54,7 @@ fn read_cut<'s>(
     list: &str,
     (first_end, second_start): (usize, usize),
     store_dir: &'s str,
-    join: &impl Join,
+    join: &dyn Join,
 ) -> Halves<'s> {
     let first = &list[..first_end];
     let second = &list[second_start..];

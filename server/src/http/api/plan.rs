@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use strata_planner::input::describe;
 use strata_planner::{
-    parse_closure_with, parse_popularity, plan_closure, read_layers, Algorithm, Graph, Plan,
+    parse_closure_with, parse_popularity, plan_closure_with, read_layers, Algorithm, Graph, Plan,
     PlanOptions,
 };
 
@@ -114,7 +114,7 @@ pub(super) fn plan_body_knowing(
     let graph = parse_closure_with(&closure, store_dir, &Threads)
         .map_err(|e| ApiError::field("closure", e.to_string()))?;
     know(&graph, &mut options)?;
-    let plan = plan_closure(&graph, &options)
+    let plan = plan_closure_with(&graph, &options, &Threads)
         .map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))?;
     Ok((plan, graph))
 }
