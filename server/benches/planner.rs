@@ -151,8 +151,9 @@ fn main() {
     let peers = Peers::from_env();
 
     println!(
-        "strata plan --budget {BUDGET}, best of {RUNS} runs, each a fresh process (-o /dev/null)"
+        "strata plan --budget {BUDGET}, best of {RUNS} runs, each a fresh process writing its plan to a file"
     );
+    let output = work.join("plan-output.json");
     match &peers {
         Some(p) => println!(
             "peers: {} (python: {}, timeout {} s)",
@@ -183,12 +184,12 @@ fn main() {
     for case in &CASES {
         let mut previous: Option<(usize, f64)> = None;
         for input in &inputs {
-            let t = best_of(case, &input.graph, &popularity);
+            let t = best_of(case, &input.graph, &popularity, &output);
             let growth = previous.map_or("-".to_string(), |(p, s)| {
                 format!("{:.2}", (t.wall / s) / (input.paths as f64 / p as f64))
             });
             let (peer, peer_secs) = match (&peers, case.popularity) {
-                (Some(peers), false) => peers.run(case.algorithm, input),
+                (Some(peers), false) => peers.run(case.algorithm, input, &output),
                 _ => ("-".to_string(), None),
             };
             let (peer_time, ratio) = match peer_secs {
@@ -291,24 +292,21 @@ fn write_sub_closure(graph: &Graph, target: usize, stem: &Path) -> Input {
     input
 }
 
-fn best_of(case: &Case, file: &Path, popularity: &Path) -> Timing {
+/// `output` is where each run writes what it planned: a file of the
+/// bench's own, as a user's plan would be.
+fn best_of(case: &Case, file: &Path, popularity: &Path, output: &Path) -> Timing {
     (0..RUNS)
-        .map(|_| run(case, file, popularity))
+        .map(|_| run(case, file, popularity, output))
         .min_by(|a, b| a.wall.total_cmp(&b.wall))
         .unwrap()
 }
 
-fn run(case: &Case, file: &Path, popularity: &Path) -> Timing {
+fn run(case: &Case, file: &Path, popularity: &Path, output: &Path) -> Timing {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
-    cmd.arg("plan").arg(file).args([
-        "-a",
-        case.algorithm,
-        "-b",
-        BUDGET,
-        "--timings",
-        "-o",
-        "/dev/null",
-    ]);
+    cmd.arg("plan")
+        .arg(file)
+        .args(["-a", case.algorithm, "-b", BUDGET, "--timings", "-o"])
+        .arg(output);
     if case.algorithm == "pipeline" {
         cmd.args(["--pipeline", PIPELINE]);
     }
@@ -375,7 +373,14 @@ impl Peers {
     /// The peer of `algorithm` on `input`: its name, and its wall time (the
     /// best of [`RUNS`] when a run is under a second, else one run), or
     /// why there is none.
-    fn run(&self, algorithm: &str, input: &Input) -> (String, Option<Result<f64, String>>) {
+    /// The peer of `algorithm` on `input`, best of [`RUNS`], what it
+    /// prints written to `output` (as strata's plan is).
+    fn run(
+        &self,
+        algorithm: &str,
+        input: &Input,
+        output: &Path,
+    ) -> (String, Option<Result<f64, String>>) {
         let (name, mut cmd) = match algorithm {
             "popularity" => {
                 let mut cmd = Command::new(&self.python);
@@ -388,7 +393,7 @@ impl Peers {
                 let mut cmd = Command::new(&self.python);
                 cmd.arg(self.dir.join("auto-layer.py"))
                     .arg(&input.list)
-                    .arg("/dev/null")
+                    .arg(output)
                     .arg(BUDGET);
                 ("auto-layer.py", cmd)
             }
@@ -401,7 +406,10 @@ impl Peers {
             }
             _ => return ("-".to_string(), None),
         };
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let Ok(printed) = fs::File::create(output) else {
+            return (name.to_string(), Some(Err("no output file".to_string())));
+        };
+        cmd.stdout(printed).stderr(Stdio::piped());
         let mut best: Option<f64> = None;
         for _ in 0..RUNS {
             match self.time(&mut cmd) {

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::PlanError;
@@ -157,6 +158,63 @@ impl FromStr for Algorithm {
     }
 }
 
+/// The counts of a popularity object whose names are in a set, names
+/// borrowed from the text while it is read: a package set's file holds
+/// ten times the names one closure has, and making a string of each was
+/// most of the time a plan with `--popularity` took.
+struct PopularityOf<'n>(&'n FxHashSet<&'n str>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for PopularityOf<'_> {
+    type Value = Popularity;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Popularity, D::Error> {
+        struct Visitor<'n>(&'n FxHashSet<&'n str>);
+        impl<'de> serde::de::Visitor<'de> for Visitor<'_> {
+            type Value = Popularity;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of \"name-version\": count")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Popularity, M::Error> {
+                let mut counts = Popularity::new();
+                // A name with escapes cannot be borrowed: an error here,
+                // and the caller reads the file the long way.
+                while let Some(name) = map.next_key::<&'de str>()? {
+                    let count: u64 = map.next_value()?;
+                    if self.0.contains(name) {
+                        counts.insert(name.to_string(), count);
+                    }
+                }
+                Ok(counts)
+            }
+        }
+        deserializer.deserialize_map(Visitor(self.0))
+    }
+}
+
+/// [`parse_popularity`], keeping only the counts of `graph`'s paths' names
+/// (all that planning `graph` looks up): the same plans, the same errors,
+/// in a fraction of the time.
+pub fn parse_popularity_for(text: &str, graph: &Graph) -> Result<Popularity, PlanError> {
+    let names: FxHashSet<&str> = (0..graph.len()).map(|id| graph.name(id)).collect();
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let read = serde::de::DeserializeSeed::deserialize(PopularityOf(&names), &mut deserializer)
+        .and_then(|counts| deserializer.end().map(|()| counts));
+    if let Ok(counts) = read {
+        return Ok(counts);
+    }
+    let mut counts = parse_popularity(text)?;
+    counts.retain(|name, _| names.contains(name.as_str()));
+    Ok(counts)
+}
+
 /// Reads a Nixery popularity file: a JSON object of `"name-version": count`.
 pub fn parse_popularity(text: &str) -> Result<Popularity, PlanError> {
     // Valid files in one pass (pairs collected, then the map built from
@@ -186,4 +244,49 @@ pub fn parse_popularity(text: &str) -> Result<Popularity, PlanError> {
             }),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::graph;
+
+    fn closure() -> Graph {
+        graph(&[("zlib-1.3", 10, &[]), ("curl-8.5", 20, &["zlib-1.3"])])
+    }
+
+    #[test]
+    fn popularity_for_a_closure_keeps_its_names_counts_only() {
+        let text = r#"{"zlib-1.3": 5, "bash-5.2": 9, "curl-8.5": 1, "zlib-1.3": 7}"#;
+        let mut whole = parse_popularity(text).unwrap();
+        whole.remove("bash-5.2");
+        let kept = parse_popularity_for(text, &closure()).unwrap();
+        assert_eq!(kept, whole);
+        // The last of a repeated name counts, as in the whole file.
+        assert_eq!(kept["zlib-1.3"], 7);
+    }
+
+    #[test]
+    fn popularity_for_a_closure_reads_escaped_names() {
+        // A name with an escape cannot be borrowed from the text.
+        let text = r#"{"zlib-1\u002e3": 5, "curl-8.5": 1, "b\"ash": 2}"#;
+        let kept = parse_popularity_for(text, &closure()).unwrap();
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept["zlib-1.3"], 5);
+    }
+
+    #[test]
+    fn popularity_for_a_closure_fails_as_the_whole_file_does() {
+        for text in [
+            r#"{"zlib-1.3": 5,"#,
+            r#"{"bash-5.2": -1, "zlib-1.3": 5}"#,
+            r#"{"zlib-1.3": 5} trailing"#,
+            r#"[["zlib-1.3", 5]]"#,
+            r#"{"zlib-1.3": 1.5}"#,
+        ] {
+            let whole = parse_popularity(text).unwrap_err();
+            let kept = parse_popularity_for(text, &closure()).unwrap_err();
+            assert_eq!(kept.to_string(), whole.to_string(), "{text}");
+        }
+    }
 }

@@ -72,7 +72,8 @@ pub fn popularity_order_with(graph: &Graph, join: &dyn Join) -> Vec<NodeId> {
 pub fn popularity_scores(graph: &Graph) -> Vec<BigUint> {
     match scores::<u128, _>(graph, &Sequential, SPLIT_PATHS) {
         Some(small) => small.into_iter().map(BigUint::from).collect(),
-        None => scores::<BigUint, _>(graph, &Sequential, SPLIT_PATHS).expect("big integers do not overflow"),
+        None => scores::<BigUint, _>(graph, &Sequential, SPLIT_PATHS)
+            .expect("big integers do not overflow"),
     }
 }
 
@@ -118,7 +119,8 @@ pub(crate) fn contest_order<G: ContestGraph>(
             order.into_iter().map(|(_, v)| v).collect()
         }
         None => {
-            let s = scores::<BigUint, G>(graph, join, SPLIT_PATHS).expect("big integers do not overflow");
+            let s = scores::<BigUint, G>(graph, join, SPLIT_PATHS)
+                .expect("big integers do not overflow");
             let mut order: Vec<usize> = (0..graph.vertex_count()).collect();
             order.sort_by(|&a, &b| s[b].cmp(&s[a]).then_with(|| ties(a, b)));
             order

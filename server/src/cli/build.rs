@@ -21,7 +21,8 @@ use crate::threads::Threads;
 
 use super::error::{bad_input, Classify as _, CliError, CliResult};
 use super::input::{
-    default_data_dir, load_plan_or_closure, plan_options, read_json, PlanOrClosure, PlanningArgs,
+    default_data_dir, load_plan_or_closure, plan_options_for, read_json, PlanOrClosure,
+    PlanningArgs,
 };
 use super::output::{peak_memory, Output};
 use super::store_root::{parse_store_root, StoreRootArg, StoreRoots};
@@ -437,7 +438,7 @@ fn load_plan(input: &Path, planning: &PlanningArgs) -> CliResult<(Plan, Option<G
     match loaded {
         PlanOrClosure::Plan(plan) => Ok((plan, None)),
         PlanOrClosure::Closure(graph) => {
-            let options = plan_options(planning)?;
+            let options = plan_options_for(planning, &graph)?;
             let plan = plan_closure_with(&graph, &options, &Threads).bad_input()?;
             Ok((plan, Some(graph)))
         }

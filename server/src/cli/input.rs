@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::Args;
 use strata_planner::{
-    parse_closure_with, parse_popularity, read_layers, Algorithm, Graph, Layer, Plan, PlanOptions,
-    DEFAULT_STORE_DIR,
+    parse_closure_with, parse_popularity, parse_popularity_for, read_layers, Algorithm, Graph,
+    Layer, Plan, PlanOptions, DEFAULT_STORE_DIR,
 };
 
 use super::error::{bad_input, Classify as _, CliResult};
@@ -110,11 +110,25 @@ pub fn parse_store_dir(s: &str) -> Result<String, String> {
 
 /// Turns the planning arguments into planner options (reading the files).
 pub fn plan_options(args: &PlanningArgs) -> CliResult<PlanOptions> {
+    options_for(args, None)
+}
+
+/// [`plan_options`] for planning `graph` alone: of `--popularity`, only
+/// the counts of its paths' names are kept (and made).
+pub fn plan_options_for(args: &PlanningArgs, graph: &Graph) -> CliResult<PlanOptions> {
+    options_for(args, Some(graph))
+}
+
+fn options_for(args: &PlanningArgs, graph: Option<&Graph>) -> CliResult<PlanOptions> {
     let mut options = PlanOptions::new(args.algorithm()?, args.budget);
     if let Some(path) = &args.popularity {
         let text = read_json("--popularity", path)?;
+        let counts = match graph {
+            Some(graph) => parse_popularity_for(&text, graph),
+            None => parse_popularity(&text),
+        };
         options.popularity = Some(
-            parse_popularity(&text)
+            counts
                 .with_context(|| format!("--popularity {}", path.display()))
                 .bad_input()?,
         );

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use strata_planner::{human_bytes, parse_closure_with, plan_closure_with, Plan, StorePath};
 
 use super::error::{Classify as _, CliResult};
-use super::input::{plan_options, read_json, PlanningArgs};
+use super::input::{plan_options_for, read_json, PlanningArgs};
 use super::output::{peak_memory, summary_line, Output};
 use crate::threads::Threads;
 
@@ -77,7 +77,7 @@ pub fn run(args: PlanArgs) -> CliResult {
         .bad_input()?;
     drop(text);
     let parsed = start.elapsed();
-    let options = plan_options(&args.planning)?;
+    let options = plan_options_for(&args.planning, &graph)?;
     let plan = plan_closure_with(&graph, &options, &Threads).bad_input()?;
     let planned = start.elapsed();
     let mut output = Output::create(args.output.as_deref())?;
