@@ -114,9 +114,20 @@ pub(crate) fn contest_order<G: ContestGraph>(
             // Scores beside the vertices: the sort reads no other array
             // but for ties. Package names are distinct (paths are), so an
             // unstable sort gives the one order.
-            let mut order: Vec<(u128, usize)> = s.into_iter().zip(0..).collect();
-            order.sort_unstable_by(|x, y| y.0.cmp(&x.0).then_with(|| ties(x.1, y.1)));
-            order.into_iter().map(|(_, v)| v).collect()
+            // Most vertices tie (a package set's leaves score alike), so
+            // the names' first eight bytes are beside them too, and whole
+            // names are compared only when those are the same.
+            let mut order: Vec<(u128, u64, usize)> = s
+                .into_iter()
+                .zip(0..)
+                .map(|(score, v)| (score, names[v].prefix(), v))
+                .collect();
+            order.sort_unstable_by(|x, y| {
+                y.0.cmp(&x.0)
+                    .then(x.1.cmp(&y.1))
+                    .then_with(|| ties(x.2, y.2))
+            });
+            order.into_iter().map(|(_, _, v)| v).collect()
         }
         None => {
             let s = scores::<BigUint, G>(graph, join, SPLIT_PATHS)
@@ -264,6 +275,17 @@ impl<'a> PackageName<'a> {
         }
     }
 
+    /// The name's first eight bytes as a number that orders as they do
+    /// (zeros after a shorter name: paths hold no zero bytes, so two names
+    /// whose prefixes differ are in their prefixes' order).
+    fn prefix(self) -> u64 {
+        let mut bytes = [0u8; 8];
+        for (slot, byte) in bytes.iter_mut().zip(self.bytes()) {
+            *slot = byte;
+        }
+        u64::from_be_bytes(bytes)
+    }
+
     /// The name's bytes, one by one.
     fn bytes(self) -> impl Iterator<Item = u8> + 'a {
         let rest = self.rest.map(|rest| rest.bytes().chain(*b"-"));
@@ -353,6 +375,15 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Names whose first eight bytes differ are in those bytes' order.
+        #[test]
+        fn package_name_prefixes_order_as_names(a in "[a-c/-]{0,10}", b in "[a-c/-]{0,10}") {
+            let (x, y) = (PackageName::of(&a), PackageName::of(&b));
+            if x.prefix() != y.prefix() {
+                proptest::prop_assert_eq!(x.prefix().cmp(&y.prefix()), x.cmp(&y));
+            }
+        }
+
         /// Comparing in place is comparing the names made.
         #[test]
         fn package_names_compare_as_made(a in "[a-c/-]{0,8}", b in "[a-c/-]{0,8}") {
