@@ -20,6 +20,8 @@
 //! exactly one layer, except paths the options excluded; a layer taken whole
 //! from a base image (`"base": true`) may hold paths outside the closure.
 
+mod json;
+
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -151,7 +153,7 @@ impl Plan {
     /// Writes [`Plan::to_json`]'s bytes to `out` as they are made (a
     /// large plan's text is never held whole).
     pub fn write_json(&self, mut out: impl std::io::Write) -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut out, self)?;
+        json::write_plan(self, &mut out)?;
         out.write_all(b"\n")
     }
 
