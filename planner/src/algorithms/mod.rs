@@ -183,16 +183,21 @@ impl<'de> serde::de::DeserializeSeed<'de> for PopularityOf<'_> {
                 self,
                 mut map: M,
             ) -> Result<Popularity, M::Error> {
-                let mut counts = Popularity::new();
+                let mut pairs: Vec<(&'de str, u64)> = Vec::new();
                 // A name with escapes cannot be borrowed: an error here,
                 // and the caller reads the file the long way.
                 while let Some(name) = map.next_key::<&'de str>()? {
                     let count: u64 = map.next_value()?;
                     if self.0.contains(name) {
-                        counts.insert(name.to_string(), count);
+                        pairs.push((name, count));
                     }
                 }
-                Ok(counts)
+                // Built sorted at once (the last of a repeated name kept),
+                // several times faster than one insert at a time.
+                Ok(pairs
+                    .into_iter()
+                    .map(|(name, count)| (name.to_string(), count))
+                    .collect())
             }
         }
         deserializer.deserialize_map(Visitor(self.0))
