@@ -7,7 +7,9 @@
 //! change. So a previous path is found by its exact path first, then by its
 //! name when exactly one path in the closure has that name.
 
-use std::collections::HashMap;
+use std::cell::OnceCell;
+
+use rustc_hash::FxHashMap;
 
 use crate::graph::{Graph, NodeId};
 use crate::store_path::StorePath;
@@ -16,20 +18,34 @@ use crate::store_path::StorePath;
 pub struct PreviousPaths<'g> {
     graph: &'g Graph,
     /// Name → node, `None` when several paths share the name.
-    by_name: HashMap<&'g str, Option<NodeId>>,
+    /// Made at the first lookup by name: most plans never make one (no
+    /// `--previous`, no `--fleet`, or every path found as it is).
+    by_name: OnceCell<FxHashMap<&'g str, Option<NodeId>>>,
 }
 
 impl<'g> PreviousPaths<'g> {
     /// Indexes `graph`'s paths by name.
     pub fn new(graph: &'g Graph) -> Self {
-        let mut by_name: HashMap<&str, Option<NodeId>> = HashMap::with_capacity(graph.len());
-        for id in 0..graph.len() {
-            by_name
-                .entry(graph.name(id))
-                .and_modify(|slot| *slot = None)
-                .or_insert(Some(id));
+        PreviousPaths {
+            graph,
+            by_name: OnceCell::new(),
         }
-        PreviousPaths { graph, by_name }
+    }
+
+    /// Every name of the graph, with its node when only one path has it.
+    fn by_name(&self) -> &FxHashMap<&'g str, Option<NodeId>> {
+        self.by_name.get_or_init(|| {
+            let graph = self.graph;
+            let mut by_name = FxHashMap::default();
+            by_name.reserve(graph.len());
+            for id in 0..graph.len() {
+                by_name
+                    .entry(graph.name(id))
+                    .and_modify(|slot| *slot = None)
+                    .or_insert(Some(id));
+            }
+            by_name
+        })
     }
 
     /// The node that `path` (from the previous plan) is now, if any.
@@ -38,7 +54,7 @@ impl<'g> PreviousPaths<'g> {
             if path.store_dir() != self.graph.store_dir() {
                 return None;
             }
-            self.by_name.get(path.name()).copied().flatten()
+            self.by_name().get(path.name()).copied().flatten()
         })
     }
 }
