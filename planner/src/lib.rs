@@ -45,7 +45,9 @@ pub mod store_path;
 mod testutil;
 mod units;
 
-pub use algorithms::{parse_popularity, parse_popularity_for, Algorithm, Popularity};
+pub use algorithms::{
+    check_popularity, parse_popularity, parse_popularity_for, Algorithm, Popularity,
+};
 pub use controls::{plan_closure, plan_closure_with, PlanOptions};
 pub use error::{CheckError, InputError, PlanError};
 pub use graph::{Graph, PathEntry};

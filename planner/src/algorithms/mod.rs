@@ -126,6 +126,12 @@ impl Algorithm {
         }
     }
 
+    /// Whether it reads the package set's popularity (`--popularity`):
+    /// only `nixery` does; `fleet` takes it and measured better without.
+    pub fn uses_popularity(self) -> bool {
+        self == Algorithm::Nixery
+    }
+
     /// The function implementing it.
     pub fn function(self) -> AlgorithmFn {
         match self {
@@ -209,8 +215,20 @@ impl<'de> serde::de::DeserializeSeed<'de> for PopularityOf<'_> {
 /// in a fraction of the time.
 pub fn parse_popularity_for(text: &str, graph: &Graph) -> Result<Popularity, PlanError> {
     let names: FxHashSet<&str> = (0..graph.len()).map(|id| graph.name(id)).collect();
+    popularity_of(text, &names)
+}
+
+/// Checks a popularity file as [`parse_popularity`] reads it, keeping
+/// nothing: for an algorithm that does not use it
+/// ([`Algorithm::uses_popularity`]), a bad file is still an error.
+pub fn check_popularity(text: &str) -> Result<(), PlanError> {
+    popularity_of(text, &FxHashSet::default()).map(drop)
+}
+
+/// The counts of `names` in a popularity file.
+fn popularity_of(text: &str, names: &FxHashSet<&str>) -> Result<Popularity, PlanError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let read = serde::de::DeserializeSeed::deserialize(PopularityOf(&names), &mut deserializer)
+    let read = serde::de::DeserializeSeed::deserialize(PopularityOf(names), &mut deserializer)
         .and_then(|counts| deserializer.end().map(|()| counts));
     if let Ok(counts) = read {
         return Ok(counts);
@@ -278,6 +296,17 @@ mod tests {
         let kept = parse_popularity_for(text, &closure()).unwrap();
         assert_eq!(kept.len(), 2);
         assert_eq!(kept["zlib-1.3"], 5);
+    }
+
+    #[test]
+    fn a_checked_file_keeps_nothing_and_fails_as_the_whole_file_does() {
+        assert_eq!(check_popularity(r#"{"zlib-1.3": 5}"#), Ok(()));
+        for text in [r#"{"zlib-1.3": 5,"#, r#"{"zlib-1.3": -5}"#, "[]"] {
+            assert_eq!(
+                check_popularity(text).unwrap_err().to_string(),
+                parse_popularity(text).unwrap_err().to_string()
+            );
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::Args;
 use strata_planner::{
-    parse_closure_with, parse_popularity, parse_popularity_for, read_layers, Algorithm, Graph,
-    Layer, Plan, PlanOptions, DEFAULT_STORE_DIR,
+    check_popularity, parse_closure_with, parse_popularity, parse_popularity_for, read_layers,
+    Algorithm, Graph, Layer, Plan, PlanOptions, DEFAULT_STORE_DIR,
 };
 
 use super::error::{bad_input, Classify as _, CliResult};
@@ -124,14 +124,16 @@ fn options_for(args: &PlanningArgs, graph: Option<&Graph>) -> CliResult<PlanOpti
     if let Some(path) = &args.popularity {
         let text = read_json("--popularity", path)?;
         let counts = match graph {
-            Some(graph) => parse_popularity_for(&text, graph),
-            None => parse_popularity(&text),
+            // Checked, not kept: the plan is the same without it.
+            Some(_) if !options.algorithm.uses_popularity() => {
+                check_popularity(&text).map(|()| None)
+            }
+            Some(graph) => parse_popularity_for(&text, graph).map(Some),
+            None => parse_popularity(&text).map(Some),
         };
-        options.popularity = Some(
-            counts
-                .with_context(|| format!("--popularity {}", path.display()))
-                .bad_input()?,
-        );
+        options.popularity = counts
+            .with_context(|| format!("--popularity {}", path.display()))
+            .bad_input()?;
     }
     if let Some(pipeline) = &args.pipeline {
         let text = if pipeline.trim_start().starts_with('[') {
