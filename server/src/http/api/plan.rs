@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use strata_planner::input::describe;
 use strata_planner::{
-    parse_closure_with, parse_popularity, plan_closure_with, read_layers, Algorithm, Graph, Plan,
-    PlanOptions,
+    check_popularity, parse_closure_with, parse_popularity_for, plan_closure_with, read_layers,
+    Algorithm, Graph, Plan, PlanOptions,
 };
 
 use super::body::{body_object, closure_text, unknown_fields};
@@ -18,8 +18,9 @@ use super::{ApiError, ApiState, Code};
 use crate::threads::Threads;
 
 /// The planning fields of a body (the CLI's flags by name), taken out of
-/// it; what is left is for the caller.
-fn planning_options(body: &mut Map<String, Value>) -> Result<PlanOptions, ApiError> {
+/// it; what is left is for the caller. `popularity` is checked here but
+/// read once the closure is known ([`Popularity`]).
+fn planning_options(body: &mut Map<String, Value>) -> Result<(PlanOptions, Popularity), ApiError> {
     let field = |name: &'static str, message: String| ApiError::field(name, message);
     let algorithm = match body.remove("algorithm") {
         None | Some(Value::Null) => None,
@@ -62,12 +63,14 @@ fn planning_options(body: &mut Map<String, Value>) -> Result<PlanOptions, ApiErr
     }
     let mut options = PlanOptions::new(algorithm, budget);
     options.pipeline = pipeline;
-    if let Some(popularity) = body.remove("popularity").filter(|v| !v.is_null()) {
-        options.popularity = Some(
-            parse_popularity(&popularity.to_string())
-                .map_err(|e| field("popularity", e.to_string()))?,
-        );
-    }
+    let popularity = match body.remove("popularity").filter(|v| !v.is_null()) {
+        Some(value) => {
+            let text = value.to_string();
+            check_popularity(&text).map_err(|e| field("popularity", e.to_string()))?;
+            Popularity(Some(text))
+        }
+        None => Popularity(None),
+    };
     for (name, slot) in [
         ("pins", &mut options.pins),
         ("excludes", &mut options.excludes),
@@ -88,7 +91,23 @@ fn planning_options(body: &mut Map<String, Value>) -> Result<PlanOptions, ApiErr
             *slot = Some(read_layers(&v.to_string()).map_err(|e| field(name, e.to_string()))?);
         }
     }
-    Ok(options)
+    Ok((options, popularity))
+}
+
+/// A body's checked `popularity` text, read against the closure: only the
+/// counts of its names, and only for an algorithm that reads them.
+struct Popularity(Option<String>);
+
+impl Popularity {
+    fn read_into(self, graph: &Graph, options: &mut PlanOptions) -> Result<(), ApiError> {
+        if let Some(text) = self.0.filter(|_| options.algorithm.uses_popularity()) {
+            options.popularity = Some(
+                parse_popularity_for(&text, graph)
+                    .map_err(|e| ApiError::field("popularity", e.to_string()))?,
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Plans the body's `closure` (any input format: the JSON itself, or a
@@ -110,9 +129,10 @@ pub(super) fn plan_body_knowing(
         }
         Some(value) => closure_text(value),
     };
-    let mut options = planning_options(body)?;
+    let (mut options, popularity) = planning_options(body)?;
     let graph = parse_closure_with(&closure, store_dir, &Threads)
         .map_err(|e| ApiError::field("closure", e.to_string()))?;
+    popularity.read_into(&graph, &mut options)?;
     know(&graph, &mut options)?;
     let plan = plan_closure_with(&graph, &options, &Threads)
         .map_err(|e| ApiError::new(Code::InvalidField, e.to_string()))?;

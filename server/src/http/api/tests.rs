@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
-use strata_planner::{parse_closure, plan_closure, Algorithm, PlanOptions};
+use strata_planner::{parse_closure, parse_popularity, plan_closure, Algorithm, PlanOptions};
 use tower::ServiceExt as _;
 
 use super::*;
@@ -233,6 +233,34 @@ async fn plan_gives_the_bytes_strata_plan_writes() {
     assert_eq!(
         call(&s.app, "POST", "/plan", &body.to_string()).await.1,
         text
+    );
+}
+
+#[tokio::test]
+async fn a_plan_reads_popularity_as_the_planner_does_and_names_a_bad_one() {
+    let s = server("plan-popularity", None);
+    let popularity = serde_json::json!({"greeting-1.0": 5, "hello-1.0": 1, "other-1": 9});
+    for algorithm in [Algorithm::Nixery, Algorithm::Fleet] {
+        let body = serde_json::json!({
+            "closure": closure(), "algorithm": algorithm.name(), "budget": 1,
+            "popularity": popularity,
+        });
+        let (code, text) = call(&s.app, "POST", "/plan", &body.to_string()).await;
+        assert_eq!(code, StatusCode::OK, "{text}");
+        let graph = parse_closure(&closure().to_string(), "/nix/store").unwrap();
+        let mut options = PlanOptions::new(algorithm, 1);
+        options.popularity = Some(parse_popularity(&popularity.to_string()).unwrap());
+        assert_eq!(text, plan_closure(&graph, &options).unwrap().to_json());
+    }
+    let body = serde_json::json!({
+        "closure": closure(), "algorithm": "fleet", "budget": 1,
+        "popularity": {"hello-1.0": -1},
+    });
+    let (code, text) = call(&s.app, "POST", "/plan", &body.to_string()).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{text}");
+    assert!(
+        text.contains("popularity") && text.contains("non-negative"),
+        "{text}"
     );
 }
 
