@@ -335,7 +335,7 @@ impl Graph {
             .iter()
             .map(|&h| self.nodes[h as usize].nar_size)
             .collect();
-        let halves = self.split_closures(&hubs).fold(
+        self.split_closures(&hubs).fold(
             join,
             split_paths,
             Vec::new,
@@ -347,8 +347,11 @@ impl Graph {
                 for_each_bit(hub_row, |bit| size = size.saturating_add(hub_sizes[bit]));
                 sizes.push(size);
             },
-        );
-        halves.concat()
+            |mut first, second| {
+                first.extend(second);
+                first
+            },
+        )
     }
 
     /// Number of paths in every node's closure (itself included).
@@ -401,7 +404,7 @@ impl Graph {
             within: Vec<usize>,
             hub_within: Vec<usize>,
         }
-        let halves = self.split_closures(&hubs).fold(
+        let mut all = self.split_closures(&hubs).fold(
             join,
             split_paths,
             || Half {
@@ -420,14 +423,13 @@ impl Graph {
                 }
                 half.closure.push(count);
             },
+            |mut first, second| {
+                first.closure.extend(second.closure);
+                add_to(&mut first.within, &second.within);
+                add_to(&mut first.hub_within, &second.hub_within);
+                first
+            },
         );
-        let mut halves = halves.into_iter();
-        let mut all = halves.next().expect("at least one half");
-        for half in halves {
-            all.closure.extend(half.closure);
-            add_to(&mut all.within, &half.within);
-            add_to(&mut all.hub_within, &half.hub_within);
-        }
         for (bit, &id) in hubs.iter().enumerate() {
             all.within[id as usize] = all.hub_within[bit];
         }
@@ -593,7 +595,7 @@ const NO_HUB: u32 = u32::MAX;
 /// Fewest paths from which [`SplitClosures::fold`] walks in two halves: in
 /// a fresh process, a second thread and its pages cost about what the
 /// split saves on a 5,000-path closure.
-pub const SPLIT_PATHS: usize = 4096;
+pub(crate) const SPLIT_PATHS: usize = 4096;
 
 impl SplitClosures {
     /// The hub rows of a DAG of `n` vertices and its references between
@@ -663,7 +665,7 @@ impl SplitClosures {
 
     /// Calls `visit(start, hub_row, members)` for every start in `range`,
     /// in order.
-    pub(crate) fn walk(&self, range: Range<usize>, mut visit: impl FnMut(usize, &[u64], &[u32])) {
+    fn walk(&self, range: Range<usize>, mut visit: impl FnMut(usize, &[u64], &[u32])) {
         let words = self.words;
         let mut seen = vec![NO_HUB; self.hub_bit.len()];
         let mut members: Vec<u32> = Vec::new();
@@ -694,17 +696,18 @@ impl SplitClosures {
         }
     }
 
-    /// [`SplitClosures::walk`] over every vertex, folded into states made
-    /// by `init`: one state for all, or from `split_paths` vertices, when
-    /// `join` runs jobs at once, two (the first and the second half of the
-    /// vertices, walked side by side). The states come back in order.
+    /// [`SplitClosures::walk`] over every vertex, folded into a state made
+    /// by `init`; from `split_paths` vertices, when `join` runs jobs at
+    /// once, the first and the second half of the vertices are walked side
+    /// by side into a state each, and `combine(first, second)` makes one.
     pub(crate) fn fold<S: Send>(
         &self,
         join: &dyn Join,
         split_paths: usize,
         init: impl Fn() -> S + Sync,
         visit: impl Fn(&mut S, usize, &[u64], &[u32]) + Sync,
-    ) -> Vec<S> {
+        combine: impl FnOnce(S, S) -> S,
+    ) -> S {
         let n = self.hub_bit.len();
         let half = |range: Range<usize>| {
             let mut state = init();
@@ -714,10 +717,10 @@ impl SplitClosures {
             state
         };
         if !join.at_once() || n < split_paths.max(2) {
-            return vec![half(0..n)];
+            return half(0..n);
         }
         let (first, second) = join.join(|| half(0..n / 2), || half(n / 2..n));
-        vec![first, second]
+        combine(first, second)
     }
 }
 
@@ -815,22 +818,7 @@ mod tests {
 
     #[test]
     fn reach_counts_are_the_walked_counts_whatever_the_hubs_and_orders_hold() {
-        // A pseudo-random DAG: each path references a few earlier ones.
-        let mut seed = 12345u64;
-        let mut next = |bound: usize| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-            (seed >> 33) as usize % bound
-        };
-        let names: Vec<String> = (0..300).map(crate::testutil::indexed_path).collect();
-        let entries: Vec<PathEntry> = (0..300)
-            .map(|i| {
-                let refs: Vec<&str> = (0..if i == 0 { 0 } else { next(5) })
-                    .map(|_| names[next(i)].as_str())
-                    .collect();
-                entry(&names[i], 1, &refs)
-            })
-            .collect();
-        let g = Graph::new(entries, None, "/nix/store").unwrap();
+        let g = crate::testutil::random_dag(300, 12345);
         let mut closure = Vec::new();
         let mut within = vec![0; g.len()];
         g.walk_closures(|_, members| {

@@ -83,13 +83,23 @@ impl fmt::Debug for NarHash {
     }
 }
 
-impl serde::Serialize for NarHash {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // `Display`'s text, built on the stack.
-        const PREFIX: &[u8] = b"sha256:";
+/// `sha256:` and the 52 nix-base32 digits of a hash.
+const PREFIX: &[u8] = b"sha256:";
+
+impl NarHash {
+    /// `Display`'s text as ASCII bytes, built on the stack (plans write
+    /// tens of thousands of hashes).
+    pub(crate) fn text(&self) -> [u8; PREFIX.len() + nixbase32::encoded_len(32)] {
         let mut text = [0u8; PREFIX.len() + nixbase32::encoded_len(32)];
         text[..PREFIX.len()].copy_from_slice(PREFIX);
         nixbase32::encode_into(&self.0, &mut text[PREFIX.len()..]);
+        text
+    }
+}
+
+impl serde::Serialize for NarHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = self.text();
         s.serialize_str(std::str::from_utf8(&text).expect("the prefix and alphabet are ASCII"))
     }
 }

@@ -14,6 +14,26 @@ pub fn indexed_path(i: usize) -> String {
     format!("/nix/store/{i:0>32}-pkg{i}-1.0")
 }
 
+/// A pseudo-random DAG of `paths` [`indexed_path`]s of NAR size 1, each
+/// referencing up to four earlier ones (as `seed` draws them).
+pub fn random_dag(paths: usize, seed: u64) -> Graph {
+    let mut seed = seed;
+    let mut next = |bound: usize| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (seed >> 33) as usize % bound
+    };
+    let names: Vec<String> = (0..paths).map(indexed_path).collect();
+    let entries: Vec<PathEntry> = (0..paths)
+        .map(|i| {
+            let refs: Vec<&str> = (0..if i == 0 { 0 } else { next(5) })
+                .map(|_| names[next(i)].as_str())
+                .collect();
+            entry(&names[i], 1, &refs)
+        })
+        .collect();
+    Graph::new(entries, None, "/nix/store").expect("a valid test graph")
+}
+
 /// An entry with no hash: the path, its NAR size, its references.
 pub fn entry(path: &str, size: u64, refs: &[&str]) -> PathEntry {
     PathEntry {

@@ -56,36 +56,6 @@ pub struct Context<'a> {
     pub join: &'a dyn Join,
 }
 
-/// A popularity object's members in input order, counts typed (a map
-/// built from them keeps the last of a repeated name, as the map of JSON
-/// values read below does).
-struct PopularityPairs(Vec<(String, u64)>);
-
-impl<'de> Deserialize<'de> for PopularityPairs {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = PopularityPairs;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of \"name-version\": count")
-            }
-
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut map: M,
-            ) -> Result<Self::Value, M::Error> {
-                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(pair) = map.next_entry::<String, u64>()? {
-                    pairs.push(pair);
-                }
-                Ok(PopularityPairs(pairs))
-            }
-        }
-        deserializer.deserialize_map(Visitor)
-    }
-}
-
 /// The signature every algorithm has.
 pub type AlgorithmFn = fn(&Context<'_>) -> Result<Layers, PlanError>;
 
@@ -164,20 +134,20 @@ impl FromStr for Algorithm {
     }
 }
 
-/// The counts of a popularity object whose names are in a set, names
-/// borrowed from the text while it is read: a package set's file holds
-/// ten times the names one closure has, and making a string of each was
-/// most of the time a plan with `--popularity` took.
-struct PopularityOf<'n>(&'n FxHashSet<&'n str>);
+/// The counts of a popularity object, names borrowed from the text while
+/// it is read, kept when they are in the set (all without one): a package
+/// set's file holds ten times the names one closure has, and making a
+/// string of each was most of the time a plan with `--popularity` took.
+struct Counts<'n>(Option<&'n FxHashSet<&'n str>>);
 
-impl<'de> serde::de::DeserializeSeed<'de> for PopularityOf<'_> {
+impl<'de> serde::de::DeserializeSeed<'de> for Counts<'_> {
     type Value = Popularity;
 
     fn deserialize<D: serde::Deserializer<'de>>(
         self,
         deserializer: D,
     ) -> Result<Popularity, D::Error> {
-        struct Visitor<'n>(&'n FxHashSet<&'n str>);
+        struct Visitor<'n>(Option<&'n FxHashSet<&'n str>>);
         impl<'de> serde::de::Visitor<'de> for Visitor<'_> {
             type Value = Popularity;
 
@@ -194,11 +164,16 @@ impl<'de> serde::de::DeserializeSeed<'de> for PopularityOf<'_> {
                 // and the caller reads the file the long way.
                 while let Some(name) = map.next_key::<&'de str>()? {
                     let count: u64 = map.next_value()?;
-                    if self.0.contains(name) {
+                    let wanted = match self.0 {
+                        Some(names) => names.contains(name),
+                        None => true,
+                    };
+                    if wanted {
                         pairs.push((name, count));
                     }
                 }
-                // Built sorted at once (the last of a repeated name kept),
+                // Built sorted at once (the last of a repeated name kept,
+                // as the map of JSON values read the long way does),
                 // several times faster than one insert at a time.
                 Ok(pairs
                     .into_iter()
@@ -208,6 +183,14 @@ impl<'de> serde::de::DeserializeSeed<'de> for PopularityOf<'_> {
         }
         deserializer.deserialize_map(Visitor(self.0))
     }
+}
+
+/// A valid popularity text's counts ([`Counts`]) in one pass; `None` for
+/// anything else, which the long way reads or names the problem of.
+fn read_counts(text: &str, names: Option<&FxHashSet<&str>>) -> Option<Popularity> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let counts = serde::de::DeserializeSeed::deserialize(Counts(names), &mut deserializer).ok()?;
+    deserializer.end().ok().map(|()| counts)
 }
 
 /// [`parse_popularity`], keeping only the counts of `graph`'s paths' names
@@ -227,10 +210,7 @@ pub fn check_popularity(text: &str) -> Result<(), PlanError> {
 
 /// The counts of `names` in a popularity file.
 fn popularity_of(text: &str, names: &FxHashSet<&str>) -> Result<Popularity, PlanError> {
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let read = serde::de::DeserializeSeed::deserialize(PopularityOf(names), &mut deserializer)
-        .and_then(|counts| deserializer.end().map(|()| counts));
-    if let Ok(counts) = read {
+    if let Some(counts) = read_counts(text, Some(names)) {
         return Ok(counts);
     }
     let mut counts = parse_popularity(text)?;
@@ -240,11 +220,10 @@ fn popularity_of(text: &str, names: &FxHashSet<&str>) -> Result<Popularity, Plan
 
 /// Reads a Nixery popularity file: a JSON object of `"name-version": count`.
 pub fn parse_popularity(text: &str) -> Result<Popularity, PlanError> {
-    // Valid files in one pass (pairs collected, then the map built from
-    // them sorted at once: a package set's 60,000 names in a few ms);
-    // anything else through the pass below, which names the problem.
-    if let Ok(PopularityPairs(pairs)) = serde_json::from_str(text) {
-        return Ok(pairs.into_iter().collect());
+    // Valid files in one pass; anything else (names with escapes too)
+    // through the pass below, which names the problem.
+    if let Some(counts) = read_counts(text, None) {
+        return Ok(counts);
     }
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| PlanError::Popularity {

@@ -215,7 +215,7 @@ fn scores<N: Count, G: ContestGraph>(
         hubs: Vec<N>,
         overflow: bool,
     }
-    let halves = SplitClosures::new(n, |v| graph.references(v), &hubs).fold(
+    let mut all = SplitClosures::new(n, |v| graph.references(v), &hubs).fold(
         join,
         split_paths,
         || Sums {
@@ -232,18 +232,17 @@ fn scores<N: Count, G: ContestGraph>(
                 sums.overflow |= sums.paths[y as usize].add(r).is_none();
             }
         },
+        |mut first, second| {
+            first.overflow |= second.overflow;
+            for (sum, x) in first.paths.iter_mut().zip(&second.paths) {
+                first.overflow |= sum.add(x).is_none();
+            }
+            for (sum, x) in first.hubs.iter_mut().zip(&second.hubs) {
+                first.overflow |= sum.add(x).is_none();
+            }
+            first
+        },
     );
-    let mut halves = halves.into_iter();
-    let mut all = halves.next().expect("at least one half");
-    for half in halves {
-        all.overflow |= half.overflow;
-        for (sum, x) in all.paths.iter_mut().zip(&half.paths) {
-            all.overflow |= sum.add(x).is_none();
-        }
-        for (sum, x) in all.hubs.iter_mut().zip(&half.hubs) {
-            all.overflow |= sum.add(x).is_none();
-        }
-    }
     for (&hub, sum) in hubs.iter().zip(all.hubs) {
         all.paths[hub as usize] = sum;
     }
@@ -348,25 +347,7 @@ mod tests {
 
     #[test]
     fn scores_are_the_same_when_the_walks_run_in_halves() {
-        // A pseudo-random DAG: each path references a few earlier ones.
-        let mut seed = 99u64;
-        let mut next = |bound: usize| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-            (seed >> 33) as usize % bound
-        };
-        let names: Vec<String> = (0..300).map(|i| format!("p{i:03}")).collect();
-        let refs: Vec<Vec<&str>> = (0..300)
-            .map(|i| match i {
-                0 => Vec::new(),
-                _ => (0..next(5)).map(|_| names[next(i)].as_str()).collect(),
-            })
-            .collect();
-        let spec: Vec<(&str, &[&str])> = names
-            .iter()
-            .zip(&refs)
-            .map(|(n, r)| (n.as_str(), r.as_slice()))
-            .collect();
-        let g = graph(&spec);
+        let g = crate::testutil::random_dag(300, 99);
         let whole = scores::<u128, Graph>(&g, &Sequential, SPLIT_PATHS).unwrap();
         assert!(whole.iter().any(|&s| s > 1), "a graph with shared paths");
         for split in [0, 150, 299] {

@@ -8,8 +8,6 @@
 use std::io::{self, Write};
 
 use super::{AlgorithmInfo, Layer, Plan};
-use crate::nar_hash::NarHash;
-use crate::nixbase32;
 use crate::store_path::StorePath;
 
 /// Bytes gathered before they go to the writer.
@@ -21,19 +19,17 @@ pub(super) fn write_plan(plan: &Plan, out: impl Write) -> io::Result<()> {
         buf: Vec::with_capacity(CHUNK + 1024),
         out,
     };
-    json.object(0, |json, field| {
-        field(json, "version")?;
-        json.number(u64::from(plan.version));
-        field(json, "algorithm")?;
-        json.algorithm(1, &plan.algorithm)?;
-        field(json, "roots")?;
-        json.paths(1, &plan.roots)?;
-        field(json, "layers")?;
-        json.list(1, &plan.layers, |json, layer| json.layer(2, layer))?;
-        field(json, "size")?;
-        json.number(plan.size);
-        Ok(())
-    })?;
+    json.field(0, "version", true)?;
+    json.number(u64::from(plan.version));
+    json.field(0, "algorithm", false)?;
+    json.algorithm(1, &plan.algorithm)?;
+    json.field(0, "roots", false)?;
+    json.paths(1, &plan.roots)?;
+    json.field(0, "layers", false)?;
+    json.list(1, &plan.layers, |json, layer| json.layer(2, layer))?;
+    json.field(0, "size", false)?;
+    json.number(plan.size);
+    json.close(0, b'}');
     json.out.write_all(&json.buf)
 }
 
@@ -60,32 +56,20 @@ impl<W: Write> Json<W> {
         }
     }
 
-    /// An object at `level`: `fields` calls its argument before each
-    /// value with the value's key.
-    fn object(
-        &mut self,
-        level: usize,
-        fields: impl FnOnce(
-            &mut Self,
-            &mut dyn FnMut(&mut Self, &str) -> io::Result<()>,
-        ) -> io::Result<()>,
-    ) -> io::Result<()> {
-        self.buf.push(b'{');
-        let mut first = true;
-        let mut key = |json: &mut Self, key: &str| {
-            if !std::mem::take(&mut first) {
-                json.buf.push(b',');
-            }
-            json.newline(level + 1);
-            json.string(key);
-            json.buf.extend_from_slice(b": ");
-            json.spill()
-        };
-        fields(self, &mut key)?;
-        // Every object here has a field.
+    /// A field's key in an object at `level`, the object opened before its
+    /// `first` (every object here has one field it always writes first).
+    fn field(&mut self, level: usize, key: &str, first: bool) -> io::Result<()> {
+        self.buf.push(if first { b'{' } else { b',' });
+        self.newline(level + 1);
+        self.string(key);
+        self.buf.extend_from_slice(b": ");
+        self.spill()
+    }
+
+    /// Ends an object or a list at `level` with `bracket`.
+    fn close(&mut self, level: usize, bracket: u8) {
         self.newline(level);
-        self.buf.push(b'}');
-        Ok(())
+        self.buf.push(bracket);
     }
 
     /// A list at `level`, `[]` when empty.
@@ -99,17 +83,13 @@ impl<W: Write> Json<W> {
             self.buf.extend_from_slice(b"[]");
             return Ok(());
         }
-        self.buf.push(b'[');
         for (i, value) in items.iter().enumerate() {
-            if i > 0 {
-                self.buf.push(b',');
-            }
+            self.buf.push(if i == 0 { b'[' } else { b',' });
             self.newline(level + 1);
             item(self, value)?;
             self.spill()?;
         }
-        self.newline(level);
-        self.buf.push(b']');
+        self.close(level, b']');
         Ok(())
     }
 
@@ -119,64 +99,62 @@ impl<W: Write> Json<W> {
             // only its store directory is looked at.
             match needs_escape(path.store_dir()) {
                 true => json.string(path.as_str()),
-                false => json.verbatim(path.as_str()),
+                false => json.verbatim(path.as_bytes()),
             }
             Ok(())
         })
     }
 
     fn algorithm(&mut self, level: usize, info: &AlgorithmInfo) -> io::Result<()> {
-        self.object(level, |json, field| {
-            field(json, "name")?;
-            json.string(info.name.name());
-            field(json, "budget")?;
-            json.number(info.budget as u64);
-            if !info.pins.is_empty() {
-                field(json, "pins")?;
-                json.paths(level + 1, &info.pins)?;
-            }
-            if !info.excludes.is_empty() {
-                field(json, "excludes")?;
-                json.paths(level + 1, &info.excludes)?;
-            }
-            if info.previous {
-                field(json, "previous")?;
-                json.buf.extend_from_slice(b"true");
-            }
-            if let Some(plans) = info.fleet {
-                field(json, "fleet")?;
-                json.number(plans as u64);
-            }
-            Ok(())
-        })
+        self.field(level, "name", true)?;
+        self.string(info.name.name());
+        self.field(level, "budget", false)?;
+        self.number(info.budget as u64);
+        if !info.pins.is_empty() {
+            self.field(level, "pins", false)?;
+            self.paths(level + 1, &info.pins)?;
+        }
+        if !info.excludes.is_empty() {
+            self.field(level, "excludes", false)?;
+            self.paths(level + 1, &info.excludes)?;
+        }
+        if info.previous {
+            self.field(level, "previous", false)?;
+            self.buf.extend_from_slice(b"true");
+        }
+        if let Some(plans) = info.fleet {
+            self.field(level, "fleet", false)?;
+            self.number(plans as u64);
+        }
+        self.close(level, b'}');
+        Ok(())
     }
 
     fn layer(&mut self, level: usize, layer: &Layer) -> io::Result<()> {
-        self.object(level, |json, field| {
-            field(json, "paths")?;
-            json.paths(level + 1, &layer.paths)?;
-            field(json, "size")?;
-            json.number(layer.size);
-            if !layer.nar_sizes.is_empty() {
-                field(json, "narSizes")?;
-                json.list(level + 1, &layer.nar_sizes, |json, &size| {
-                    json.number(size);
-                    Ok(())
-                })?;
-            }
-            if !layer.nar_hashes.is_empty() {
-                field(json, "narHashes")?;
-                json.list(level + 1, &layer.nar_hashes, |json, hash| {
-                    json.hash(hash);
-                    Ok(())
-                })?;
-            }
-            if layer.base {
-                field(json, "base")?;
-                json.buf.extend_from_slice(b"true");
-            }
-            Ok(())
-        })
+        self.field(level, "paths", true)?;
+        self.paths(level + 1, &layer.paths)?;
+        self.field(level, "size", false)?;
+        self.number(layer.size);
+        if !layer.nar_sizes.is_empty() {
+            self.field(level, "narSizes", false)?;
+            self.list(level + 1, &layer.nar_sizes, |json, &size| {
+                json.number(size);
+                Ok(())
+            })?;
+        }
+        if !layer.nar_hashes.is_empty() {
+            self.field(level, "narHashes", false)?;
+            self.list(level + 1, &layer.nar_hashes, |json, hash| {
+                json.verbatim(&hash.text());
+                Ok(())
+            })?;
+        }
+        if layer.base {
+            self.field(level, "base", false)?;
+            self.buf.extend_from_slice(b"true");
+        }
+        self.close(level, b'}');
+        Ok(())
     }
 
     fn number(&mut self, n: u64) {
@@ -184,30 +162,19 @@ impl<W: Write> Json<W> {
             .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
 
-    /// `sha256:<nix-base32>`, as [`NarHash`] serialises.
-    fn hash(&mut self, hash: &NarHash) {
-        const PREFIX: &[u8] = b"\"sha256:";
-        let mut text = [0u8; PREFIX.len() + nixbase32::encoded_len(32) + 1];
-        text[..PREFIX.len()].copy_from_slice(PREFIX);
-        let end = text.len() - 1;
-        nixbase32::encode_into(&hash.0, &mut text[PREFIX.len()..end]);
-        text[end] = b'"';
-        self.buf.extend_from_slice(&text);
-    }
-
     /// A string, escaped as serde_json escapes (store paths need it only
     /// when their store directory does).
     fn string(&mut self, s: &str) {
         match needs_escape(s) {
             true => serde_json::to_writer(&mut self.buf, s).expect("a Vec takes every write"),
-            false => self.verbatim(s),
+            false => self.verbatim(s.as_bytes()),
         }
     }
 
     /// A string that needs no escapes, in quotes.
-    fn verbatim(&mut self, s: &str) {
+    fn verbatim(&mut self, s: &[u8]) {
         self.buf.push(b'"');
-        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(s);
         self.buf.push(b'"');
     }
 }
@@ -223,6 +190,7 @@ mod tests {
 
     use super::*;
     use crate::algorithms::Algorithm;
+    use crate::nar_hash::NarHash;
 
     /// Store directories, some needing escapes or not ASCII.
     const STORE_DIRS: [&str; 5] = [

@@ -239,18 +239,49 @@ async fn plan_gives_the_bytes_strata_plan_writes() {
 #[tokio::test]
 async fn a_plan_reads_popularity_as_the_planner_does_and_names_a_bad_one() {
     let s = server("plan-popularity", None);
-    let popularity = serde_json::json!({"greeting-1.0": 5, "hello-1.0": 1, "other-1": 9});
+    // layers.go's header graph, where popularity splits E out (nixery).
+    let path = |name: &str| {
+        format!(
+            "/nix/store/{:0>32}-{name}",
+            name.len() + name.as_bytes()[0] as usize
+        )
+    };
+    let mb = 1_000_000u64;
+    let header: Value = [
+        ("A", mb, vec!["E"]),
+        ("B", 2 * mb, vec!["E"]),
+        ("C", mb, vec!["E", "D"]),
+        ("D", mb, vec!["F", "G"]),
+        ("E", mb, vec![]),
+        ("F", 10 * mb, vec![]),
+        ("G", 150 * mb, vec![]),
+    ]
+    .iter()
+    .map(|(name, size, refs)| {
+        let refs: Vec<String> = refs.iter().map(|r| path(r)).collect();
+        serde_json::json!({"path": path(name), "narSize": size, "references": refs})
+    })
+    .collect();
+    let popularity = serde_json::json!({"E": 1000, "G": 10, "other-1": 9});
+    let graph = parse_closure(&header.to_string(), "/nix/store").unwrap();
     for algorithm in [Algorithm::Nixery, Algorithm::Fleet] {
         let body = serde_json::json!({
-            "closure": closure(), "algorithm": algorithm.name(), "budget": 1,
+            "closure": header, "algorithm": algorithm.name(), "budget": 3,
             "popularity": popularity,
         });
         let (code, text) = call(&s.app, "POST", "/plan", &body.to_string()).await;
         assert_eq!(code, StatusCode::OK, "{text}");
-        let graph = parse_closure(&closure().to_string(), "/nix/store").unwrap();
-        let mut options = PlanOptions::new(algorithm, 1);
+        let mut options = PlanOptions::new(algorithm, 3);
+        let without = plan_closure(&graph, &options).unwrap().to_json();
         options.popularity = Some(parse_popularity(&popularity.to_string()).unwrap());
-        assert_eq!(text, plan_closure(&graph, &options).unwrap().to_json());
+        let with = plan_closure(&graph, &options).unwrap().to_json();
+        assert_eq!(text, with, "{algorithm}");
+        // Only nixery reads it: there, the plan depends on it.
+        assert_eq!(
+            with != without,
+            algorithm == Algorithm::Nixery,
+            "{algorithm}"
+        );
     }
     let body = serde_json::json!({
         "closure": closure(), "algorithm": "fleet", "budget": 1,
