@@ -391,4 +391,37 @@ mod tests {
             );
         }
     }
+    #[test]
+    fn closures_larger_than_the_merge_caps_still_reuse_the_fleets_layers() {
+        // Between the two caps the merge starts from every group; beyond
+        // the larger one, single paths are cut into runs first, but the
+        // other image's layer stays whole and free, so it is reused as it
+        // is.
+        use crate::algorithms::fleet::{AWARE_MERGE_CAP, MERGE_CAP};
+        use crate::graph::PathEntry;
+        use crate::testutil::{entry, indexed_path};
+        for n in [MERGE_CAP + MERGE_CAP / 2, 3 * AWARE_MERGE_CAP] {
+            let names: Vec<String> = (0..n).map(indexed_path).collect();
+            let (x, y) = (n / 3, 2 * n / 3);
+            let entries: Vec<PathEntry> = (0..n)
+                .map(|i| {
+                    let refs: Vec<&str> = (i.saturating_sub(2)..i)
+                        .map(|r| names[r].as_str())
+                        .collect();
+                    let size = if i == x || i == y { 1_000_000 } else { 1_000 };
+                    entry(&names[i], size, &refs)
+                })
+                .collect();
+            let g = Graph::new(entries, None, "/nix/store").unwrap();
+            let reused = Layer {
+                paths: vec![names[x].parse().unwrap(), names[y].parse().unwrap()],
+                ..Default::default()
+            };
+            let mut options = PlanOptions::new(Algorithm::Fleet, 10);
+            options.fleet = Some(vec![vec![reused.clone()]]);
+            let plan = plan_closure(&g, &options).unwrap();
+            assert!(plan.layers.len() <= 10);
+            assert!(paths(&plan).contains(&reused), "{n} paths");
+        }
+    }
 }

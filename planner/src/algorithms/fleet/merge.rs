@@ -34,6 +34,17 @@ pub const REBUILD_RATE: f64 = 0.02;
 /// adds 0.016 to the update figure, to 16 adds 0.03.
 pub const MERGE_CAP: usize = 256;
 
+/// [`MERGE_CAP`] when the fleet is known. Cutting there costs far more: a
+/// run is a new grouping of paths, so the cut throws away the layers
+/// clients hold (this image's kept layers, other images' layers) and
+/// groups paths other images hold in ways no image has. Measured with
+/// `shared/bench/pullsim.py`, the servers check fleet at budget 100 (images
+/// of up to 500 paths): 1.055 / 1.021 / 1.123 at 256 and 1.027 / 1.019 /
+/// 1.023 from 512 on; at 128 every fleet is worse, the dev fleet at budget
+/// 100 from 1.005 / 1.007 / 1.002 to 1.112 / 1.114 / 1.046. Only closures
+/// planned with `--fleet` pay the larger merge.
+pub const AWARE_MERGE_CAP: usize = 512;
+
 /// A group of paths with the number of paths in its closure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
@@ -55,8 +66,10 @@ pub fn merge(
     duplicates: Option<&Duplicates<'_>>,
 ) -> Vec<Group> {
     let target = target.max(1);
-    let cut = groups.len() > MERGE_CAP;
-    let groups = precut(closure_counts, groups);
+    let (groups, origins) = match duplicates {
+        Some(d) => precut_keeping(closure_counts, groups, d),
+        None => (precut(closure_counts, groups, MERGE_CAP), Vec::new()),
+    };
     let unchanged = change_table(graph.len());
     let mut closures: Vec<Vec<u64>> = closure_bitsets(graph, closure_counts, &groups);
     let mut bytes: Vec<u64> = groups
@@ -68,18 +81,20 @@ pub fn merge(
         Some(d) => groups
             .iter()
             .enumerate()
-            .map(|(g, members)| FleetSide {
-                held: d.held_bytes(graph, members),
+            .map(|(g, members)| {
                 // The runs of a cut are new groupings (neither a kept
-                // layer nor an existing one): what they broke is broken
-                // before the merge prices anything.
-                kept: !cut && d.kept[g],
-                kept_bytes: match !cut && d.kept[g] {
-                    true => bytes[g] as f64,
-                    false => 0.0,
-                },
-                free: !cut && d.existing[g],
-                class: d.class(members),
+                // layer nor an existing one), unless a run is one path.
+                let kept = origins[g].is_some_and(|o| d.kept[o]);
+                FleetSide {
+                    held: d.held_bytes(graph, members),
+                    kept,
+                    kept_bytes: match kept {
+                        true => bytes[g] as f64,
+                        false => 0.0,
+                    },
+                    free: origins[g].map_or(members.len() == 1, |o| d.existing[o]),
+                    class: d.class(members),
+                }
             })
             .collect(),
         None => Vec::new(),
@@ -280,23 +295,63 @@ fn change_table(n: usize) -> Vec<f64> {
     table
 }
 
-/// Cuts more than [`MERGE_CAP`] groups into that many runs, in order of
-/// their largest member's closure count (ties by first member).
-fn precut(closure_counts: &[usize], mut groups: Vec<Vec<NodeId>>) -> Vec<Vec<NodeId>> {
-    if groups.len() <= MERGE_CAP {
+/// Cuts more than `cap` groups into that many runs, in order of their
+/// largest member's closure count (ties by first member).
+fn precut(closure_counts: &[usize], mut groups: Vec<Vec<NodeId>>, cap: usize) -> Vec<Vec<NodeId>> {
+    if groups.len() <= cap {
         return groups;
     }
     let level = |g: &Vec<NodeId>| g.iter().map(|&id| closure_counts[id]).max().unwrap_or(0);
     groups.sort_by(|a, b| level(a).cmp(&level(b)).then(a[0].cmp(&b[0])));
     let total = groups.len();
-    let mut runs: Vec<Vec<NodeId>> = vec![Vec::new(); MERGE_CAP];
+    let mut runs: Vec<Vec<NodeId>> = vec![Vec::new(); cap];
     for (i, group) in groups.into_iter().enumerate() {
-        runs[i * MERGE_CAP / total].extend(group);
+        runs[i * cap / total].extend(group);
     }
     for run in &mut runs {
         run.sort_unstable();
     }
     runs
+}
+
+/// [`precut`] to [`AWARE_MERGE_CAP`] for a merge that knows the fleet:
+/// the groups clients hold (layers of two or more paths, and this image's
+/// kept layers) stay as they are, and only the other single paths are cut
+/// into runs, so what clients hold is still priced as such. With more
+/// held groups than the cap, everything is cut. `origins` gives each
+/// result's initial group, `None` for a run.
+fn precut_keeping(
+    closure_counts: &[usize],
+    groups: Vec<Vec<NodeId>>,
+    duplicates: &Duplicates<'_>,
+) -> (Vec<Vec<NodeId>>, Vec<Option<usize>>) {
+    let n = groups.len();
+    if n <= AWARE_MERGE_CAP {
+        return (groups, (0..n).map(Some).collect());
+    }
+    let whole = |g: usize, members: &[NodeId]| members.len() >= 2 || duplicates.kept[g];
+    let whole_count = (0..n).filter(|&g| whole(g, &groups[g])).count();
+    let slots = AWARE_MERGE_CAP.saturating_sub(whole_count);
+    if slots == 0 {
+        let runs = precut(closure_counts, groups, AWARE_MERGE_CAP);
+        let origins = vec![None; runs.len()];
+        return (runs, origins);
+    }
+    let mut kept: Vec<Vec<NodeId>> = Vec::new();
+    let mut origins: Vec<Option<usize>> = Vec::new();
+    let mut singles: Vec<Vec<NodeId>> = Vec::new();
+    for (g, members) in groups.into_iter().enumerate() {
+        if whole(g, &members) {
+            kept.push(members);
+            origins.push(Some(g));
+        } else {
+            singles.push(members);
+        }
+    }
+    let runs = precut(closure_counts, singles, slots);
+    origins.extend(runs.iter().map(|_| None));
+    kept.extend(runs);
+    (kept, origins)
 }
 
 /// For each group, the set of paths in its closure, as a bitset over

@@ -73,7 +73,7 @@ mod queue;
 use std::collections::HashSet;
 
 pub use aware::DUPLICATE_WEIGHT;
-pub use merge::{MERGE_CAP, REBUILD_RATE};
+pub use merge::{AWARE_MERGE_CAP, MERGE_CAP, REBUILD_RATE};
 
 use super::{Context, Layers};
 use crate::error::PlanError;
