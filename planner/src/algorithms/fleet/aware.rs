@@ -30,6 +30,11 @@
 //!    at once. So room for a reused layer is made among the groups that
 //!    change anyway, not by joining layers clients hold.
 //!
+//! The merge is quadratic in its starting groups: beyond
+//! [`merge::AWARE_MERGE_CAP`] of them (twice `fleet`'s own cap: the cut
+//! costs more here), the single paths are first cut into runs, while the
+//! layers clients hold stay whole and priced as such.
+//!
 //! A closure within the budget is planned the same way (it takes the
 //! layers the fleet has rather than a layer a path). An unchanged fleet
 //! gives unchanged plans: an image's previous plan is all unchanged
