@@ -396,6 +396,7 @@ mod tests {
             );
         }
     }
+
     #[test]
     fn closures_larger_than_the_merge_caps_still_reuse_the_fleets_layers() {
         // Between the two caps the merge starts from every group; beyond

@@ -316,10 +316,10 @@ fn precut(closure_counts: &[usize], mut groups: Vec<Vec<NodeId>>, cap: usize) ->
 
 /// [`precut`] to [`AWARE_MERGE_CAP`] for a merge that knows the fleet:
 /// the groups clients hold (layers of two or more paths, and this image's
-/// kept layers) stay as they are, and only the other single paths are cut
-/// into runs, so what clients hold is still priced as such. With more
-/// held groups than the cap, everything is cut. `origins` gives each
-/// result's initial group, `None` for a run.
+/// kept layers) stay whole, and only the other single paths are cut into
+/// runs, so what clients hold is still priced as such. With as many whole
+/// groups as the cap, everything is cut. `origins` gives each result's
+/// initial group, `None` for a run.
 fn precut_keeping(
     closure_counts: &[usize],
     groups: Vec<Vec<NodeId>>,
@@ -329,29 +329,28 @@ fn precut_keeping(
     if n <= AWARE_MERGE_CAP {
         return (groups, (0..n).map(Some).collect());
     }
-    let whole = |g: usize, members: &[NodeId]| members.len() >= 2 || duplicates.kept[g];
-    let whole_count = (0..n).filter(|&g| whole(g, &groups[g])).count();
-    let slots = AWARE_MERGE_CAP.saturating_sub(whole_count);
-    if slots == 0 {
-        let runs = precut(closure_counts, groups, AWARE_MERGE_CAP);
-        let origins = vec![None; runs.len()];
-        return (runs, origins);
-    }
-    let mut kept: Vec<Vec<NodeId>> = Vec::new();
+    let mut whole: Vec<Vec<NodeId>> = Vec::new();
     let mut origins: Vec<Option<usize>> = Vec::new();
     let mut singles: Vec<Vec<NodeId>> = Vec::new();
     for (g, members) in groups.into_iter().enumerate() {
-        if whole(g, &members) {
-            kept.push(members);
+        if members.len() >= 2 || duplicates.kept[g] {
+            whole.push(members);
             origins.push(Some(g));
         } else {
             singles.push(members);
         }
     }
+    let slots = AWARE_MERGE_CAP.saturating_sub(whole.len());
+    if slots == 0 {
+        whole.extend(singles);
+        let runs = precut(closure_counts, whole, AWARE_MERGE_CAP);
+        let origins = vec![None; runs.len()];
+        return (runs, origins);
+    }
     let runs = precut(closure_counts, singles, slots);
     origins.extend(runs.iter().map(|_| None));
-    kept.extend(runs);
-    (kept, origins)
+    whole.extend(runs);
+    (whole, origins)
 }
 
 /// For each group, the set of paths in its closure, as a bitset over
