@@ -9,7 +9,8 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::os::unix::process::CommandExt as _;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -115,8 +116,31 @@ fn serve_gives_the_ui_compressed_and_names_a_missing_ui() {
     assert!(head.starts_with("http/1.1 404"), "{head}");
 }
 
+/// chromedriver and the Chromium it starts, in a process group of their
+/// own: stopping it stops the browser too, also when a test fails before
+/// it closes its session (killing chromedriver alone leaves Chromium
+/// running, and writing to a profile directory that is then removed).
+struct Driver(Child);
+
+impl Driver {
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// chromedriver on a free port, ready for sessions.
-fn chromedriver() -> (Running, u16) {
+fn chromedriver() -> (Driver, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -126,6 +150,7 @@ fn chromedriver() -> (Running, u16) {
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("chromedriver starts");
     let start = Instant::now();
@@ -136,7 +161,7 @@ fn chromedriver() -> (Running, u16) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    (Running(child), port)
+    (Driver(child), port)
 }
 
 /// A headless Chromium session, with the flags this machine needs and its
@@ -173,12 +198,13 @@ fn testid(id: &str) -> String {
 struct Page {
     client: Client,
     _server: Running,
-    _driver: Running,
+    driver: Driver,
     profile: PathBuf,
 }
 
 impl Drop for Page {
     fn drop(&mut self) {
+        self.driver.stop();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
@@ -235,7 +261,7 @@ impl Page {
         let page = Page {
             client,
             _server: server,
-            _driver: driver,
+            driver,
             profile,
         };
         page.element("compare-table").await;
