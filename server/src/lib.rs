@@ -17,4 +17,5 @@ mod http;
 mod image;
 mod push;
 mod store;
+mod text_file;
 mod threads;

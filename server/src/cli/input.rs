@@ -235,7 +235,7 @@ pub fn read_input(path: &Path) -> CliResult<String> {
         let mut text = String::new();
         io::stdin().read_to_string(&mut text).map(|_| text)
     } else {
-        std::fs::read_to_string(path)
+        crate::text_file::read_text(path, &Threads)
     };
     text.map_err(wrap).bad_input()
 }

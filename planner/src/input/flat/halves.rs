@@ -59,7 +59,7 @@ fn read_cut<'s>(
     let first = &list[..first_end];
     let second = &list[second_start..];
     let (first, second) = join.join(
-        || read_first(first, store_dir),
+        || read_first(first, list.len(), store_dir),
         || read_second(second, store_dir),
     );
     match (first, second) {
@@ -135,9 +135,12 @@ enum First<'s> {
 
 /// The first half: `[` and entries, the list left open at the cut. The
 /// text must end between two entries: ending inside one (in a string or
-/// a nested list left open by a wrong cut) is not a first half.
-fn read_first<'s>(first: &str, store_dir: &'s str) -> First<'s> {
-    let mut reader = Reader::new(store_dir, first.len() / 512);
+/// a nested list left open by a wrong cut) is not a first half. Its
+/// reader is sized for the whole list (`list_len` bytes): it takes in the
+/// second half's paths after, and growing its table then would hash every
+/// path once more.
+fn read_first<'s>(first: &str, list_len: usize, store_dir: &'s str) -> First<'s> {
+    let mut reader = Reader::new(store_dir, list_len / 512);
     let mut de = serde_json::Deserializer::from_str(first);
     match (ListSeed {
         reader: &mut reader,
