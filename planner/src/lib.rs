@@ -51,7 +51,7 @@ pub use algorithms::{
 pub use controls::{plan_closure, plan_closure_with, PlanOptions};
 pub use error::{CheckError, InputError, PlanError};
 pub use graph::{Graph, PathEntry};
-pub use input::{parse_closure, parse_closure_with, InputFormat};
+pub use input::{parse_closure, parse_closure_owned_with, parse_closure_with, InputFormat};
 pub use join::{Join, Sequential};
 pub use nar_hash::{NarHash, NarHashError};
 pub use plan::{check_plan, read_layers, AlgorithmInfo, Layer, Plan, PLAN_VERSION};

@@ -71,6 +71,12 @@ mod tests {
         let two = strata_planner::parse_closure_with(&text, "/nix/store", &Threads).unwrap();
         assert_eq!(one.nodes(), two.nodes());
         assert_eq!(one.roots(), two.roots());
+        let mut owned = text.clone();
+        let three =
+            strata_planner::parse_closure_owned_with(&mut owned, "/nix/store", &Threads).unwrap();
+        assert_eq!(owned, text, "the text is as it was");
+        assert_eq!(one.nodes(), three.nodes());
+        assert_eq!(one.roots(), three.roots());
     }
 
     #[test]

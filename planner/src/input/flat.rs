@@ -49,9 +49,34 @@ pub(super) fn parse_with(text: &str, store_dir: &str, join: &dyn Join) -> Option
     parse_in_halves(text, store_dir, join)
 }
 
+/// [`parse_with`] of a text the caller owns: read in halves, the second
+/// is not copied ([`halves::read_owned`]); the text is the same after.
+pub(super) fn parse_owned_with(
+    text: &mut String,
+    store_dir: &str,
+    join: &dyn Join,
+) -> Option<Graph> {
+    if !join.at_once() || text.len() < halves::MIN_BYTES {
+        return parse(text, store_dir);
+    }
+    let halves = halves::read_owned(text, store_dir, join);
+    graph_of_halves(halves, text, store_dir, join)
+}
+
 /// [`parse_with`] whatever the text's size.
 fn parse_in_halves(text: &str, store_dir: &str, join: &dyn Join) -> Option<Graph> {
-    match halves::read(text, store_dir, join) {
+    graph_of_halves(halves::read(text, store_dir, join), text, store_dir, join)
+}
+
+/// The graph of what the halves read, `text` read whole if they could
+/// not.
+fn graph_of_halves(
+    halves: Halves<'_>,
+    text: &str,
+    store_dir: &str,
+    join: &dyn Join,
+) -> Option<Graph> {
+    match halves {
         Halves::Read(reader) => reader.into_graph_with(None, join),
         Halves::GiveUp => None,
         Halves::ReadWhole => {

@@ -69,6 +69,21 @@ pub fn parse_closure_with(
     Graph::new(raw.entries, raw.roots, store_dir)
 }
 
+/// [`parse_closure_with`] of a text the caller owns: a large list is read
+/// in halves without copying the second (one byte of `text` changes while
+/// it is read and is put back: `text` is the same after).
+pub fn parse_closure_owned_with(
+    text: &mut String,
+    store_dir: &str,
+    join: &dyn Join,
+) -> Result<Graph, InputError> {
+    if let Some(graph) = flat::parse_owned_with(text, store_dir, join) {
+        return Ok(graph);
+    }
+    let raw = read_closure(text, store_dir)?;
+    Graph::new(raw.entries, raw.roots, store_dir)
+}
+
 /// Detects the shape and reads the entries, without graph validation.
 pub fn read_closure(text: &str, store_dir: &str) -> Result<RawClosure, InputError> {
     match text.trim_start().as_bytes().first() {

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::Args;
 use strata_planner::{
-    check_popularity, parse_closure_with, parse_popularity, parse_popularity_for, read_layers,
-    Algorithm, Graph, Layer, Plan, PlanOptions, DEFAULT_STORE_DIR,
+    check_popularity, parse_closure_owned_with, parse_popularity, parse_popularity_for,
+    read_layers, Algorithm, Graph, Layer, Plan, PlanOptions, DEFAULT_STORE_DIR,
 };
 
 use super::error::{bad_input, Classify as _, CliResult};
@@ -280,8 +280,8 @@ fn not_json(text: &str, stdin: bool) -> Option<String> {
 
 /// Reads and validates a closure file.
 pub fn load_closure(path: &Path, store_dir: &str) -> CliResult<Graph> {
-    let text = read_json("closure", path)?;
-    parse_closure_with(&text, store_dir, &Threads)
+    let mut text = read_json("closure", path)?;
+    parse_closure_owned_with(&mut text, store_dir, &Threads)
         .with_context(|| format!("closure {}", path.display()))
         .bad_input()
 }
@@ -295,7 +295,7 @@ pub enum PlanOrClosure {
 
 /// Reads a plan or a closure file, telling them apart by [`json_shape`].
 pub fn load_plan_or_closure(path: &Path, store_dir: &str) -> CliResult<PlanOrClosure> {
-    let text = read_json("plan or closure", path)?;
+    let mut text = read_json("plan or closure", path)?;
     let name = path.display();
     if json_shape(&text) == JsonShape::Plan {
         let plan = Plan::from_json(&text)
@@ -303,7 +303,7 @@ pub fn load_plan_or_closure(path: &Path, store_dir: &str) -> CliResult<PlanOrClo
             .bad_input()?;
         return Ok(PlanOrClosure::Plan(plan));
     }
-    let graph = parse_closure_with(&text, store_dir, &Threads)
+    let graph = parse_closure_owned_with(&mut text, store_dir, &Threads)
         .with_context(|| format!("closure {name}"))
         .bad_input()?;
     Ok(PlanOrClosure::Closure(graph))

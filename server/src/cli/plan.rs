@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use strata_planner::{human_bytes, parse_closure_with, plan_closure_with, Plan, StorePath};
+use strata_planner::{human_bytes, parse_closure_owned_with, plan_closure_with, Plan, StorePath};
 
 use super::error::{Classify as _, CliResult};
 use super::input::{plan_options_for, read_json, PlanningArgs};
@@ -60,7 +60,7 @@ enum PlanFormat {
 pub fn run(args: PlanArgs) -> CliResult {
     let store_dir = &args.planning.store_dir;
     let start = Instant::now();
-    let text = match &args.closure {
+    let mut text = match &args.closure {
         Some(path) => read_json("closure", path)?,
         None => {
             eprintln!("strata: no closure given, planning the bundled example (nginx-light); pass a file, or - for stdin");
@@ -72,7 +72,7 @@ pub fn run(args: PlanArgs) -> CliResult {
         .closure
         .as_ref()
         .map_or("bundled example".into(), |p| p.display().to_string());
-    let graph = parse_closure_with(&text, store_dir, &Threads)
+    let graph = parse_closure_owned_with(&mut text, store_dir, &Threads)
         .with_context(|| format!("closure {name}"))
         .bad_input()?;
     drop(text);

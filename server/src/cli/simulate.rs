@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use strata_planner::{
-    human_bytes, parse_closure_with, read_layers, simulate, Figure, Figures, Graph, History,
+    human_bytes, parse_closure_owned_with, read_layers, simulate, Figure, Figures, Graph, History,
     ImagePlan, Layer, Plan, PlanOptions, Revision, RevisionPlanner,
 };
 
@@ -142,7 +142,7 @@ impl<'a> Planner<'a> {
     /// The layers of one image's file: read from a plan, or planned from a
     /// closure.
     fn layers(&mut self, image: &str, path: &Path) -> CliResult<Vec<Layer>> {
-        let text = read_json("plan or closure", path)?;
+        let mut text = read_json("plan or closure", path)?;
         if is_layers(&text) {
             let layers = read_layers(&text)
                 .with_context(|| format!("plan {}", path.display()))
@@ -150,7 +150,7 @@ impl<'a> Planner<'a> {
             self.revisions.record(image, layers.clone());
             return Ok(layers);
         }
-        let graph = parse_closure_with(&text, &self.args.store_dir, &Threads)
+        let graph = parse_closure_owned_with(&mut text, &self.args.store_dir, &Threads)
             .with_context(|| format!("closure {}", path.display()))
             .bad_input()?;
         drop(text);
