@@ -836,6 +836,7 @@ async fn a_plan_on_the_page_builds_on_its_server_with_downloads_and_pull_lines()
         &fleet,
     ];
     let Some(page) = Page::open_with("", &args).await else {
+        strata_tests::cleanup(&dir);
         return;
     };
     // The Debian example fleet has no store paths behind it: said up front.
