@@ -43,7 +43,7 @@ mod halves;
 /// once: a list as two halves ([`halves`]), and the paths checked and the
 /// nodes made in two halves whatever the shape.
 pub(super) fn parse_with(text: &str, store_dir: &str, join: &dyn Join) -> Option<Graph> {
-    if !join.at_once() || text.len() < halves::MIN_BYTES {
+    if !in_halves(text, join) {
         return parse(text, store_dir);
     }
     parse_in_halves(text, store_dir, join)
@@ -56,11 +56,17 @@ pub(super) fn parse_owned_with(
     store_dir: &str,
     join: &dyn Join,
 ) -> Option<Graph> {
-    if !join.at_once() || text.len() < halves::MIN_BYTES {
+    if !in_halves(text, join) {
         return parse(text, store_dir);
     }
     let halves = halves::read_owned(text, store_dir, join);
     graph_of_halves(halves, text, store_dir, join)
+}
+
+/// Whether `text` is read in halves: large, and `join` runs two jobs at
+/// once.
+fn in_halves(text: &str, join: &dyn Join) -> bool {
+    join.at_once() && text.len() >= halves::MIN_BYTES
 }
 
 /// [`parse_with`] whatever the text's size.

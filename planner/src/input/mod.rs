@@ -62,9 +62,15 @@ pub fn parse_closure_with(
 ) -> Result<Graph, InputError> {
     // Valid input in one pass; anything else through the readers that
     // name what is wrong.
-    if let Some(graph) = flat::parse_with(text, store_dir, join) {
-        return Ok(graph);
+    match flat::parse_with(text, store_dir, join) {
+        Some(graph) => Ok(graph),
+        None => parse_exactly(text, store_dir),
     }
+}
+
+/// The exact readers, which name what is wrong: for input the one-pass
+/// reader does not take.
+fn parse_exactly(text: &str, store_dir: &str) -> Result<Graph, InputError> {
     let raw = read_closure(text, store_dir)?;
     Graph::new(raw.entries, raw.roots, store_dir)
 }
@@ -77,11 +83,10 @@ pub fn parse_closure_owned_with(
     store_dir: &str,
     join: &dyn Join,
 ) -> Result<Graph, InputError> {
-    if let Some(graph) = flat::parse_owned_with(text, store_dir, join) {
-        return Ok(graph);
+    match flat::parse_owned_with(text, store_dir, join) {
+        Some(graph) => Ok(graph),
+        None => parse_exactly(text, store_dir),
     }
-    let raw = read_closure(text, store_dir)?;
-    Graph::new(raw.entries, raw.roots, store_dir)
 }
 
 /// Detects the shape and reads the entries, without graph validation.

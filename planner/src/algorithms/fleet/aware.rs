@@ -195,7 +195,8 @@ fn initial_groups(
     let mut clean: HashSet<usize> = HashSet::new();
     let mut held_elsewhere: Vec<Vec<NodeId>> = Vec::new();
     for (i, layer) in previous.iter().enumerate() {
-        if let Some(ids) = unchanged(layer) {
+        if let Some(mut ids) = unchanged(layer) {
+            ids.sort_unstable();
             clean.insert(i);
             if ids.len() == 1 {
                 kept_single.insert(ids[0]);
@@ -234,25 +235,21 @@ fn initial_groups(
     }
 }
 
-/// Whether an unchanged previous layer of this image gives way to the
-/// other images' layers (step 1): a grouping of several paths that no
-/// other image has, whose bytes other images mostly hold as well.
+/// Whether an unchanged previous layer of this image (`ids`, sorted)
+/// gives way to the other images' layers (step 1): a grouping of several
+/// paths that no other image has, whose bytes other images mostly hold
+/// as well.
 fn mostly_held_elsewhere(
     graph: &Graph,
     fleet: &FleetKnowledge,
     fleet_layers: &HashSet<&[NodeId]>,
     ids: &[NodeId],
 ) -> bool {
-    if ids.len() < 2 {
-        return false;
-    }
-    let mut sorted = ids.to_vec();
-    sorted.sort_unstable();
-    if fleet_layers.contains(sorted.as_slice()) {
+    if ids.len() < 2 || fleet_layers.contains(ids) {
         return false;
     }
     let (mut held, mut total) = (0u64, 0u64);
-    for &id in &sorted {
+    for &id in ids {
         let size = graph.node(id).nar_size;
         total += size;
         if fleet.holder_counts[id] > 0 {
@@ -307,6 +304,14 @@ mod tests {
 
     fn sp(name: &str) -> StorePath {
         path(name).parse().unwrap()
+    }
+
+    /// A layer of the test paths `names`.
+    fn layer(names: &[&str]) -> Layer {
+        Layer {
+            paths: names.iter().map(|n| sp(n)).collect(),
+            ..Default::default()
+        }
     }
 
     /// Plans each image with the other's latest plan and its own previous
@@ -366,10 +371,6 @@ mod tests {
             ("lib", 100, &["newdep"]),
             ("app", 100, &["lib", "ssl"]),
         ]);
-        let layer = |names: &[&str]| Layer {
-            paths: names.iter().map(|n| sp(n)).collect(),
-            ..Default::default()
-        };
         let mut options = PlanOptions::new(Algorithm::Fleet, 3);
         options.previous = Some(vec![
             layer(&["libc"]),
@@ -402,10 +403,6 @@ mod tests {
             ("xml", 700, &["libc", "z"]),
             ("app", 200, &["ssl", "xml"]),
         ]);
-        let layer = |names: &[&str]| Layer {
-            paths: names.iter().map(|n| sp(n)).collect(),
-            ..Default::default()
-        };
         let previous = vec![
             layer(&["libc"]),
             layer(&["ssl", "xml"]),
