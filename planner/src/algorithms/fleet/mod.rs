@@ -145,11 +145,15 @@ pub fn plan(ctx: &Context<'_>) -> Result<Layers, PlanError> {
     }
     let previous = PreviousPaths::new(graph);
     let scores = scores(ctx, &closure_counts, &reach.referrers, &previous);
-    let mut ranked: Vec<NodeId> = (0..n).collect();
-    ranked.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    // Only which paths rank above the cut matters (layers are ordered
+    // after), so a selection does, not a sort of every path.
     let singletons = singleton_count(budget);
+    let mut ranked: Vec<NodeId> = (0..n).collect();
+    ranked.select_nth_unstable_by(singletons, |&a, &b| {
+        scores[b].total_cmp(&scores[a]).then(a.cmp(&b))
+    });
     let (kept, rest) = ranked.split_at(singletons);
-    let groups = initial_groups(rest, ctx.previous, &previous);
+    let groups = initial_groups(n, rest, ctx.previous, &previous);
     let mut layers: Vec<(usize, Vec<NodeId>)> = kept
         .iter()
         .map(|&id| (closure_counts[id], vec![id]))
@@ -184,23 +188,26 @@ fn singleton_count(budget: usize) -> usize {
 /// of two or more paths that are all still here (by path or name), and
 /// all in `rest`, stay together. Groups are sorted by first member.
 fn initial_groups(
+    n: usize,
     rest: &[NodeId],
     previous: Option<&[Vec<StorePath>]>,
     lookup: &PreviousPaths<'_>,
 ) -> Vec<Vec<NodeId>> {
-    let in_rest: HashSet<NodeId> = rest.iter().copied().collect();
-    let mut grouped: HashSet<NodeId> = HashSet::new();
+    // Per node: in `rest` and not grouped yet.
+    let mut free = vec![false; n];
+    for &id in rest {
+        free[id] = true;
+    }
     let mut groups: Vec<Vec<NodeId>> = Vec::new();
     let mut keep = |mut ids: Vec<NodeId>, groups: &mut Vec<Vec<NodeId>>| {
         ids.sort_unstable();
         ids.dedup();
-        if ids
-            .iter()
-            .any(|id| grouped.contains(id) || !in_rest.contains(id))
-        {
+        if ids.iter().any(|&id| !free[id]) {
             return;
         }
-        grouped.extend(&ids);
+        for &id in &ids {
+            free[id] = false;
+        }
         groups.push(ids);
     };
     for layer in previous.into_iter().flatten() {
@@ -212,14 +219,12 @@ fn initial_groups(
             keep(ids, &mut groups);
         }
     }
-    let mut rest: Vec<NodeId> = rest.to_vec();
-    rest.sort_unstable();
-    groups.extend(
-        rest.into_iter()
-            .filter(|id| !grouped.contains(id))
-            .map(|id| vec![id]),
-    );
-    groups.sort_by_key(|g| g[0]);
+    let grouped_first = groups.len();
+    // Ids in order, so both parts are sorted by first member.
+    groups.extend((0..n).filter(|&id| free[id]).map(|id| vec![id]));
+    if grouped_first > 0 {
+        groups.sort_by_key(|g| g[0]);
+    }
     groups
 }
 
