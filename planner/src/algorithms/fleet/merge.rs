@@ -305,12 +305,22 @@ fn precut(closure_counts: &[usize], mut groups: Vec<Vec<NodeId>>, cap: usize) ->
     if groups.len() <= cap {
         return groups;
     }
-    let level = |g: &Vec<NodeId>| g.iter().map(|&id| closure_counts[id]).max().unwrap_or(0);
-    groups.sort_by(|a, b| level(a).cmp(&level(b)).then(a[0].cmp(&b[0])));
+    // Keys once, then an unstable sort of small tuples (first members
+    // differ, so the order is total): recomputing a group's level in every
+    // comparison made this sort a visible share of the universe's plan.
+    let mut order: Vec<(usize, NodeId, usize)> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let level = g.iter().map(|&id| closure_counts[id]).max().unwrap_or(0);
+            (level, g.first().copied().unwrap_or(NodeId::MAX), i)
+        })
+        .collect();
+    order.sort_unstable();
     let total = groups.len();
     let mut runs: Vec<Vec<NodeId>> = vec![Vec::new(); cap];
-    for (i, group) in groups.into_iter().enumerate() {
-        runs[i * cap / total].extend(group);
+    for (rank, &(_, _, i)) in order.iter().enumerate() {
+        runs[rank * cap / total].append(&mut groups[i]);
     }
     for run in &mut runs {
         run.sort_unstable();
