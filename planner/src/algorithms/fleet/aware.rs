@@ -15,8 +15,10 @@
 //!    images hold them), then the unchanged previous layers that gave way
 //!    to those ([`HELD_ELSEWHERE_SHARE`]: groupings only this image has of
 //!    paths other images mostly hold), then the previous plan's layers
-//!    found by name (rebuilt paths: they change anyway, but their
-//!    neighbours keep their grouping), then every other path alone.
+//!    found by name, less the paths other images hold (rebuilt paths: the
+//!    layer changes anyway, so its own paths keep their grouping while
+//!    the held ones are free to be cut as the fleet cuts them:
+//!    [`not_held`]), then every other path alone.
 //! 2. [`merge`] joins the cheapest pair until the budget is met, the cost
 //!    of a group being the bytes an update is expected to pull again plus
 //!    [`DUPLICATE_WEIGHT`] times the bytes in it that other images hold,
@@ -220,7 +222,7 @@ fn initial_groups(
         }
         let ids: Option<Vec<NodeId>> = layer.iter().map(|path| lookup.find(path)).collect();
         if let Some(ids) = ids {
-            take(ids, false);
+            take(not_held(fleet, ids), false);
         }
     }
     for (id, _) in taken.iter().enumerate().filter(|(_, taken)| !**taken) {
@@ -233,6 +235,17 @@ fn initial_groups(
         existing,
         kept,
     }
+}
+
+/// The paths of a renamed previous layer that no other image holds (step
+/// 1). The layer is pulled again anyway (a path in it was rebuilt), so
+/// keeping the held ones in it buys no cache hit and stores them once more
+/// in the fleet; alone, they cost nothing, and the merge groups them as it
+/// prices the fleet's cut.
+fn not_held(fleet: &FleetKnowledge, ids: Vec<NodeId>) -> Vec<NodeId> {
+    ids.into_iter()
+        .filter(|&id| fleet.holder_counts[id] == 0)
+        .collect()
 }
 
 /// Whether an unchanged previous layer of this image (`ids`, sorted)
@@ -430,6 +443,43 @@ mod tests {
         plan.sort_by(|a, b| a.paths.cmp(&b.paths));
         previous.sort_by(|a, b| a.paths.cmp(&b.paths));
         assert_eq!(plan, previous);
+    }
+
+    #[test]
+    fn a_renamed_layer_leaves_the_paths_other_images_hold_alone() {
+        // `ssl` was rebuilt (same name, new hash), so the previous layer
+        // `ssl` + `lib` + `app` is pulled again anyway. The other image
+        // holds `ssl` alone: kept in the renamed layer, `ssl` would be
+        // stored twice in the fleet; left alone, it is the other image's
+        // layer, and `lib` + `app` (this image's own) stay together.
+        let g = graph(&[
+            ("libc", 1000, &[]),
+            ("ssl", 900, &["libc"]),
+            ("lib", 100, &["libc"]),
+            ("app", 100, &["lib", "ssl"]),
+        ]);
+        let old_ssl: StorePath = format!("/nix/store/{}-ssl", "1".repeat(32))
+            .parse()
+            .unwrap();
+        let renamed = Layer {
+            paths: vec![old_ssl, sp("lib"), sp("app")],
+            ..Default::default()
+        };
+        let mut options = PlanOptions::new(Algorithm::Fleet, 3);
+        options.previous = Some(vec![layer(&["libc"]), renamed.clone()]);
+        options.fleet = Some(vec![vec![
+            layer(&["libc"]),
+            layer(&["ssl"]),
+            layer(&["other"]),
+        ]]);
+        let plan = paths(&plan_closure(&g, &options).unwrap());
+        assert!(plan.contains(&layer(&["ssl"])), "{plan:?}");
+        assert!(plan.contains(&layer(&["app", "lib"])), "{plan:?}");
+
+        // Nobody else holds `ssl`: the renamed layer keeps its grouping.
+        options.fleet = Some(vec![vec![layer(&["libc"]), layer(&["other"])]]);
+        let plan = paths(&plan_closure(&g, &options).unwrap());
+        assert!(plan.contains(&layer(&["app", "lib", "ssl"])), "{plan:?}");
     }
 
     #[test]
