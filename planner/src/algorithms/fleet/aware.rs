@@ -51,13 +51,13 @@
 //! keeps paths that change at different rates apart (the study in the
 //! issue that grouped by holders alone lost the image figure for that).
 //! Measured with `shared/bench/pullsim.py` (README: "Knowing the fleet"),
-//! dev fleet, budget 20: fleet 1.167 to 1.097, update 1.251 to 1.154,
-//! image 1.074 to 1.067 against `fleet` alone; budget 100: 1.008 / 1.008
-//! / 1.002 to 1.005 / 1.007 / 1.002. Its weak spot is the first revision
-//! of a new fleet: the first images are planned knowing little and later
-//! ones reuse their layers, so in some planning orders the fleet figure
-//! gains less, and on fleets of images smaller than the budget (which
-//! alone get a layer a path) it loses (README).
+//! dev fleet, budget 20: fleet 1.167 to 1.087, update 1.251 to 1.150,
+//! image 1.074 to 1.070 against `fleet` alone; budget 100: 1.008 / 1.008
+//! / 1.002 to 1.005 / 1.007 / 1.002. Its weak spot is small images
+//! reusing a layer a large image had to group (their image figure can be
+//! worse than planned alone), and the first revision of a new fleet,
+//! planned knowing little: on fleets of images smaller than the budget
+//! (which alone get a layer a path) it gains nothing (README).
 
 use std::collections::HashSet;
 
