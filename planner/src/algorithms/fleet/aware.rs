@@ -276,7 +276,7 @@ fn mostly_held_elsewhere(
 mod tests {
     use crate::graph::Graph;
     use crate::plan::Layer;
-    use crate::store_path::StorePath;
+    use crate::store_path::{StorePath, HASH_LEN};
     use crate::testutil::{graph, path};
     use crate::{plan_closure, Algorithm, PlanOptions};
 
@@ -458,7 +458,7 @@ mod tests {
             ("lib", 100, &["libc"]),
             ("app", 100, &["lib", "ssl"]),
         ]);
-        let old_ssl: StorePath = format!("/nix/store/{}-ssl", "1".repeat(32))
+        let old_ssl: StorePath = format!("/nix/store/{}-ssl", "1".repeat(HASH_LEN))
             .parse()
             .unwrap();
         let renamed = Layer {
@@ -466,7 +466,7 @@ mod tests {
             ..Default::default()
         };
         let mut options = PlanOptions::new(Algorithm::Fleet, 3);
-        options.previous = Some(vec![layer(&["libc"]), renamed.clone()]);
+        options.previous = Some(vec![layer(&["libc"]), renamed]);
         options.fleet = Some(vec![vec![
             layer(&["libc"]),
             layer(&["ssl"]),
