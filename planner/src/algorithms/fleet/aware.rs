@@ -53,11 +53,14 @@
 //! Measured with `shared/bench/pullsim.py` (README: "Knowing the fleet"),
 //! dev fleet, budget 20: fleet 1.167 to 1.087, update 1.251 to 1.150,
 //! image 1.074 to 1.070 against `fleet` alone; budget 100: 1.008 / 1.008
-//! / 1.002 to 1.005 / 1.007 / 1.002. Its weak spot is small images
-//! reusing a layer a large image had to group (their image figure can be
-//! worse than planned alone), and the first revision of a new fleet,
-//! planned knowing little: on fleets of images smaller than the budget
-//! (which alone get a layer a path) it gains nothing (README).
+//! / 1.002 to 1.005 / 1.007 / 1.002. Its weak spot is the
+//! first image of a new fleet to hold some large base paths: knowing
+//! nothing of them, it groups them by update cost alone, every later
+//! image holding them takes that layer whole, and each bump of one makes
+//! them all pull the group (in some planning orders and seeds the image
+//! figure is worse than planned alone, by up to 0.086). On fleets of
+//! images smaller than the budget (which alone get a layer a path) it
+//! gains nothing (README).
 
 use std::collections::HashSet;
 
