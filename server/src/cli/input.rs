@@ -14,11 +14,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::Args;
 use strata_planner::{
-    check_popularity, parse_closure_owned_with, parse_popularity, parse_popularity_for,
-    read_layers, Algorithm, Graph, Layer, Plan, PlanOptions, DEFAULT_STORE_DIR,
+    check_popularity, parse_closure_owned_with, parse_closure_with, parse_popularity,
+    parse_popularity_for, read_layers, Algorithm, Graph, InputError, Layer, Plan, PlanOptions,
+    DEFAULT_STORE_DIR,
 };
 
 use super::error::{bad_input, Classify as _, CliResult};
+use crate::text_file::Text;
 use crate::threads::Threads;
 
 /// The algorithm used when `--algorithm` is not given (and no
@@ -137,7 +139,7 @@ fn options_for(args: &PlanningArgs, graph: Option<&Graph>) -> CliResult<PlanOpti
     }
     if let Some(pipeline) = &args.pipeline {
         let text = if pipeline.trim_start().starts_with('[') {
-            pipeline.clone()
+            Text::from(pipeline.clone())
         } else {
             read_json("--pipeline", Path::new(pipeline))?
         };
@@ -226,14 +228,16 @@ struct ReadError {
 }
 
 /// Reads a whole input as text; `-` is stdin.
-pub fn read_input(path: &Path) -> CliResult<String> {
+pub fn read_input(path: &Path) -> CliResult<Text> {
     let wrap = |source| ReadError {
         path: path.display().to_string(),
         source,
     };
     let text = if path.as_os_str() == "-" {
         let mut text = String::new();
-        io::stdin().read_to_string(&mut text).map(|_| text)
+        io::stdin()
+            .read_to_string(&mut text)
+            .map(|_| Text::from(text))
     } else {
         crate::text_file::read_text(path, &Threads)
     };
@@ -242,7 +246,7 @@ pub fn read_input(path: &Path) -> CliResult<String> {
 
 /// Reads a JSON input (`what` names it in errors: `closure`, `--base`),
 /// refusing an empty file or one that is not JSON at all.
-pub fn read_json(what: &str, path: &Path) -> CliResult<String> {
+pub fn read_json(what: &str, path: &Path) -> CliResult<Text> {
     let text = read_input(path)?;
     not_json(&text, path.as_os_str() == "-")
         .map_or(Ok(text), |why| {
@@ -278,10 +282,19 @@ fn not_json(text: &str, stdin: bool) -> Option<String> {
     ))
 }
 
+/// A closure read by [`read_json`], parsed where it lies (a large text
+/// in two halves at once).
+pub fn parse_closure_text(text: &mut Text, store_dir: &str) -> Result<Graph, InputError> {
+    match text.as_mut_string() {
+        Some(owned) => parse_closure_owned_with(owned, store_dir, &Threads),
+        None => parse_closure_with(text, store_dir, &Threads),
+    }
+}
+
 /// Reads and validates a closure file.
 pub fn load_closure(path: &Path, store_dir: &str) -> CliResult<Graph> {
     let mut text = read_json("closure", path)?;
-    parse_closure_owned_with(&mut text, store_dir, &Threads)
+    parse_closure_text(&mut text, store_dir)
         .with_context(|| format!("closure {}", path.display()))
         .bad_input()
 }
@@ -303,7 +316,7 @@ pub fn load_plan_or_closure(path: &Path, store_dir: &str) -> CliResult<PlanOrClo
             .bad_input()?;
         return Ok(PlanOrClosure::Plan(plan));
     }
-    let graph = parse_closure_owned_with(&mut text, store_dir, &Threads)
+    let graph = parse_closure_text(&mut text, store_dir)
         .with_context(|| format!("closure {name}"))
         .bad_input()?;
     Ok(PlanOrClosure::Closure(graph))

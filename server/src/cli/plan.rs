@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use strata_planner::{human_bytes, parse_closure_owned_with, plan_closure_with, Plan, StorePath};
+use strata_planner::{human_bytes, plan_closure_with, Plan, StorePath};
 
 use super::error::{Classify as _, CliResult};
-use super::input::{plan_options_for, read_json, PlanningArgs};
+use super::input::{parse_closure_text, plan_options_for, read_json, PlanningArgs};
 use super::output::{peak_memory, summary_line, Output};
+use crate::text_file::Text;
 use crate::threads::Threads;
 
 /// Bytes of the plan's text written at a time.
@@ -64,7 +65,7 @@ pub fn run(args: PlanArgs) -> CliResult {
         Some(path) => read_json("closure", path)?,
         None => {
             eprintln!("strata: no closure given, planning the bundled example (nginx-light); pass a file, or - for stdin");
-            EXAMPLE_CLOSURE.to_string()
+            Text::from(EXAMPLE_CLOSURE.to_string())
         }
     };
     let read = start.elapsed();
@@ -72,7 +73,7 @@ pub fn run(args: PlanArgs) -> CliResult {
         .closure
         .as_ref()
         .map_or("bundled example".into(), |p| p.display().to_string());
-    let graph = parse_closure_owned_with(&mut text, store_dir, &Threads)
+    let graph = parse_closure_text(&mut text, store_dir)
         .with_context(|| format!("closure {name}"))
         .bad_input()?;
     drop(text);

@@ -16,14 +16,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use strata_planner::{
-    human_bytes, parse_closure_owned_with, read_layers, simulate, Figure, Figures, Graph, History,
-    ImagePlan, Layer, Plan, PlanOptions, Revision, RevisionPlanner,
+    human_bytes, read_layers, simulate, Figure, Figures, Graph, History, ImagePlan, Layer, Plan,
+    PlanOptions, Revision, RevisionPlanner,
 };
 
 use super::error::{bad_input, Classify as _, CliResult};
-use super::input::{json_shape, plan_options, read_json, JsonShape, PlanningArgs};
+use super::input::{
+    json_shape, parse_closure_text, plan_options, read_json, JsonShape, PlanningArgs,
+};
 use super::output::Output;
-use crate::threads::Threads;
 
 /// The figures and examples for `strata simulate --help`.
 pub const HELP: &str = "\
@@ -150,7 +151,7 @@ impl<'a> Planner<'a> {
             self.revisions.record(image, layers.clone());
             return Ok(layers);
         }
-        let graph = parse_closure_owned_with(&mut text, &self.args.store_dir, &Threads)
+        let graph = parse_closure_text(&mut text, &self.args.store_dir)
             .with_context(|| format!("closure {}", path.display()))
             .bad_input()?;
         drop(text);
