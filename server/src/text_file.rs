@@ -207,6 +207,22 @@ mod tests {
     }
 
     #[test]
+    fn a_file_of_another_size_than_its_metadata_said_is_not_mapped() {
+        // What `read_text` meets when the file grows or shrinks between
+        // its metadata and its read: no text of the wrong length, the
+        // caller reads the file again as one piece.
+        let text = "0123456789".repeat(100);
+        let path = temp("resized.json", text.as_bytes());
+        let mut file = File::open(&path).unwrap();
+        for len in [text.len() - 1, text.len() + 1] {
+            assert!(read_mapped(&mut file, len).unwrap().is_none(), "{len}");
+        }
+        let read = read_mapped(&mut file, text.len()).unwrap().unwrap();
+        assert_eq!(read.as_str(), text);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
     fn invalid_utf8_is_the_error_read_to_string_gives() {
         for len in [100, HALVES_BYTES as usize + 3] {
             let mut bytes = vec![b'a'; len];
