@@ -47,54 +47,63 @@ pub fn encode(bytes: &[u8]) -> String {
 }
 
 /// [`encode`] into `digits`, which is [`encoded_len`] bytes long (plans
-/// write tens of thousands of hashes: no allocation each).
+/// write tens of thousands of hashes: no allocation each). Five bytes are
+/// exactly eight digits, so the number is taken forty bits at a time.
 pub fn encode_into(bytes: &[u8], digits: &mut [u8]) {
-    // The number's bits, least significant first, five at a time; the
-    // digits come out last-first, so they are written from the end.
     assert_eq!(
         digits.len(),
         encoded_len(bytes.len()),
         "digit buffer length"
     );
-    let (mut acc, mut bits) = (0u32, 0u32);
-    let mut next = bytes.iter();
-    for slot in digits.iter_mut().rev() {
-        if bits < 5 {
-            if let Some(&b) = next.next() {
-                acc |= u32::from(b) << bits;
-                bits += 8;
-            }
+    // Digit `j`, counted from the last, holds bits `5j..5j + 5`: chunk `c`
+    // of five bytes is digits `8c..8c + 8`, and only the last chunk may
+    // have fewer of either.
+    let mut end = digits.len();
+    for five in bytes.chunks(5) {
+        let bits = five
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+        let mut eight = [0u8; 8];
+        for (k, digit) in eight.iter_mut().rev().enumerate() {
+            *digit = ALPHABET[((bits >> (5 * k)) & 0x1f) as usize];
         }
-        *slot = ALPHABET[(acc & 0x1f) as usize];
-        acc >>= 5;
-        bits = bits.saturating_sub(5);
+        if end >= 8 {
+            digits[end - 8..end].copy_from_slice(&eight);
+            end -= 8;
+        } else {
+            digits[..end].copy_from_slice(&eight[8 - end..]);
+            end = 0;
+        }
     }
 }
 
 /// Decodes exactly `N` bytes; `None` when the length is not
 /// [`encoded_len`]`(N)`, a character is outside the alphabet, or the top
-/// digit sets bits beyond the `N` bytes.
+/// digit sets bits beyond the `N` bytes. Eight digits at a time, as
+/// [`encode_into`] writes them.
 pub fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
     if text.len() != encoded_len(N) {
         return None;
     }
     let mut out = [0u8; N];
-    let (mut acc, mut bits, mut i) = (0u32, 0u32, 0usize);
-    for &c in text.as_bytes().iter().rev() {
-        acc |= u32::from(digit_value(c)?) << bits;
-        bits += 5;
-        if bits >= 8 {
-            if i == N {
-                return None;
-            }
-            out[i] = acc as u8;
-            i += 1;
-            acc >>= 8;
-            bits -= 8;
+    let mut digits = text.as_bytes();
+    for five in out.chunks_mut(5) {
+        let (rest, eight) = digits.split_at(digits.len().saturating_sub(8));
+        let (mut bits, mut seen) = (0u64, 0u8);
+        for (k, &c) in eight.iter().rev().enumerate() {
+            let value = VALUES[usize::from(c)];
+            seen |= value;
+            bits |= u64::from(value) << (5 * k);
         }
+        // Bits past the last byte (only the top digit has any) must be zero.
+        if seen > 0x1f || bits >> (8 * five.len()) != 0 {
+            return None;
+        }
+        five.copy_from_slice(&bits.to_le_bytes()[..five.len()]);
+        digits = rest;
     }
-    // Bits left over past the last byte must be zero.
-    (acc == 0).then_some(out)
+    Some(out)
 }
 
 #[cfg(test)]
@@ -138,6 +147,70 @@ mod tests {
     #[case::top_digit_overflows("2000000000000000000000000000000000000000000000000000")]
     fn bad_encodings_are_refused(#[case] text: &str) {
         assert_eq!(decode::<32>(text), None);
+    }
+
+    /// The plain digit-at-a-time codec the chunked one replaced.
+    fn encode_reference(bytes: &[u8]) -> String {
+        let mut digits = vec![0u8; encoded_len(bytes.len())];
+        let (mut acc, mut bits) = (0u32, 0u32);
+        let mut next = bytes.iter();
+        for slot in digits.iter_mut().rev() {
+            if bits < 5 {
+                if let Some(&b) = next.next() {
+                    acc |= u32::from(b) << bits;
+                    bits += 8;
+                }
+            }
+            *slot = ALPHABET[(acc & 0x1f) as usize];
+            acc >>= 5;
+            bits = bits.saturating_sub(5);
+        }
+        String::from_utf8(digits).unwrap()
+    }
+
+    fn decode_reference<const N: usize>(text: &str) -> Option<[u8; N]> {
+        if text.len() != encoded_len(N) {
+            return None;
+        }
+        let mut out = [0u8; N];
+        let (mut acc, mut bits, mut i) = (0u32, 0u32, 0usize);
+        for &c in text.as_bytes().iter().rev() {
+            acc |= u32::from(digit_value(c)?) << bits;
+            bits += 5;
+            if bits >= 8 {
+                if i == N {
+                    return None;
+                }
+                out[i] = acc as u8;
+                i += 1;
+                acc >>= 8;
+                bits -= 8;
+            }
+        }
+        (acc == 0).then_some(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn chunks_agree_with_a_digit_at_a_time(
+            bytes in proptest::array::uniform32(proptest::num::u8::ANY),
+            short in proptest::array::uniform20(proptest::num::u8::ANY),
+            odd in proptest::collection::vec(proptest::num::u8::ANY, 0..13),
+        ) {
+            for input in [&bytes[..], &short[..], &odd[..]] {
+                proptest::prop_assert_eq!(encode(input), encode_reference(input));
+            }
+            let text = encode(&bytes);
+            proptest::prop_assert_eq!(decode::<32>(&text), Some(bytes));
+            proptest::prop_assert_eq!(decode::<20>(&encode(&short)), Some(short));
+        }
+
+        #[test]
+        fn any_text_decodes_as_a_digit_at_a_time(text in "[0-9a-z\\-]{52}|[0-9a-zA-Z]{32}|.{0,60}") {
+            proptest::prop_assert_eq!(decode::<32>(&text), decode_reference::<32>(&text));
+            proptest::prop_assert_eq!(decode::<20>(&text), decode_reference::<20>(&text));
+            proptest::prop_assert_eq!(decode::<5>(&text), decode_reference::<5>(&text));
+        }
     }
 
     #[test]
