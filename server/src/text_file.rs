@@ -49,6 +49,15 @@ impl Text {
         }
     }
 
+    /// The text's bytes, not checked again (what only looks at a few
+    /// ASCII bytes needs no [`Text::as_str`]).
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Buffer::Owned(text) => text.as_bytes(),
+            Buffer::Mapped(map) => map,
+        }
+    }
+
     /// The string itself, for a text read into one.
     pub fn as_mut_string(&mut self) -> Option<&mut String> {
         match &mut self.0 {

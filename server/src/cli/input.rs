@@ -256,10 +256,19 @@ pub fn read_json(what: &str, path: &Path) -> CliResult<Text> {
 }
 
 /// Why `text` cannot be JSON, if it obviously cannot: it is empty, or its
-/// first non-space character starts no JSON value.
-fn not_json(text: &str, stdin: bool) -> Option<String> {
+/// first non-space character starts no JSON value. Only the first bytes
+/// are looked at, unless the text is refused.
+fn not_json(text: &Text, stdin: bool) -> Option<String> {
+    let first = text.as_bytes().iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(
+        first,
+        Some(b'{' | b'[' | b'"' | b'-' | b't' | b'f' | b'n' | b'0'..=b'9')
+    ) {
+        return None;
+    }
+    let text = text.as_str();
     let start = text.trim_start_matches(|c: char| c.is_ascii_whitespace());
-    let Some(first) = start.chars().next() else {
+    if start.is_empty() {
         return Some(
             if stdin {
                 "stdin is empty"
@@ -268,9 +277,6 @@ fn not_json(text: &str, stdin: bool) -> Option<String> {
             }
             .to_string(),
         );
-    };
-    if matches!(first, '{' | '[' | '"' | '-' | 't' | 'f' | 'n' | '0'..='9') {
-        return None;
     }
     let before = &text[..text.len() - start.len()];
     let line = before.matches('\n').count() + 1;
@@ -426,6 +432,7 @@ mod tests {
 
     #[test]
     fn empty_and_non_json_texts_are_named_before_parsing() {
+        let not_json = |text: &str, stdin| super::not_json(&Text::from(text.to_string()), stdin);
         assert_eq!(not_json("", false).unwrap(), "the file is empty");
         assert_eq!(not_json(" \n\t\r\n", false).unwrap(), "the file is empty");
         assert_eq!(not_json("", true).unwrap(), "stdin is empty");
