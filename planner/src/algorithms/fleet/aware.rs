@@ -59,8 +59,11 @@
 //! image holding them takes that layer whole, and each bump of one makes
 //! them all pull the group (in some planning orders and seeds the image
 //! figure is worse than planned alone, by up to 0.086). On fleets of
-//! images smaller than the budget (which alone get a layer a path) it
-//! gains nothing (README).
+//! images smaller than the budget (which alone get a layer a path), or
+//! not much larger (`server/benches/fleets/small.txt`), it gains almost
+//! nothing (README). Keeping that first image's large unheld paths apart
+//! as `fleet` alone would fixes the small images but costs the images
+//! short of layers that later hold them (README: tried and not kept).
 
 use std::collections::HashSet;
 
