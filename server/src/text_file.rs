@@ -84,7 +84,7 @@ impl From<String> for Text {
 
 impl std::fmt::Debug for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Text").field(&self.as_str().len()).finish()
+        f.debug_tuple("Text").field(&self.as_bytes().len()).finish()
     }
 }
 
@@ -102,7 +102,7 @@ pub fn read_text(path: &Path, join: &dyn Join) -> io::Result<Text> {
         return read_whole(&mut file);
     };
     if meta.len() < HALVES_BYTES {
-        return match read_mapped(&mut file, len)? {
+        return match read_mapped(&file, len)? {
             Some(text) => Ok(text),
             None => read_whole(&mut File::open(path)?),
         };
@@ -133,7 +133,7 @@ pub fn read_text(path: &Path, join: &dyn Join) -> io::Result<Text> {
 /// The `len` bytes of `file` in memory mapped and faulted in at once;
 /// `None` when the file is no longer `len` bytes long or no memory could
 /// be mapped (the caller reads it as a string).
-fn read_mapped(file: &mut File, len: usize) -> io::Result<Option<Text>> {
+fn read_mapped(file: &File, len: usize) -> io::Result<Option<Text>> {
     let Ok(mut map) = MmapOptions::new().len(len).populate().map_anon() else {
         return Ok(None);
     };
@@ -222,11 +222,11 @@ mod tests {
         // caller reads the file again as one piece.
         let text = "0123456789".repeat(100);
         let path = temp("resized.json", text.as_bytes());
-        let mut file = File::open(&path).unwrap();
+        let file = File::open(&path).unwrap();
         for len in [text.len() - 1, text.len() + 1] {
-            assert!(read_mapped(&mut file, len).unwrap().is_none(), "{len}");
+            assert!(read_mapped(&file, len).unwrap().is_none(), "{len}");
         }
-        let read = read_mapped(&mut file, text.len()).unwrap().unwrap();
+        let read = read_mapped(&file, text.len()).unwrap().unwrap();
         assert_eq!(read.as_str(), text);
         let _ = std::fs::remove_file(&path);
     }
