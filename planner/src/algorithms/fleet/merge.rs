@@ -155,8 +155,11 @@ pub fn merge(
                 b,
                 true,
             );
-            queue.push_exact(exact);
-            continue;
+            // Still the cheapest: taken now rather than pushed and popped.
+            if !queue.comes_first(exact) {
+                queue.push_exact(exact);
+                continue;
+            }
         }
         alive[a] = false;
         alive[b] = false;
