@@ -5,7 +5,7 @@
 //! its pairs with the later initial groups, a merged group's its pairs
 //! with the groups alive when it was made. A heap holds each row's next
 //! candidate and the exact deltas pushed back by the loop: a few thousand
-//! entries at most (5,400 merging 256 runs of 1,036 paths; the exact
+//! entries at most (6,900 merging 256 runs of 1,036 paths; the exact
 //! deltas of pairs whose groups merge later stay until popped, half of
 //! all pops, but dropping them as they pile up was measured no faster);
 //! a row is dropped whole when its group is merged away. A row is put in
